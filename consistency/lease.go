@@ -1,0 +1,127 @@
+package consistency
+
+import (
+	"sync"
+	"time"
+
+	"github.com/raftkit/raftkit/internal/clock"
+)
+
+// LeaseHolder holds the leader's read lease: until when, in which term, no
+// other node can become leader. (It is not named Lease because that name is
+// the read Level.) It is safe for concurrent use and no method blocks
+// beyond a short internal lock. The zero value is not usable; create one
+// with NewLease.
+//
+// The protocol: take a LeaseToken with Begin before sending a confirmation
+// round, read the clock for sentAt, send, evaluate the acks with
+// EvaluateRound, and Grant the result with the token. Revoke and Suspend
+// void every token taken before them, so a round that was in flight when
+// leadership was lost or a transfer began can never grant a lease.
+type LeaseHolder struct {
+	clk clock.Clock
+
+	mu        sync.Mutex
+	term      uint64
+	until     time.Time
+	epoch     uint64 // bumped by Revoke, Suspend and resume; tokens carry it
+	suspended int    // Suspend calls not yet resumed
+}
+
+// LeaseToken identifies a round begun with LeaseHolder.Begin. Its zero
+// value is never accepted by Grant.
+type LeaseToken struct {
+	epoch uint64
+}
+
+// NewLease returns a LeaseHolder with no lease held, reading time from clk
+// (nil means the system clock).
+func NewLease(clk clock.Clock) *LeaseHolder {
+	return &LeaseHolder{clk: clock.OrReal(clk), epoch: 1}
+}
+
+// Begin returns the token for a round about to be sent. Take it BEFORE
+// reading sentAt and sending the round: a Revoke or Suspend after Begin
+// voids that round's Grant. Begin never blocks.
+func (l *LeaseHolder) Begin() LeaseToken {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LeaseToken{epoch: l.epoch}
+}
+
+// Grant records that the round begun with tok established a lease in term
+// until until. Within the held term it extends the lease and never
+// shortens it; a later term replaces the lease. Grant reports false, and
+// changes nothing, when the lease was revoked or suspended (or resumed)
+// since tok was taken, when a suspension is in force, when tok is the zero
+// token, or when term is older than the term already held. Never blocks.
+func (l *LeaseHolder) Grant(tok LeaseToken, term uint64, until time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if tok.epoch == 0 || tok.epoch != l.epoch || l.suspended > 0 || term < l.term {
+		return false
+	}
+	if term > l.term {
+		l.term = term
+		l.until = until
+		return true
+	}
+	if until.After(l.until) {
+		l.until = until
+	}
+	return true
+}
+
+// Valid reports whether a lease is held for term right now: the clock reads
+// before its end, the term matches, and no suspension is in force. Never
+// blocks.
+func (l *LeaseHolder) Valid(term uint64) bool { return l.Remaining(term) > 0 }
+
+// Remaining returns how long the lease for term has left, or 0 when Valid
+// would report false. Never blocks.
+func (l *LeaseHolder) Remaining(term uint64) time.Duration {
+	now := l.clk.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.suspended > 0 || term != l.term || l.until.IsZero() {
+		return 0
+	}
+	if d := l.until.Sub(now); d > 0 {
+		return d
+	}
+	return 0
+}
+
+// Revoke ends the lease at once and voids the tokens of every round begun
+// before it. Call it when leadership is lost, when stepping down, on a
+// membership change and at shutdown. Never blocks; calling it again is
+// harmless.
+func (l *LeaseHolder) Revoke() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.until = time.Time{}
+	l.epoch++
+}
+
+// Suspend ends the lease at once for a leadership transfer, during which
+// followers vote for the transfer target despite knowing a leader, so no
+// promise holds. While any suspension is in force Valid is false and Grant
+// refuses; rounds begun before or during the suspension can never grant.
+// After resume the lease stays ended until a new round grants one. resume
+// is idempotent and safe to call from any goroutine. Never blocks.
+func (l *LeaseHolder) Suspend() (resume func()) {
+	l.mu.Lock()
+	l.until = time.Time{}
+	l.epoch++
+	l.suspended++
+	l.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.suspended--
+			l.epoch++
+		})
+	}
+}

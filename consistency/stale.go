@@ -1,0 +1,140 @@
+package consistency
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// StaleBounds limits how far behind the cluster a Stale read may be. The
+// zero value puts no limit on either dimension.
+type StaleBounds struct {
+	// MaxStaleness is the longest time since the node last heard from the
+	// leader that a Stale read accepts. 0 means unbounded. When it is set, a
+	// follower that knows no leader, or has never heard from one, is refused.
+	MaxStaleness time.Duration
+	// MaxLag is the largest number of entries the node may know to be
+	// committed without having applied them yet (commit index − applied
+	// index). 0 means unbounded.
+	MaxLag uint64
+}
+
+// Validate returns an error wrapping ErrInvalidOptions, naming the field,
+// when a bound is negative. It never blocks.
+func (b StaleBounds) Validate() error {
+	if b.MaxStaleness < 0 {
+		return fmt.Errorf("%w: StaleBounds.MaxStaleness is %v, must be >= 0 (0 = unbounded)", ErrInvalidOptions, b.MaxStaleness)
+	}
+	return nil
+}
+
+// StaleObservation is what the node knows about itself at the moment a
+// Stale read is judged.
+type StaleObservation struct {
+	// IsLeader is true on the leader, whose staleness is 0 by definition.
+	IsLeader bool
+	// LeaderKnown is true when the node currently knows a leader.
+	LeaderKnown bool
+	// LastContact is when the node last heard from the leader (raft's
+	// LastContact); the zero time means never.
+	LastContact time.Time
+	// Applied is the index the application's state machine has finished
+	// applying.
+	Applied uint64
+	// CommitIndex is the highest index the node knows to be committed.
+	CommitIndex uint64
+	// Now is the current time on the same clock as LastContact.
+	Now time.Time
+}
+
+// TooStaleError is the error CheckStale returns when a bound is broken. It
+// carries the measured values next to the bounds; errors.Is(err,
+// ErrTooStale) holds for it.
+type TooStaleError struct {
+	// Staleness is the time since the last leader contact. It is 0 when
+	// NoLeaderContact is true, since there is nothing to measure from.
+	Staleness time.Duration
+	// MaxStaleness is the bound that applied (0 = unbounded).
+	MaxStaleness time.Duration
+	// NoLeaderContact is true when the node knew no leader or had never
+	// heard from one, which counts as infinitely stale.
+	NoLeaderContact bool
+	// Lag is commit index − applied index.
+	Lag uint64
+	// MaxLag is the bound that applied (0 = unbounded).
+	MaxLag uint64
+}
+
+// StalenessExceeded reports whether the time bound was broken.
+func (e *TooStaleError) StalenessExceeded() bool {
+	return e.MaxStaleness > 0 && (e.NoLeaderContact || e.Staleness > e.MaxStaleness)
+}
+
+// LagExceeded reports whether the index-lag bound was broken.
+func (e *TooStaleError) LagExceeded() bool { return e.MaxLag > 0 && e.Lag > e.MaxLag }
+
+// Error says which bound was broken and by how much.
+func (e *TooStaleError) Error() string {
+	var parts []string
+	if e.StalenessExceeded() {
+		if e.NoLeaderContact {
+			parts = append(parts, fmt.Sprintf("no leader contact (bound %v)", e.MaxStaleness))
+		} else {
+			parts = append(parts, fmt.Sprintf("last leader contact %v ago, %v over the bound of %v",
+				e.Staleness, e.Staleness-e.MaxStaleness, e.MaxStaleness))
+		}
+	}
+	if e.LagExceeded() {
+		parts = append(parts, fmt.Sprintf("%d entries behind the commit index, %d over the bound of %d",
+			e.Lag, e.Lag-e.MaxLag, e.MaxLag))
+	}
+	if len(parts) == 0 {
+		return ErrTooStale.Error()
+	}
+	return ErrTooStale.Error() + ": " + strings.Join(parts, "; ")
+}
+
+// Unwrap returns ErrTooStale.
+func (e *TooStaleError) Unwrap() error { return ErrTooStale }
+
+// Is reports whether target is ErrTooStale.
+func (e *TooStaleError) Is(target error) bool { return target == ErrTooStale }
+
+// CheckStale decides whether a Stale read may be served under bounds b
+// given observation o. It never blocks and has no side effects.
+//
+// On the leader the staleness is 0. On a follower it is o.Now −
+// o.LastContact (a LastContact in the future counts as 0); a follower that
+// knows no leader or has a zero LastContact is infinitely stale, which
+// matters only when b.MaxStaleness is set. The lag is o.CommitIndex −
+// o.Applied on every node (0 when Applied is ahead).
+//
+// It returns nil when every set bound holds, a *TooStaleError (errors.Is
+// ErrTooStale) when one is broken, and an error wrapping
+// ErrInvalidObservation when b.MaxStaleness is set on a follower and o.Now
+// is the zero time, or wrapping ErrInvalidOptions when b is invalid.
+func CheckStale(b StaleBounds, o StaleObservation) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	e := TooStaleError{MaxStaleness: b.MaxStaleness, MaxLag: b.MaxLag}
+	if o.CommitIndex > o.Applied {
+		e.Lag = o.CommitIndex - o.Applied
+	}
+	if !o.IsLeader && b.MaxStaleness > 0 {
+		switch {
+		case !o.LeaderKnown || o.LastContact.IsZero():
+			e.NoLeaderContact = true
+		case o.Now.IsZero():
+			return fmt.Errorf("%w: StaleObservation.Now is the zero time", ErrInvalidObservation)
+		default:
+			if d := o.Now.Sub(o.LastContact); d > 0 {
+				e.Staleness = d
+			}
+		}
+	}
+	if e.StalenessExceeded() || e.LagExceeded() {
+		return &e
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+package consistency
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckStale(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	follower := func(contactAgo time.Duration, applied, commit uint64) StaleObservation {
+		return StaleObservation{LeaderKnown: true, LastContact: now.Add(-contactAgo), Applied: applied, CommitIndex: commit, Now: now}
+	}
+	tests := []struct {
+		name       string
+		bounds     StaleBounds
+		obs        StaleObservation
+		wantErr    error    // nil: the read may be served
+		wantInMsg  []string // substrings of the error message
+		wantStale  time.Duration
+		wantNoLead bool
+	}{
+		{
+			name:   "leader ignores time bound",
+			bounds: StaleBounds{MaxStaleness: time.Second},
+			obs:    StaleObservation{IsLeader: true, LeaderKnown: true, Applied: 10, CommitIndex: 10, Now: now},
+		},
+		{
+			name:      "leader lagging its own commit index",
+			bounds:    StaleBounds{MaxLag: 5},
+			obs:       StaleObservation{IsLeader: true, LeaderKnown: true, Applied: 10, CommitIndex: 20, Now: now},
+			wantErr:   ErrTooStale,
+			wantInMsg: []string{"10 entries behind", "5 over the bound of 5"},
+		},
+		{
+			name:   "follower fresh",
+			bounds: StaleBounds{MaxStaleness: time.Second, MaxLag: 10},
+			obs:    follower(500*time.Millisecond, 95, 100),
+		},
+		{
+			name:   "follower exactly at the bounds",
+			bounds: StaleBounds{MaxStaleness: time.Second, MaxLag: 10},
+			obs:    follower(time.Second, 90, 100),
+		},
+		{
+			name:      "follower stale by time",
+			bounds:    StaleBounds{MaxStaleness: time.Second},
+			obs:       follower(3500*time.Millisecond, 100, 100),
+			wantErr:   ErrTooStale,
+			wantInMsg: []string{"3.5s ago", "2.5s over the bound of 1s"},
+			wantStale: 3500 * time.Millisecond,
+		},
+		{
+			name:      "follower lagging",
+			bounds:    StaleBounds{MaxLag: 10},
+			obs:       follower(0, 50, 100),
+			wantErr:   ErrTooStale,
+			wantInMsg: []string{"50 entries behind", "40 over the bound of 10"},
+		},
+		{
+			name:      "both bounds broken",
+			bounds:    StaleBounds{MaxStaleness: time.Second, MaxLag: 10},
+			obs:       follower(2*time.Second, 50, 100),
+			wantErr:   ErrTooStale,
+			wantInMsg: []string{"1s over", "40 over"},
+			wantStale: 2 * time.Second,
+		},
+		{
+			name:       "no leader known",
+			bounds:     StaleBounds{MaxStaleness: time.Hour},
+			obs:        StaleObservation{LastContact: now, Applied: 1, CommitIndex: 1, Now: now},
+			wantErr:    ErrTooStale,
+			wantInMsg:  []string{"no leader contact"},
+			wantNoLead: true,
+		},
+		{
+			name:       "leader known but never contacted",
+			bounds:     StaleBounds{MaxStaleness: time.Hour},
+			obs:        StaleObservation{LeaderKnown: true, Now: now},
+			wantErr:    ErrTooStale,
+			wantInMsg:  []string{"no leader contact"},
+			wantNoLead: true,
+		},
+		{
+			name:   "no leader, unbounded",
+			bounds: StaleBounds{},
+			obs:    StaleObservation{Applied: 1, CommitIndex: 1_000_000, Now: now},
+		},
+		{
+			name:   "no leader, only a lag bound that holds",
+			bounds: StaleBounds{MaxLag: 3},
+			obs:    StaleObservation{Applied: 7, CommitIndex: 9},
+		},
+		{
+			name:   "applied ahead of commit index is no lag",
+			bounds: StaleBounds{MaxLag: 1},
+			obs:    follower(0, 100, 40),
+		},
+		{
+			name:   "last contact in the future counts as fresh",
+			bounds: StaleBounds{MaxStaleness: time.Millisecond},
+			obs:    follower(-time.Minute, 1, 1),
+		},
+		{
+			name:    "zero Now with a time bound",
+			bounds:  StaleBounds{MaxStaleness: time.Second},
+			obs:     StaleObservation{LeaderKnown: true, LastContact: now},
+			wantErr: ErrInvalidObservation,
+		},
+		{
+			name:    "negative bound",
+			bounds:  StaleBounds{MaxStaleness: -time.Second},
+			obs:     follower(0, 1, 1),
+			wantErr: ErrInvalidOptions,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckStale(tt.bounds, tt.obs)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("CheckStale = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("CheckStale = %v, want errors.Is %v", err, tt.wantErr)
+			}
+			for _, s := range tt.wantInMsg {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+			if tt.wantErr != ErrTooStale {
+				return
+			}
+			var tse *TooStaleError
+			if !errors.As(err, &tse) {
+				t.Fatalf("errors.As(%v, *TooStaleError) failed", err)
+			}
+			if tse.Staleness != tt.wantStale || tse.NoLeaderContact != tt.wantNoLead {
+				t.Errorf("Staleness = %v, NoLeaderContact = %v; want %v, %v",
+					tse.Staleness, tse.NoLeaderContact, tt.wantStale, tt.wantNoLead)
+			}
+			if tse.MaxStaleness != tt.bounds.MaxStaleness || tse.MaxLag != tt.bounds.MaxLag {
+				t.Errorf("error carries bounds %v/%d, want %v/%d", tse.MaxStaleness, tse.MaxLag,
+					tt.bounds.MaxStaleness, tt.bounds.MaxLag)
+			}
+		})
+	}
+}
