@@ -1,0 +1,81 @@
+package readiness
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// State is a node's readiness state. Before its first Ready a node moves
+// forward through Starting, Recovering, Recovered, CatchingUp and Ready;
+// after it, only between Ready and Degraded; Closed is final.
+type State int
+
+// The readiness states, in the order a starting node passes through them.
+const (
+	// Starting: nothing is known yet; local recovery has not begun.
+	Starting State = iota
+	// Recovering: the node is re-applying its local snapshot and log up to
+	// the persisted applied index P.
+	Recovering
+	// Recovered: A ≥ P, so the node holds at least what it held before it
+	// went down; it waits for a leader and the cluster sync point S.
+	Recovered
+	// CatchingUp: a leader and S are known and the node is applying up to S.
+	CatchingUp
+	// Ready: recovered, a leader is known and A ≥ S. The node may serve.
+	Ready
+	// Degraded: the node was Ready but has lost its leader (or its sync with
+	// the leader) for longer than Policy.LeaderLossBound, or lags the commit
+	// index by more than Policy.MaxLag.
+	Degraded
+	// Closed: the node is shut down. Closed is final.
+	Closed
+)
+
+var stateNames = [...]string{
+	Starting:   "starting",
+	Recovering: "recovering",
+	Recovered:  "recovered",
+	CatchingUp: "catching_up",
+	Ready:      "ready",
+	Degraded:   "degraded",
+	Closed:     "closed",
+}
+
+// String returns the state as a lower-case word ("catching_up"), or
+// "state(N)" for a value that is not a State.
+func (s State) String() string {
+	if s.valid() {
+		return stateNames[s]
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// MarshalText returns the String form. It fails for a value that is not one
+// of the defined states.
+func (s State) MarshalText() ([]byte, error) {
+	if !s.valid() {
+		return nil, fmt.Errorf("readiness: cannot marshal unknown state %d", int(s))
+	}
+	return []byte(stateNames[s]), nil
+}
+
+// UnmarshalText parses the String form of a state. On an unknown word it
+// returns an error and leaves s unchanged.
+func (s *State) UnmarshalText(text []byte) error {
+	for i, name := range stateNames {
+		if name == string(text) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("readiness: unknown state %q", text)
+}
+
+func (s State) valid() bool { return s >= Starting && s <= Closed }
+
+// recoveredOrLater reports whether a node in state s has finished local
+// recovery and is not closed.
+func (s State) recoveredOrLater() bool {
+	return s == Recovered || s == CatchingUp || s == Ready || s == Degraded
+}
