@@ -1,0 +1,38 @@
+// Package rpc carries raftkit's node-to-node requests (forwarded Apply,
+// join, remove, status, read index, leadership confirmation) over Mux
+// connections of kind mux.KindRPC, many concurrent requests per connection.
+//
+// # Protocol
+//
+// Both directions are streams of wire frames. The client gives every
+// request on a connection a distinct non-zero ID; the server answers each
+// request with one frame carrying the same ID, in whatever order the
+// handlers finish. ID 0 is reserved: a server that is about to close a
+// connection because of a bad frame first sends a TypeError frame with ID 0
+// whose Status says why, so the client can report the reason.
+//
+// # Outcomes
+//
+// Every error from [Client.Call] wraps exactly one of two sentinels, and
+// the difference matters to a caller deciding whether to retry:
+//
+//   - [ErrNotSent]: the request certainly did not reach the server's
+//     handler (no connection, a failed write, ctx ending before the write,
+//     a request over the size limit, a closed client). Retrying cannot
+//     apply it twice.
+//   - [ErrNoResponse]: the request was written and its answer did not
+//     arrive (the connection died, ctx ended, the client closed). The
+//     handler may or may not have run.
+//
+// [ErrClosed] is wrapped in addition when the client was closed. A call
+// that ends because its ctx ended also wraps ctx.Err().
+//
+// # Limits
+//
+// A [Server] bounds the connections it serves (MaxConns: beyond it, it
+// stops accepting, and the Mux refuses the waiting connections after its
+// handshake timeout, so their Dial fails cleanly), the requests in flight
+// on one connection (MaxInFlightPerConn: beyond it, it stops reading that
+// connection), and the size of frames in both directions (MaxBody). A
+// malformed or oversized frame closes that connection only.
+package rpc

@@ -1,0 +1,156 @@
+package rpc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/raftkit/raftkit/internal/wire"
+)
+
+// serverConn serves the requests of one connection.
+type serverConn struct {
+	s      *Server
+	conn   net.Conn
+	ctx    context.Context // cancelled when the conn dies or the server closes
+	cancel context.CancelFunc
+	slots  chan struct{} // one token per request in flight
+	wmu    sync.Mutex    // serialises response writes
+
+	handlers sync.WaitGroup
+}
+
+func newServerConn(s *Server, conn net.Conn) *serverConn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &serverConn{s: s, conn: conn, ctx: ctx, cancel: cancel, slots: make(chan struct{}, s.opts.MaxInFlightPerConn)}
+}
+
+// serve reads requests and starts a handler for each, until the connection
+// fails; then it closes the connection and waits for its handlers.
+func (c *serverConn) serve() {
+	defer c.s.wg.Done()
+	defer c.s.connDone(c)
+	r := bufio.NewReaderSize(c.conn, 32<<10)
+	for c.acquire() {
+		req, err := wire.ReadFrame(r, c.s.opts.MaxBody)
+		if err != nil {
+			<-c.slots
+			c.readFailed(err)
+			break
+		}
+		c.handlers.Add(1)
+		go c.handle(req)
+	}
+	c.cancel()
+	c.conn.Close()
+	c.handlers.Wait()
+}
+
+// acquire takes an in-flight slot, waiting while MaxInFlightPerConn
+// requests are being handled. It reports false when the connection is
+// done.
+func (c *serverConn) acquire() bool {
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	default:
+	}
+	c.s.throttled.Add(1)
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// readFailed logs why reading stopped and, for a bad frame, tells the
+// client before the connection is closed.
+func (c *serverConn) readFailed(err error) {
+	remote := c.conn.RemoteAddr()
+	switch {
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		c.s.logger.Warn("closing RPC connection: request frame too large", "remote", remote, "error", err)
+		c.closeWithNotice(statusFrame(0, wire.CodeTooLarge, err.Error()))
+	case errors.Is(err, wire.ErrMalformed):
+		c.s.logger.Warn("closing RPC connection: malformed frame", "remote", remote, "error", err)
+		c.closeWithNotice(statusFrame(0, wire.CodeBadRequest, err.Error()))
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
+		c.s.logger.Debug("RPC connection closed", "remote", remote)
+	default:
+		c.s.logger.Debug("RPC connection failed", "remote", remote, "error", err)
+	}
+}
+
+// Bounds of the lingering close after a bad frame.
+const (
+	lingerTimeout = time.Second
+	lingerMax     = 1 << 20
+)
+
+// closeWithNotice sends the ID-0 notice, then half-closes and drains what
+// the client is still sending for a short while before the caller closes.
+// Closing a socket with unread input makes the kernel send a reset, which
+// can destroy the notice before the client reads it.
+func (c *serverConn) closeWithNotice(notice wire.Frame) {
+	if !c.write(notice) {
+		return
+	}
+	cw, ok := c.conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	if c.conn.SetReadDeadline(time.Now().Add(lingerTimeout)) == nil {
+		io.CopyN(io.Discard, c.conn, lingerMax)
+	}
+}
+
+// handle runs the handler for one request and writes its response.
+func (c *serverConn) handle(req wire.Frame) {
+	defer c.handlers.Done()
+	defer func() { <-c.slots }()
+	resp := c.call(req)
+	resp.ID = req.ID
+	if len(resp.Body) > c.s.opts.MaxBody {
+		c.s.logger.Warn("response too large; sending an error instead",
+			"type", resp.Type, "size", len(resp.Body), "max_body", c.s.opts.MaxBody)
+		resp = statusFrame(req.ID, wire.CodeTooLarge,
+			fmt.Sprintf("response of %d bytes exceeds the limit of %d", len(resp.Body), c.s.opts.MaxBody))
+	}
+	c.write(resp)
+}
+
+// call runs the handler, turning a panic into a CodeInternal answer.
+func (c *serverConn) call(req wire.Frame) (resp wire.Frame) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.s.logger.Error("RPC handler panicked", "type", req.Type, "panic", p, "stack", string(debug.Stack()))
+			resp = statusFrame(req.ID, wire.CodeInternal, "internal error")
+		}
+	}()
+	return c.s.handler(c.ctx, req)
+}
+
+// write sends one frame and reports whether it was written; a failed write
+// kills the connection.
+func (c *serverConn) write(f wire.Frame) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout)); err == nil {
+		err = wire.WriteFrame(c.conn, f)
+		if err == nil {
+			return true
+		}
+		if c.ctx.Err() == nil {
+			c.s.logger.Debug("closing RPC connection: write failed", "remote", c.conn.RemoteAddr(), "error", err)
+		}
+	}
+	c.conn.Close()
+	return false
+}

@@ -1,0 +1,164 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// ErrFrameTooLarge is returned (wrapped) by ReadFrame when a frame's length
+// announces a body larger than the reader's limit, and by WriteFrame when a
+// body cannot be described by the 32-bit length field.
+var ErrFrameTooLarge = errors.New("wire: frame too large")
+
+// ErrMalformed is returned (wrapped) for input that breaks the encoding
+// rules: a frame length below the header size, a message body that is
+// truncated, over-long, not in canonical form or carries an unknown enum
+// value, a frame whose Type is not the one expected. Encoding a message
+// whose fields cannot be represented validly (an unknown Code, say) fails
+// with it too.
+var ErrMalformed = errors.New("wire: malformed")
+
+const (
+	// lengthSize is the size of the length prefix.
+	lengthSize = 4
+	// headerAfterLength is the part of the header counted by the length:
+	// one type byte and an 8-byte request ID.
+	headerAfterLength = 1 + 8
+	// HeaderSize is the size of a frame's header: length, type and ID.
+	HeaderSize = lengthSize + headerAfterLength
+	// MaxBodySize is the largest body a frame can carry: the 32-bit length
+	// counts the type and ID bytes as well.
+	MaxBodySize = math.MaxUint32 - headerAfterLength
+	// smallWrite is the body size up to which WriteFrame copies the header
+	// and body into one buffer and makes a single Write.
+	smallWrite = 64 << 10
+	// readChunk is how much ReadFrame allocates up front for a body; larger
+	// bodies grow as their bytes actually arrive.
+	readChunk = 64 << 10
+)
+
+// Frame is one unit on an RPC connection: a message Type, the request ID
+// that pairs a response with its request, and the encoded message.
+type Frame struct {
+	Type Type
+	ID   uint64
+	Body []byte
+}
+
+// ReadFrame reads one frame from r. It blocks until a whole frame has been
+// read or r fails.
+//
+// The length is checked before anything is allocated: a body larger than
+// maxBody (a negative maxBody counts as zero) gives an error wrapping
+// ErrFrameTooLarge, and a length below the 9 bytes of type and ID gives one
+// wrapping ErrMalformed; in both cases nothing after the length has been
+// consumed and the stream cannot be resynchronised. A body is allocated in
+// steps as its bytes arrive, so a peer that announces a large frame and
+// stalls costs the reader no more memory than it has sent.
+//
+// At a clean end of stream before the first byte ReadFrame returns io.EOF;
+// a stream that ends inside a frame gives io.ErrUnexpectedEOF. Other errors
+// come from r unchanged.
+func ReadFrame(r *bufio.Reader, maxBody int) (Frame, error) {
+	var hdr [HeaderSize]byte
+	if _, err := io.ReadFull(r, hdr[:lengthSize]); err != nil {
+		return Frame{}, err
+	}
+	length := binary.BigEndian.Uint32(hdr[:lengthSize])
+	if length < headerAfterLength {
+		return Frame{}, fmt.Errorf("%w: frame length %d is below the %d-byte minimum", ErrMalformed, length, headerAfterLength)
+	}
+	bodyLen := uint64(length) - headerAfterLength
+	if maxBody < 0 {
+		maxBody = 0
+	}
+	if bodyLen > uint64(maxBody) {
+		return Frame{}, fmt.Errorf("%w: body of %d bytes exceeds the limit of %d", ErrFrameTooLarge, bodyLen, maxBody)
+	}
+	if _, err := io.ReadFull(r, hdr[lengthSize:]); err != nil {
+		return Frame{}, unexpectedEOF(err)
+	}
+	f := Frame{
+		Type: Type(hdr[lengthSize]),
+		ID:   binary.BigEndian.Uint64(hdr[lengthSize+1:]),
+	}
+	body, err := readBody(r, int(bodyLen))
+	if err != nil {
+		return Frame{}, err
+	}
+	f.Body = body
+	return f, nil
+}
+
+// readBody reads exactly n bytes, growing its buffer as data arrives.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	buf := make([]byte, min(n, readChunk))
+	read := 0
+	for {
+		m, err := io.ReadFull(r, buf[read:])
+		read += m
+		if err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		if read == n {
+			return buf, nil
+		}
+		grown := make([]byte, min(n, 2*len(buf)))
+		copy(grown, buf)
+		buf = grown
+	}
+}
+
+// unexpectedEOF reports an end of stream inside a frame as
+// io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// checkBodySize reports whether a body of n bytes fits the length field.
+func checkBodySize(n int) error {
+	if uint64(n) > MaxBodySize {
+		return fmt.Errorf("%w: body of %d bytes exceeds the frame format's limit of %d", ErrFrameTooLarge, n, uint64(MaxBodySize))
+	}
+	return nil
+}
+
+// WriteFrame writes f to w. Frames with bodies up to 64 KiB go out in a
+// single Write call; larger ones in two (header, then body). It blocks until
+// w has accepted every byte or failed, and returns w's error. A body longer
+// than MaxBodySize gives an error wrapping ErrFrameTooLarge and writes
+// nothing. WriteFrame does not serialise concurrent writers: callers sharing
+// w must.
+func WriteFrame(w io.Writer, f Frame) error {
+	if err := checkBodySize(len(f.Body)); err != nil {
+		return err
+	}
+	size := HeaderSize
+	if len(f.Body) <= smallWrite {
+		size += len(f.Body)
+	}
+	buf := make([]byte, HeaderSize, size)
+	binary.BigEndian.PutUint32(buf[:lengthSize], uint32(headerAfterLength+len(f.Body)))
+	buf[lengthSize] = byte(f.Type)
+	binary.BigEndian.PutUint64(buf[lengthSize+1:], f.ID)
+	if len(f.Body) <= smallWrite {
+		buf = append(buf, f.Body...)
+		_, err := w.Write(buf)
+		return err
+	}
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
+	_, err := w.Write(f.Body)
+	return err
+}

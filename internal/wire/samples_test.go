@@ -1,0 +1,54 @@
+package wire
+
+import (
+	"strings"
+	"time"
+)
+
+// sample is one message value used by the round-trip, malformed-input and
+// fuzz tests.
+type sample struct {
+	name string
+	typ  Type
+	msg  Message
+}
+
+var notLeader = Status{Code: CodeNotLeader, Message: "not the leader", LeaderID: "n2", LeaderAddr: "10.0.0.2:7000"}
+
+// fullSamples holds one message of every type with every field set to a
+// non-zero value, including values that need multi-byte varints.
+func fullSamples() []sample {
+	return []sample{
+		{"ApplyRequest", TypeApplyRequest, &ApplyRequest{Command: []byte("set k v"), Timeout: 1500 * time.Millisecond}},
+		{"ApplyRequestNegativeTimeout", TypeApplyRequest, &ApplyRequest{Command: []byte{0}, Timeout: -time.Second}},
+		{"ApplyResponseBytes", TypeApplyResponse, &ApplyResponse{Index: 1 << 40, ResultKind: ResultBytes, Result: []byte{1, 2, 3}}},
+		{"ApplyResponseError", TypeApplyResponse, &ApplyResponse{Status: Status{Code: CodeApplication, Message: "fsm said no"}, Index: 7, ResultKind: ResultError, Result: []byte("bad key")}},
+		{"ApplyResponseString", TypeApplyResponse, &ApplyResponse{Index: 300, ResultKind: ResultString, Result: []byte(strings.Repeat("x", 200))}},
+		{"JoinRequest", TypeJoinRequest, &JoinRequest{ID: "n4", Addr: "10.0.0.4:7000", NonVoter: true, ClusterID: "c-1"}},
+		{"JoinResponse", TypeJoinResponse, &JoinResponse{Status: notLeader, ClusterID: "c-1", Index: 99}},
+		{"RemoveRequest", TypeRemoveRequest, &RemoveRequest{ID: "n3", Timeout: time.Minute}},
+		{"RemoveResponse", TypeRemoveResponse, &RemoveResponse{Status: Status{Code: CodeTimeout}, Index: 12}},
+		{"StatusRequest", TypeStatusRequest, &StatusRequest{}},
+		{"StatusResponse", TypeStatusResponse, &StatusResponse{
+			Status: Status{Code: CodeNotReady, Message: "catching up"},
+			ID:     "n1", State: "Follower", LeaderID: "n2", LeaderAddr: "10.0.0.2:7000", ClusterID: "c-1",
+			Term: 5, CommitIndex: 1000, AppliedIndex: 998, LastIndex: 1001,
+		}},
+		{"ReadIndexRequest", TypeReadIndexRequest, &ReadIndexRequest{Level: 2, Timeout: 250 * time.Millisecond}},
+		{"ReadIndexResponse", TypeReadIndexResponse, &ReadIndexResponse{Index: 4096, Term: 3}},
+		{"ConfirmRequest", TypeConfirmRequest, &ConfirmRequest{Term: 9, LeaderID: "n1"}},
+		{"ConfirmResponse", TypeConfirmResponse, &ConfirmResponse{Status: Status{Code: CodeInternal, Message: "x"}, Term: 9, LeaderID: "n1", VoteFree: 800 * time.Millisecond}},
+		{"LeadershipTransferRequest", TypeLeadershipTransferRequest, &LeadershipTransferRequest{Timeout: 10 * time.Second}},
+		{"LeadershipTransferResponse", TypeLeadershipTransferResponse, &LeadershipTransferResponse{Status: Status{Code: CodeNoLeader}}},
+		{"Status", TypeError, &Status{Code: CodeBadRequest, Message: "cannot decode ApplyRequest", LeaderID: "n2", LeaderAddr: "a:1"}},
+	}
+}
+
+// zeroSamples holds the zero value of every message type.
+func zeroSamples() []sample {
+	var out []sample
+	for t := Type(1); t.Valid(); t++ {
+		out = append(out, sample{"Zero" + t.String(), t, NewMessage(t)})
+	}
+	return out
+}
