@@ -1,0 +1,237 @@
+package testcluster
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/raftsync"
+	"github.com/raftkit/raftkit/readiness"
+)
+
+// FastRaft shortens raft's timeouts for loopback clusters: elections in
+// well under a second. It keeps raft's ratios (LeaderLeaseTimeout below
+// HeartbeatTimeout) so that behaviour matches production, only faster.
+func FastRaft(rc *raft.Config) {
+	rc.HeartbeatTimeout = 500 * time.Millisecond
+	rc.ElectionTimeout = 500 * time.Millisecond
+	rc.LeaderLeaseTimeout = 250 * time.Millisecond
+	rc.CommitTimeout = 5 * time.Millisecond
+}
+
+// Options shape a test cluster.
+type Options struct {
+	// Configure, when set, adjusts each member's Config before Open.
+	Configure func(i int, cfg *raftsync.Config)
+	// NewFSM makes each member's FSM. Default: NewKV.
+	NewFSM func(i int) raft.FSM
+	// TLS, when set, gives each member its TLS config.
+	TLS func(i int) *tls.Config
+	// NonVoters is how many of the last members join as non-voters.
+	NonVoters int
+}
+
+// Member is one node of a Cluster.
+type Member struct {
+	Index int
+	ID    string
+	Dir   string
+	Addr  string // the advertised address, stable across restarts
+	FSM   raft.FSM
+	Node  *raftsync.Node
+	cfg   raftsync.Config
+}
+
+// KV returns the member's *KV: its FSM itself, or the KV an FSM type
+// embeds.
+func (m *Member) KV() *KV { return m.FSM.(interface{ KVStore() *KV }).KVStore() }
+
+// Cluster is a set of members in one process.
+type Cluster struct {
+	t       testing.TB
+	opts    Options
+	mu      sync.Mutex
+	Members []*Member
+}
+
+// New starts an n-member cluster: member 0 bootstraps, the others join
+// through it. It waits until every member is Ready and registers Close with
+// t.Cleanup.
+func New(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
+	base := t.TempDir() // registered first, so removed after Close
+	c := &Cluster{t: t, opts: opts}
+	t.Cleanup(c.Close)
+	for i := 0; i < n; i++ {
+		m := &Member{Index: i, ID: fmt.Sprintf("node%d", i), Dir: filepath.Join(base, fmt.Sprintf("node%d", i))}
+		cfg := raftsync.Config{
+			ID:         m.ID,
+			Dir:        m.Dir,
+			Addr:       "127.0.0.1:0",
+			Bootstrap:  i == 0,
+			NonVoter:   i >= n-opts.NonVoters && i > 0,
+			Logger:     Logger(t, m.ID),
+			RaftConfig: FastRaft,
+		}
+		if i > 0 {
+			cfg.Join = []string{c.Members[0].Addr}
+		}
+		if opts.TLS != nil {
+			cfg.TLS = opts.TLS(i)
+		}
+		if opts.Configure != nil {
+			opts.Configure(i, &cfg)
+		}
+		m.cfg = cfg
+		c.Members = append(c.Members, m)
+		c.Start(m)
+		if i == 0 {
+			c.WaitReady(m)
+		}
+	}
+	for _, m := range c.Members {
+		c.WaitReady(m)
+	}
+	return c
+}
+
+// Start opens m's node (again, after Stop) with a fresh FSM of the
+// configured kind, on the same address as before.
+func (c *Cluster) Start(m *Member) {
+	c.t.Helper()
+	if err := c.TryStart(m); err != nil {
+		c.t.Fatalf("opening %s: %v", m.ID, err)
+	}
+}
+
+// TryStart is Start returning the error.
+func (c *Cluster) TryStart(m *Member) error {
+	cfg := m.cfg
+	if m.Addr != "" {
+		cfg.Addr = m.Addr
+	}
+	if c.opts.NewFSM != nil {
+		m.FSM = c.opts.NewFSM(m.Index)
+	} else {
+		m.FSM = NewKV()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node, err := raftsync.Open(ctx, cfg, m.FSM)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	m.Node = node
+	m.Addr = node.AdvertiseAddr()
+	c.mu.Unlock()
+	return nil
+}
+
+// Stop closes m's node cleanly.
+func (c *Cluster) Stop(m *Member) {
+	c.t.Helper()
+	c.mu.Lock()
+	node := m.Node
+	m.Node = nil
+	c.mu.Unlock()
+	if node != nil {
+		if err := node.Close(); err != nil {
+			c.t.Errorf("closing %s: %v", m.ID, err)
+		}
+	}
+}
+
+// Detach forgets m's node without closing it and returns it, for tests
+// that end it some other way (a simulated crash).
+func (c *Cluster) Detach(m *Member) *raftsync.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	node := m.Node
+	m.Node = nil
+	return node
+}
+
+// Restart stops and starts m.
+func (c *Cluster) Restart(m *Member) {
+	c.t.Helper()
+	c.Stop(m)
+	c.Start(m)
+}
+
+// Close stops every member. It is registered with t.Cleanup by New.
+func (c *Cluster) Close() {
+	for _, m := range c.Members {
+		c.Stop(m)
+	}
+}
+
+// Running returns the members whose node is open.
+func (c *Cluster) Running() []*Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Member
+	for _, m := range c.Members {
+		if m.Node != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// WaitReady waits up to 20s for m to be Ready.
+func (c *Cluster) WaitReady(m *Member) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := m.Node.WaitReady(ctx); err != nil {
+		c.t.Fatalf("%s not ready: %v", m.ID, err)
+	}
+}
+
+// Leader waits up to 10s for a running member to be the leader with its
+// term's first entry applied (Ready), and returns it.
+func (c *Cluster) Leader() *Member {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range c.Running() {
+			if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
+				return m
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.t.Fatal("no ready leader within 10s")
+	return nil
+}
+
+// Followers returns the running members other than the current leader.
+func (c *Cluster) Followers() []*Member {
+	c.t.Helper()
+	l := c.Leader()
+	var out []*Member
+	for _, m := range c.Running() {
+		if m != l {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Logger returns an hclog logger that writes through t.Log at Warn level,
+// or at the level named by the RAFTKIT_TEST_LOG environment variable.
+func Logger(t testing.TB, name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   name,
+		Level:  hclog.LevelFromString(envOr("RAFTKIT_TEST_LOG", "warn")),
+		Output: newTestWriter(t),
+	})
+}

@@ -1,0 +1,93 @@
+package raftsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/raftkit/raftkit/internal/rpc"
+	"github.com/raftkit/raftkit/internal/wire"
+)
+
+// errRetryElsewhere marks a refusal that proves the request had no effect
+// (the target was not the leader, or knew none): the caller may try again,
+// at the leader it now knows.
+var errRetryElsewhere = errors.New("raftsync: refused by a node that is not the leader")
+
+// call sends req to addr over the node RPC and decodes the answer into
+// resp, whose Status the caller inspects. Transport failures come back as
+// errors wrapping rpc.ErrNotSent (certainly not delivered) or
+// rpc.ErrNoResponse (delivered or not, unknown).
+func (n *Node) call(ctx context.Context, addr string, req, resp wire.Message) error {
+	f, err := wire.Encode(n.rpcSeq.Add(1), req)
+	if err != nil {
+		return fmt.Errorf("raftsync: encoding %v: %w", req.MessageType(), err)
+	}
+	out, err := n.rpcCli.Call(ctx, addr, f)
+	if err != nil {
+		return err
+	}
+	if err := wire.Decode(out, resp); err != nil {
+		return fmt.Errorf("%w: decoding answer from %s: %w", rpc.ErrNoResponse, addr, err)
+	}
+	return nil
+}
+
+// statusError turns a non-OK remote Status into the node's error values.
+func statusError(s wire.Status) error {
+	switch s.Code {
+	case wire.CodeOK:
+		return nil
+	case wire.CodeNotLeader:
+		return fmt.Errorf("%w: %w", errRetryElsewhere, &NotLeaderError{LeaderID: s.LeaderID, LeaderAddr: s.LeaderAddr})
+	case wire.CodeNoLeader:
+		return fmt.Errorf("%w: %w: %s", errRetryElsewhere, ErrNoLeader, s.Message)
+	case wire.CodeClosed:
+		return fmt.Errorf("%w: remote: %s", ErrClosed, s.Message)
+	case wire.CodeTooLarge:
+		return fmt.Errorf("%w: %s", ErrTooLarge, s.Message)
+	case wire.CodeNotReady:
+		return fmt.Errorf("%w: %s", ErrNotReady, s.Message)
+	case wire.CodeTimeout:
+		return fmt.Errorf("%w: %s", ErrTimeout, s.Message)
+	case wire.CodeIndeterminate:
+		return fmt.Errorf("%w: %s", ErrIndeterminate, s.Message)
+	case wire.CodeMismatch:
+		return fmt.Errorf("%w: %s", ErrClusterMismatch, s.Message)
+	default:
+		return fmt.Errorf("raftsync: remote error (%v): %s", s.Code, s.Message)
+	}
+}
+
+// errorStatus is the inverse of statusError, for answers the node sends.
+func (n *Node) errorStatus(err error) wire.Status {
+	var nle *NotLeaderError
+	switch {
+	case err == nil:
+		return wire.Status{}
+	case errors.As(err, &nle):
+		return wire.Status{Code: wire.CodeNotLeader, Message: err.Error(), LeaderID: nle.LeaderID, LeaderAddr: nle.LeaderAddr}
+	case errors.Is(err, ErrNoLeader):
+		return wire.Status{Code: wire.CodeNoLeader, Message: err.Error()}
+	case errors.Is(err, ErrIndeterminate):
+		return wire.Status{Code: wire.CodeIndeterminate, Message: err.Error()}
+	case errors.Is(err, ErrClosed):
+		return wire.Status{Code: wire.CodeClosed, Message: err.Error()}
+	case errors.Is(err, ErrTooLarge):
+		return wire.Status{Code: wire.CodeTooLarge, Message: err.Error()}
+	case errors.Is(err, ErrNotReady):
+		return wire.Status{Code: wire.CodeNotReady, Message: err.Error()}
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return wire.Status{Code: wire.CodeTimeout, Message: err.Error()}
+	case errors.Is(err, ErrClusterMismatch):
+		return wire.Status{Code: wire.CodeMismatch, Message: err.Error()}
+	default:
+		return wire.Status{Code: wire.CodeInternal, Message: err.Error()}
+	}
+}
+
+// notLeader builds the refusal a non-leader gives, with its leader hint.
+func (n *Node) notLeader() error {
+	ep := n.epoch.Load()
+	return &NotLeaderError{LeaderID: ep.leaderID, LeaderAddr: ep.leaderAddr}
+}

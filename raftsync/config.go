@@ -1,0 +1,216 @@
+package raftsync
+
+import (
+	"crypto/tls"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/clock"
+	"github.com/raftkit/raftkit/readiness"
+	"github.com/raftkit/raftkit/snapshot"
+)
+
+// Config describes one node. ID, Dir and Addr are required; every other
+// field has a default that suits a small cluster on a LAN. Open validates
+// the Config and returns a *ConfigError naming the first bad field.
+type Config struct {
+	// ID names the node in the cluster. It must stay the same across
+	// restarts of the same Dir.
+	ID string
+
+	// Dir holds the node's state: the raft log and stable store (raft.db),
+	// snapshots (snapshots/), the applied-index record and a lock file.
+	// Re-opening the same Dir restores the node.
+	Dir string
+
+	// Addr is the one TCP address the node listens on, for raft traffic and
+	// the node's own RPC alike. ":0" or "127.0.0.1:0" picks a free port;
+	// Node.Addr reports the bound address.
+	Addr string
+
+	// AdvertiseAddr is the address other nodes use to reach this one. It
+	// defaults to the bound address, which must then not be unspecified
+	// (0.0.0.0 or ::).
+	AdvertiseAddr string
+
+	// Bootstrap makes this node the first member of a new cluster. It is
+	// ignored when Dir already holds raft state.
+	Bootstrap bool
+
+	// Join lists addresses of existing members. On first start, Open asks
+	// them in turn, until its context ends, to add this node; any member
+	// forwards the request to the leader. Ignored when Dir already holds
+	// raft state.
+	Join []string
+
+	// NonVoter joins the node as a non-voting member: it replicates the
+	// log and serves reads but takes no part in elections or quorums.
+	NonVoter bool
+
+	// ClusterID, when set, pins the cluster identity: Bootstrap uses it as
+	// the new cluster's ID, and Open refuses a Dir or a join target that
+	// belongs to another cluster. When empty, Bootstrap generates one.
+	ClusterID string
+
+	// TLS, when set, is used for every connection the node accepts and
+	// makes: raft traffic and RPC alike. For mutual TLS set ClientAuth to
+	// tls.RequireAndVerifyClientCert, ClientCAs and RootCAs, and a
+	// certificate valid for both server and client use.
+	TLS *tls.Config
+
+	// Logger receives all log output, through named sub-loggers. Default: an
+	// hclog logger at Info level on stderr.
+	Logger hclog.Logger
+
+	// MaxCommandSize bounds the size of one command given to Apply.
+	// Default 4 MiB; at most 64 MiB.
+	MaxCommandSize int
+
+	// Readiness tunes when the node reports Degraded and whether WaitReady
+	// may return before Ready. See readiness.Policy.
+	Readiness readiness.Policy
+
+	// OnReadinessChange, when set, is called on every change of the node's
+	// readiness state or reason, from the moment Open starts (so it sees
+	// Recovering and Recovered, which happen inside Open). It runs
+	// synchronously on the node's monitor and must not block.
+	OnReadinessChange func(old, new readiness.Status)
+
+	// ChangeWindow is how long SubscribeChanges gathers changes after the
+	// node is Ready before it notifies. Default 50ms.
+	ChangeWindow time.Duration
+
+	// Persist tunes how often the applied index is recorded durably. See
+	// readiness.PersistPolicy.
+	Persist readiness.PersistPolicy
+
+	// Consistency holds the default bounds for Stale reads and the lease's
+	// clock-drift allowance. See consistency.Options.
+	Consistency consistency.Options
+
+	// ReadFence makes every Stale read wait until the persisted applied
+	// index covers the index it is served at, so that no node serves older
+	// state than it served before, even across a crash. It costs one
+	// group-committed fsync per batch of concurrent reads.
+	ReadFence bool
+
+	// Snapshot sets when snapshots are taken and how many are kept.
+	Snapshot snapshot.Policy
+
+	// RaftConfig, when set, is called with the raft.Config the node built,
+	// before validation, to tune timeouts and batching. The node overrides
+	// LocalID, Logger and NoSnapshotRestoreOnStart after the call.
+	RaftConfig func(*raft.Config)
+
+	// Clock is the time source for readiness and leases. Default: the system
+	// clock. Tests inject a fake one.
+	Clock clock.Clock
+}
+
+const (
+	defaultMaxCommandSize = 4 << 20
+	maxMaxCommandSize     = 64 << 20
+	// rpcFrameOverhead is the room a request frame needs beyond the command.
+	rpcFrameOverhead = 64 << 10
+	// tickInterval paces the readiness re-evaluation that notices time
+	// passing (leader lost for too long).
+	tickInterval = 100 * time.Millisecond
+)
+
+// validate checks c and fills in defaults. It returns a *ConfigError.
+func (c *Config) validate() error {
+	if strings.TrimSpace(c.ID) == "" {
+		return &ConfigError{Field: "ID", Reason: "must not be empty"}
+	}
+	if len(c.ID) > 256 {
+		return &ConfigError{Field: "ID", Reason: "longer than 256 bytes"}
+	}
+	if c.Dir == "" {
+		return &ConfigError{Field: "Dir", Reason: "must not be empty"}
+	}
+	if c.Addr == "" {
+		return &ConfigError{Field: "Addr", Reason: "must not be empty"}
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return &ConfigError{Field: "Addr", Reason: err.Error()}
+	}
+	if c.AdvertiseAddr != "" {
+		host, port, err := net.SplitHostPort(c.AdvertiseAddr)
+		if err != nil {
+			return &ConfigError{Field: "AdvertiseAddr", Reason: err.Error()}
+		}
+		if port == "0" || port == "" {
+			return &ConfigError{Field: "AdvertiseAddr", Reason: "needs a concrete port"}
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			return &ConfigError{Field: "AdvertiseAddr", Reason: "must not be an unspecified address"}
+		}
+	}
+	if c.Bootstrap && len(c.Join) > 0 {
+		return &ConfigError{Field: "Join", Reason: "Bootstrap and Join are mutually exclusive: a node either starts a cluster or joins one"}
+	}
+	if c.Bootstrap && c.NonVoter {
+		return &ConfigError{Field: "NonVoter", Reason: "a bootstrapping node must be a voter"}
+	}
+	for i, j := range c.Join {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			return &ConfigError{Field: "Join", Reason: "entry " + strconv.Itoa(i) + ": " + err.Error()}
+		}
+	}
+	if len(c.ClusterID) > 128 {
+		return &ConfigError{Field: "ClusterID", Reason: "longer than 128 bytes"}
+	}
+	switch {
+	case c.MaxCommandSize == 0:
+		c.MaxCommandSize = defaultMaxCommandSize
+	case c.MaxCommandSize < 0 || c.MaxCommandSize > maxMaxCommandSize:
+		return &ConfigError{Field: "MaxCommandSize", Reason: "must be between 1 and 64 MiB"}
+	}
+	if err := c.Readiness.Validate(); err != nil {
+		return &ConfigError{Field: "Readiness", Reason: err.Error()}
+	}
+	if c.ChangeWindow < 0 {
+		return &ConfigError{Field: "ChangeWindow", Reason: "must not be negative"}
+	}
+	if err := c.Persist.Validate(); err != nil {
+		return &ConfigError{Field: "Persist", Reason: err.Error()}
+	}
+	if err := c.Consistency.Validate(); err != nil {
+		return &ConfigError{Field: "Consistency", Reason: err.Error()}
+	}
+	if c.Snapshot == (snapshot.Policy{}) {
+		c.Snapshot = snapshot.DefaultPolicy()
+	}
+	if err := c.Snapshot.Validate(); err != nil {
+		return &ConfigError{Field: "Snapshot", Reason: err.Error()}
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Info})
+	}
+	c.Clock = clock.OrReal(c.Clock)
+	return nil
+}
+
+// raftConfig builds the raft.Config for this node.
+func (c *Config) raftConfig() (*raft.Config, error) {
+	rc := raft.DefaultConfig()
+	c.Snapshot.ApplyTo(rc)
+	if c.RaftConfig != nil {
+		c.RaftConfig(rc)
+	}
+	rc.LocalID = raft.ServerID(c.ID)
+	rc.Logger = c.Logger.Named("raft")
+	// The node restores the snapshot and replays the log itself before
+	// raft starts (see recovery.go); raft must not restore it again.
+	rc.NoSnapshotRestoreOnStart = true
+	if err := raft.ValidateConfig(rc); err != nil {
+		return nil, &ConfigError{Field: "RaftConfig", Reason: err.Error()}
+	}
+	return rc, nil
+}

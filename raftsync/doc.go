@@ -1,0 +1,57 @@
+// Package raftsync is the raftkit node: a hashicorp/raft member with its
+// storage, one network address, membership, forwarded writes, readiness and
+// consistent reads, around an application's own raft.FSM.
+//
+// # Usage
+//
+//	node, err := raftsync.Open(ctx, raftsync.Config{
+//		ID:        "gw-1",           // stable across restarts
+//		Dir:       "/var/lib/gw",    // raft log, snapshots, applied-index record
+//		Addr:      "10.0.0.1:7000",  // raft and node RPC share this address
+//		Bootstrap: true,             // first node of a new cluster
+//		// Join: []string{"10.0.0.2:7000"}, NonVoter: true, TLS: tlsConf, ...
+//	}, fsm)
+//	if err != nil { ... }
+//	defer node.Close()
+//
+//	if err := node.WaitReady(ctx); err != nil { ... } // before serving
+//	res, err := node.Apply(ctx, cmd)                  // on any node
+//	err = node.Read(ctx, consistency.Strong, func() error {
+//		v = fsm.Get(k) // runs only once the read is linearizable
+//		return nil
+//	})
+//
+// # What the node adds to raft
+//
+// Recovery: Open brings the FSM to the applied index recorded before the
+// node went down (P), from the local snapshot and log, before it returns and
+// without any other node. raft alone applies nothing past its snapshot until
+// a leader speaks. An FSM implementing DurableFSM skips the snapshot and the
+// entries it already holds.
+//
+// Readiness: WaitReady, Readiness, WatchReadiness, ReadyHandler and
+// LiveHandler say when the node may serve (package readiness defines the
+// states), and SubscribeChanges tells an application when to rebuild derived
+// state: once at Ready, then coalesced.
+//
+// Writes: Apply works on every node; followers forward to the leader over
+// the node RPC and never send a command twice. An outcome that cannot be
+// known is reported as ErrIndeterminate rather than guessed.
+//
+// Reads: Read, ReadIndex and WaitIndex give the Strong, Lease and Stale
+// levels of package consistency on leaders, followers and non-voters, and
+// read-your-writes across nodes.
+//
+// Membership: Bootstrap, Join (through any member), NonVoter, Leave,
+// RemoveServer and TransferLeadership.
+//
+// # The caller's duties
+//
+//  1. Keep ID stable for a Dir, and never copy a Dir to another node.
+//  2. Call WaitReady before serving, and watch readiness afterwards.
+//  3. Make the FSM deterministic; return errors from Apply as values (the
+//     node returns them to the caller of Apply).
+//  4. Close the node on shutdown; Leave it when it goes away for good.
+//  5. Reach raft through Raft() only to look: see its doc for what bypasses
+//     the node's guarantees.
+package raftsync

@@ -1,0 +1,93 @@
+package raftsync
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error a Node returns that callers may want to act
+// on wraps one of these; test with errors.Is, never by comparing strings.
+var (
+	// ErrClosed is returned by every call on a Node after Close or Leave.
+	ErrClosed = errors.New("raftsync: node closed")
+
+	// ErrNotReady is returned when the node has not yet recovered its local
+	// state (a Stale read before Recovered), or by WaitReady when the wait
+	// ends without the node becoming ready.
+	ErrNotReady = errors.New("raftsync: node not ready")
+
+	// ErrNoLeader is returned when an operation needs the leader and none is
+	// known before the caller's context ends.
+	ErrNoLeader = errors.New("raftsync: no known leader")
+
+	// ErrNotLeader is wrapped by *NotLeaderError when a call that only the
+	// leader can serve reached a node that is not the leader.
+	ErrNotLeader = errors.New("raftsync: not the leader")
+
+	// ErrIndeterminate is returned when a write may or may not have been
+	// committed: the node lost leadership after appending it, the forwarded
+	// request was sent but no answer came back, or the caller's context
+	// ended while the write was under way. The write was never retried by
+	// the library; read the state to find out whether it took effect.
+	ErrIndeterminate = errors.New("raftsync: outcome of write unknown")
+
+	// ErrTooLarge is returned when a command exceeds Config.MaxCommandSize.
+	// Nothing is applied.
+	ErrTooLarge = errors.New("raftsync: command too large")
+
+	// ErrInvalidConfig is wrapped by *ConfigError for every invalid Config.
+	ErrInvalidConfig = errors.New("raftsync: invalid config")
+
+	// ErrDirLocked is returned by Open when another live node holds Dir.
+	ErrDirLocked = errors.New("raftsync: data directory in use by another node")
+
+	// ErrClusterMismatch is returned when a node's stored cluster identity
+	// differs from Config.ClusterID or from the cluster it tries to join.
+	ErrClusterMismatch = errors.New("raftsync: cluster identity mismatch")
+
+	// ErrTimeout is returned when a bounded internal wait (an enqueue in
+	// raft, a forwarded request) runs out before the caller's context does.
+	ErrTimeout = errors.New("raftsync: timed out")
+)
+
+// ConfigError reports an invalid Config field. It unwraps to
+// ErrInvalidConfig.
+type ConfigError struct {
+	Field  string // the Config field, e.g. "Dir" or "Snapshot.Retain"
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("raftsync: invalid config: %s: %s", e.Field, e.Reason)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// NotLeaderError is returned by calls only the leader serves. It carries the
+// leader the node knows of, if any, and unwraps to ErrNotLeader.
+type NotLeaderError struct {
+	LeaderID   string // empty when no leader is known
+	LeaderAddr string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.LeaderID == "" {
+		return "raftsync: not the leader, and no leader known"
+	}
+	return fmt.Sprintf("raftsync: not the leader; leader is %s at %s", e.LeaderID, e.LeaderAddr)
+}
+
+// Unwrap returns ErrNotLeader.
+func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
+
+// ApplyError is returned by Apply when the application's FSM returned an
+// error for the command on a node other than the one that called Apply (the
+// error crossed the network, so only its text survives). When the FSM runs
+// on the calling node, its error value is returned unchanged.
+type ApplyError struct {
+	Index   uint64 // the log index of the command
+	Message string
+}
+
+func (e *ApplyError) Error() string { return e.Message }

@@ -1,0 +1,308 @@
+package raftsync
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/internal/indexwait"
+	"github.com/raftkit/raftkit/snapshot"
+)
+
+// DurableFSM is implemented by an application FSM that persists its own
+// state (in bbolt, SQLite, ...) and records, in the same atomic write as the
+// data, the index of the last log entry it applied.
+//
+// For such an FSM the node neither restores a snapshot nor re-applies any
+// log entry the FSM already holds when it restarts, so restart time does not
+// grow with the log. If the durable index is behind the latest snapshot, the
+// node restores the snapshot first and then applies the log tail: never a
+// gap, never an entry applied twice.
+type DurableFSM interface {
+	raft.FSM
+	// DurableIndex returns the index of the last log entry whose effects
+	// are durably stored, or 0 when the FSM holds nothing. It is called once
+	// by Open, before raft starts.
+	DurableIndex() (uint64, error)
+}
+
+// markerExtension tags the node's own log entries. A marker is a
+// LogCommand with no data that the FSM wrapper consumes without showing it
+// to the application. A new leader commits one to learn that its term's
+// first entry is applied (the Barrier after election), and because the
+// wrapper sees it, every node's applied index reaches the commit index even
+// when raft's own no-op entry (which raft never hands to an FSM) is last.
+var markerExtension = []byte("raftkit.marker.v1")
+
+func isMarker(l *raft.Log) bool {
+	return l.Type == raft.LogCommand && bytes.Equal(l.Extensions, markerExtension)
+}
+
+// errReplayUnconfirmed refuses a snapshot while the application holds
+// entries (from local replay or its own durable store) that raft has not
+// yet re-delivered: a snapshot taken now would claim an older index than
+// the state it contains.
+var errReplayUnconfirmed = errors.New("raftsync: snapshot deferred until raft has re-delivered the locally recovered entries")
+
+// fsm wraps the application's raft.FSM. It knows the exact index the
+// application has finished applying, hides the node's marker entries and
+// the entries the application already holds, and frames snapshots in the
+// checksummed snapshot format. It never changes what the application sees
+// of the entries it does pass on: the same *raft.Log values, in order, and
+// configuration entries only to an application that implements
+// raft.BatchingFSM (as raft itself does) or raft.ConfigurationStore.
+type fsm struct {
+	app         raft.FSM
+	batching    raft.BatchingFSM
+	configStore raft.ConfigurationStore
+	spoolDir    string
+	logger      hclog.Logger
+
+	// applied is A: the highest index whose effects the application holds.
+	applied     indexwait.Waiter
+	appliedTerm atomic.Uint64
+	// delivered is the highest index raft has handed to the wrapper,
+	// skipped entries included.
+	delivered atomic.Uint64
+	// skipThrough: entries at or below it are already in the application's
+	// state and are not applied again.
+	skipThrough atomic.Uint64
+	// appEntries counts entries passed to the application (tests, metrics).
+	appEntries atomic.Uint64
+
+	// onApplied, when set, is called from raft's FSM goroutine after each
+	// batch with the new applied index. It must not block.
+	onApplied atomic.Pointer[func(uint64)]
+}
+
+func newFSM(app raft.FSM, spoolDir string, logger hclog.Logger) *fsm {
+	f := &fsm{app: app, spoolDir: spoolDir, logger: logger}
+	f.batching, _ = app.(raft.BatchingFSM)
+	f.configStore, _ = app.(raft.ConfigurationStore)
+	return f
+}
+
+// Apply is part of raft.FSM; raft calls ApplyBatch instead since the
+// wrapper is a BatchingFSM, but recovery and tests may call either.
+func (f *fsm) Apply(l *raft.Log) interface{} {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch is part of raft.BatchingFSM. It is called only from raft's
+// FSM goroutine (or from recovery before raft starts).
+func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
+	if len(logs) == 0 {
+		return nil
+	}
+	responses := make([]interface{}, len(logs))
+	skip := f.skipThrough.Load()
+
+	// Fast path: every entry is an application command the app has not
+	// seen, so the slice raft gave us goes through unchanged.
+	if f.allForApp(logs, skip) {
+		f.applyToApp(logs, responses, nil)
+	} else {
+		pass := make([]*raft.Log, 0, len(logs))
+		where := make([]int, 0, len(logs))
+		for i, l := range logs {
+			if l.Index <= skip || isMarker(l) {
+				continue
+			}
+			switch l.Type {
+			case raft.LogCommand:
+			case raft.LogConfiguration:
+				if f.batching == nil {
+					if f.configStore != nil {
+						f.configStore.StoreConfiguration(l.Index, raft.DecodeConfiguration(l.Data))
+					}
+					continue
+				}
+			default:
+				continue
+			}
+			pass = append(pass, l)
+			where = append(where, i)
+		}
+		f.applyToApp(pass, responses, where)
+	}
+
+	last := logs[len(logs)-1]
+	f.delivered.Store(last.Index)
+	if last.Index > f.applied.Index() {
+		f.appliedTerm.Store(last.Term)
+		f.applied.Advance(last.Index)
+	}
+	if cb := f.onApplied.Load(); cb != nil {
+		(*cb)(f.applied.Index())
+	}
+	return responses
+}
+
+func (f *fsm) allForApp(logs []*raft.Log, skip uint64) bool {
+	if logs[0].Index <= skip {
+		return false
+	}
+	for _, l := range logs {
+		if l.Type != raft.LogCommand || isMarker(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// applyToApp applies logs to the application and stores response i at
+// responses[where[i]] (or responses[i] when where is nil).
+func (f *fsm) applyToApp(logs []*raft.Log, responses []interface{}, where []int) {
+	if len(logs) == 0 {
+		return
+	}
+	f.appEntries.Add(uint64(len(logs)))
+	put := func(i int, v interface{}) {
+		if where == nil {
+			responses[i] = v
+		} else {
+			responses[where[i]] = v
+		}
+	}
+	if f.batching != nil {
+		out := f.batching.ApplyBatch(logs)
+		if len(out) != len(logs) {
+			// raft itself panics here; a wrong count from the application
+			// is a bug we surface per entry instead.
+			err := fmt.Errorf("raftsync: application ApplyBatch returned %d responses for %d entries", len(out), len(logs))
+			f.logger.Error("application FSM contract violation", "error", err)
+			for i := range logs {
+				put(i, err)
+			}
+			return
+		}
+		for i, v := range out {
+			put(i, v)
+		}
+		return
+	}
+	for i, l := range logs {
+		put(i, f.app.Apply(l))
+	}
+}
+
+// Snapshot is part of raft.FSM.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if f.delivered.Load() < f.skipThrough.Load() {
+		return nil, errReplayUnconfirmed
+	}
+	s, err := f.app.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{app: s, header: snapshot.Header{
+		Index: f.applied.Index(),
+		Term:  f.appliedTerm.Load(),
+	}}, nil
+}
+
+// Restore is part of raft.FSM. The stream is verified in full (spooled to
+// a temporary file under Dir) before the application's Restore sees a byte
+// of it, so a corrupt snapshot is refused and the application keeps its
+// state.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	h, payload, err := snapshot.Verify(rc, f.spoolDir)
+	if err != nil {
+		f.logger.Error("refusing snapshot", "error", err)
+		return err
+	}
+	return f.restoreVerified(h, payload)
+}
+
+// restoreVerified hands a verified payload to the application and resets
+// the applied index to the header's. A header index of 0 (a restored
+// backup, whose position in this cluster's log is not known to the
+// payload) leaves the applied index at 0 until the next entry, which the
+// node's Restore makes a marker, moves it past the restore point.
+func (f *fsm) restoreVerified(h snapshot.Header, payload io.ReadCloser) error {
+	closeOnce := &onceCloser{ReadCloser: payload}
+	defer closeOnce.Close()
+	if err := f.app.Restore(closeOnce); err != nil {
+		return fmt.Errorf("raftsync: application Restore: %w", err)
+	}
+	f.skipThrough.Store(0)
+	f.delivered.Store(h.Index)
+	f.appliedTerm.Store(h.Term)
+	f.applied.Reset(h.Index)
+	if cb := f.onApplied.Load(); cb != nil {
+		(*cb)(h.Index)
+	}
+	return nil
+}
+
+type onceCloser struct {
+	io.ReadCloser
+	once sync.Once
+	err  error
+}
+
+func (c *onceCloser) Close() error {
+	c.once.Do(func() { c.err = c.ReadCloser.Close() })
+	return c.err
+}
+
+// fsmSnapshot frames the application's snapshot in the snapshot format.
+type fsmSnapshot struct {
+	app    raft.FSMSnapshot
+	header snapshot.Header
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	w, err := snapshot.NewWriter(sink, s.header)
+	if err != nil {
+		sink.Cancel()
+		return err
+	}
+	fs := &framedSink{SnapshotSink: sink, w: w}
+	if err := s.app.Persist(fs); err != nil {
+		fs.Cancel()
+		return err
+	}
+	// An application that returned nil without closing the sink still
+	// gets its snapshot finished.
+	return fs.Close()
+}
+
+func (s *fsmSnapshot) Release() { s.app.Release() }
+
+// framedSink is the raft.SnapshotSink the application writes to: writes go
+// through the snapshot Writer, Close writes the trailer first.
+type framedSink struct {
+	raft.SnapshotSink
+	w    *snapshot.Writer
+	done bool
+}
+
+func (s *framedSink) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+func (s *framedSink) Close() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	if err := s.w.Close(); err != nil {
+		s.SnapshotSink.Cancel()
+		return err
+	}
+	return s.SnapshotSink.Close()
+}
+
+func (s *framedSink) Cancel() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	return s.SnapshotSink.Cancel()
+}

@@ -1,0 +1,245 @@
+package raftsync
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/readiness"
+)
+
+// epoch is what the node believes about leadership between two changes of
+// leader or term. A new epoch replaces the old one whenever raft's leader
+// or term changes; the old one's replaced channel is closed so that anyone
+// waiting for "the leader to change" wakes up.
+type epoch struct {
+	leaderID   string
+	leaderAddr string
+	term       uint64
+	isLeader   bool
+
+	replaced chan struct{} // closed when a newer epoch takes over
+
+	mu        sync.Mutex
+	synced    chan struct{} // closed once syncIndex is known
+	syncIndex uint64
+}
+
+func newEpoch(leaderID, leaderAddr string, term uint64, isLeader bool) *epoch {
+	return &epoch{
+		leaderID:   leaderID,
+		leaderAddr: leaderAddr,
+		term:       term,
+		isLeader:   isLeader,
+		replaced:   make(chan struct{}),
+		synced:     make(chan struct{}),
+	}
+}
+
+// setSync records S for this epoch, once.
+func (e *epoch) setSync(idx uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.synced:
+	default:
+		e.syncIndex = idx
+		close(e.synced)
+	}
+}
+
+// sync returns S and whether it is known.
+func (e *epoch) sync() (uint64, bool) {
+	select {
+	case <-e.synced:
+		return e.syncIndex, true
+	default:
+		return 0, false
+	}
+}
+
+// runMonitor follows leadership and keeps readiness current. raft's
+// LeaderObservation fires only on change and a non-blocking observer drops
+// events when its channel is full, so events only say "look again": the
+// monitor re-reads the leader and term from raft on each event and on a
+// ticker, and never trusts the event's content alone.
+func (n *Node) runMonitor() {
+	events := make(chan raft.Observation, 16)
+	obs := raft.NewObserver(events, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.LeaderObservation, raft.PeerObservation:
+			return true
+		}
+		return false
+	})
+	n.raft.RegisterObserver(obs)
+	defer n.raft.DeregisterObserver(obs)
+
+	ticker := time.NewTicker(tickInterval)
+	defer ticker.Stop()
+	var epochCancel context.CancelFunc = func() {}
+	defer func() { epochCancel() }()
+
+	check := func(refreshVoters bool) {
+		addr, id := n.raft.LeaderWithID()
+		term := n.raft.CurrentTerm()
+		isLeader := n.raft.State() == raft.Leader && string(id) == n.cfg.ID
+		cur := n.epoch.Load()
+		if string(id) != cur.leaderID || term != cur.term || isLeader != cur.isLeader {
+			epochCancel()
+			var ctx context.Context
+			ctx, epochCancel = context.WithCancel(n.ctx)
+			n.changeEpoch(ctx, cur, newEpoch(string(id), string(addr), term, isLeader))
+			refreshVoters = true
+		}
+		if refreshVoters {
+			n.refreshVoters()
+		}
+		n.updateReadiness()
+	}
+	check(true)
+	for {
+		select {
+		case o := <-events:
+			_, peer := o.Data.(raft.PeerObservation)
+			check(peer)
+		case <-ticker.C:
+			check(false)
+		case <-n.kick:
+			n.updateReadiness()
+		case <-n.ctx.Done():
+			return
+		}
+	}
+}
+
+// changeEpoch installs next and starts establishing S for it: on the
+// leader by committing a marker of its own term, on a follower by asking
+// the leader for a read index.
+func (n *Node) changeEpoch(ctx context.Context, prev, next *epoch) {
+	n.lease.Revoke()
+	n.epoch.Store(next)
+	close(prev.replaced)
+	n.logger.Debug("leadership changed", "leader", next.leaderID, "term", next.term, "is_leader", next.isLeader)
+	switch {
+	case next.isLeader:
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.establishLeadership(ctx, next)
+		}()
+	case next.leaderID != "":
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.establishFollowerSync(ctx, next)
+		}()
+	}
+}
+
+// establishLeadership commits and applies a marker entry of the new term.
+// Until it is applied the leader serves no Strong or Lease read: an entry
+// of its own term being applied proves every entry committed in earlier
+// terms is applied too (Raft thesis §6.4).
+func (n *Node) establishLeadership(ctx context.Context, ep *epoch) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		f := n.raft.ApplyLog(raft.Log{Type: raft.LogCommand, Extensions: markerExtension}, 0)
+		err := waitFuture(ctx, f)
+		if err == nil {
+			ep.setSync(f.Index())
+			n.kickMonitor()
+			return
+		}
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
+			return // the next epoch takes over
+		}
+		n.logger.Warn("committing leadership marker failed; retrying", "error", err, "attempt", attempt)
+		if !sleepCtx(ctx, backoff(attempt)) {
+			return
+		}
+	}
+}
+
+// establishFollowerSync obtains S from the leader as a read index.
+func (n *Node) establishFollowerSync(ctx context.Context, ep *epoch) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		callCtx, cancel := context.WithTimeout(ctx, 2*n.heartbeatTimeout)
+		idx, err := n.readIndexFrom(callCtx, ep.leaderAddr, consistency.Strong)
+		cancel()
+		if err == nil {
+			ep.setSync(idx)
+			n.kickMonitor()
+			return
+		}
+		n.logger.Debug("obtaining read index from leader failed; retrying", "leader", ep.leaderID, "error", err, "attempt", attempt)
+		if !sleepCtx(ctx, backoff(attempt)) {
+			return
+		}
+	}
+}
+
+// refreshVoters caches the voting members for quorum rounds.
+func (n *Node) refreshVoters() {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return
+	}
+	servers := f.Configuration().Servers
+	n.voters.Store(&servers)
+}
+
+// updateReadiness feeds the tracker a fresh observation.
+func (n *Node) updateReadiness() {
+	ep := n.epoch.Load()
+	s, known := ep.sync()
+	obs := readiness.Observation{
+		Recovered:   n.recovered.Load(),
+		Applied:     n.fsm.applied.Index(),
+		Persisted:   n.persist.index(),
+		LeaderID:    ep.leaderID,
+		IsLeader:    ep.isLeader,
+		LastContact: n.raft.LastContact(),
+		SyncIndex:   s,
+		SyncKnown:   known,
+		CommitIndex: n.raft.CommitIndex(),
+	}
+	n.tracker.Update(obs)
+}
+
+// waitFuture waits for a raft future, or for ctx. raft futures cannot be
+// cancelled: when ctx ends first the operation goes on, and the caller must
+// treat its outcome as unknown.
+func waitFuture(ctx context.Context, f raft.Future) error {
+	if ctx.Done() == nil {
+		return f.Error()
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 10 * time.Millisecond << min(attempt, 6)
+	return min(d, 500*time.Millisecond)
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,394 @@
+package raftsync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/clock"
+	"github.com/raftkit/raftkit/internal/mux"
+	"github.com/raftkit/raftkit/internal/rpc"
+	"github.com/raftkit/raftkit/readiness"
+)
+
+// Node is one member of a raftkit cluster: a hashicorp/raft instance with
+// its storage, transport and RPC, the application's FSM wrapped so the node
+// knows what it has applied, readiness tracking and consistent reads.
+//
+// All methods are safe for concurrent use. After Close (or Leave) every
+// method returns ErrClosed.
+type Node struct {
+	cfg       Config
+	logger    hclog.Logger
+	clock     clock.Clock
+	cluster   atomic.Pointer[string] // set at Open, or by the join
+	advertise string
+
+	store  *storage
+	fsm    *fsm
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	mux    *mux.Mux
+	rpcSrv *rpc.Server
+	rpcCli *rpc.Client
+	rpcSeq atomic.Uint64
+
+	heartbeatTimeout time.Duration
+
+	tracker   *readiness.Tracker
+	coalescer *readiness.Coalescer
+	persist   *persister
+
+	lease          *consistency.LeaseHolder
+	leaderRounds   *consistency.Batcher
+	followerStrong *consistency.Batcher
+	followerLease  *consistency.Batcher
+
+	epoch  atomic.Pointer[epoch]
+	voters atomic.Pointer[[]raft.Server]
+
+	recovered atomic.Bool
+	// kick asks the monitor to re-evaluate readiness soon.
+	kick chan struct{}
+
+	ctx       context.Context // cancelled by Close; parent of background work
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts a node: it locks and opens Dir, recovers the application's
+// state from the local snapshot and log up to the persisted applied index
+// (without waiting for any other node), starts raft and the listener, and
+// then bootstraps or joins a cluster as the Config asks.
+//
+// Open does everything or nothing: on error, every file, port and goroutine
+// it took is released. ctx bounds the join (a joining node retries its
+// targets until ctx ends); cancelling it does not undo a join the cluster
+// already committed. Open does not wait for the node to be ready: call
+// WaitReady before serving.
+//
+// Errors: *ConfigError (ErrInvalidConfig) for a bad Config, ErrDirLocked,
+// ErrClusterMismatch, a recovery error (a corrupt snapshot or log), or the
+// join's last error when ctx ends before a member accepted the node.
+func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
+	if app == nil {
+		return nil, &ConfigError{Field: "fsm", Reason: "must not be nil"}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	rc, err := cfg.raftConfig()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:              cfg,
+		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
+		clock:            cfg.Clock,
+		heartbeatTimeout: rc.HeartbeatTimeout,
+		kick:             make(chan struct{}, 1),
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.tracker = readiness.NewTracker(cfg.Readiness, n.clock)
+	n.coalescer = readiness.NewCoalescer(cfg.ChangeWindow, n.clock)
+	if cfg.OnReadinessChange != nil {
+		n.tracker.OnChange(cfg.OnReadinessChange)
+	}
+	n.lease = consistency.NewLease(n.clock)
+	n.epoch.Store(newEpoch("", "", 0, false))
+	n.tracker.Update(readiness.Observation{})
+
+	defer func() {
+		if err != nil {
+			n.shutdown()
+		}
+	}()
+
+	n.store, err = openStorage(cfg.Dir, cfg.Snapshot.Retain, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.resolveClusterID(); err != nil {
+		return nil, err
+	}
+	n.fsm = newFSM(app, n.store.spoolDir, cfg.Logger.Named("fsm"))
+	n.persist = newPersister(n, readiness.OpenRecordFile(filepath.Join(cfg.Dir, recordFileName)))
+
+	// Local recovery: bring the application to the persisted applied
+	// index from the local snapshot and log, before raft starts.
+	n.tracker.Update(readiness.Observation{Recovering: true})
+	rec, err := n.recover()
+	if err != nil {
+		return nil, err
+	}
+	n.persist.start(rec.persisted)
+	n.recovered.Store(true)
+	n.tracker.Update(readiness.Observation{Recovered: true, Applied: n.fsm.applied.Index(), Persisted: n.persist.index()})
+	n.logger.Info("local recovery done", "snapshot_index", rec.snapshotIndex,
+		"replayed", rec.replayed, "applied_index", n.fsm.applied.Index(), "persisted_index", rec.persisted,
+		"durable_index", rec.durable, "took", rec.took)
+
+	if err := n.startNetwork(); err != nil {
+		return nil, err
+	}
+	hasState, err := raft.HasExistingState(n.store.logs, n.store.stable, n.store.snapshots)
+	if err != nil {
+		return nil, fmt.Errorf("raftsync: checking existing state: %w", err)
+	}
+	if !hasState && cfg.Bootstrap {
+		if err := n.bootstrap(rc); err != nil {
+			return nil, err
+		}
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.trans)
+	if err != nil {
+		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
+	}
+	n.startBackground()
+
+	if !hasState && !cfg.Bootstrap && len(cfg.Join) > 0 {
+		if err := n.join(ctx); err != nil {
+			return nil, err
+		}
+	}
+	n.updateReadiness()
+	return n, nil
+}
+
+// resolveClusterID settles the cluster identity from the store and the
+// Config, refusing a mismatch.
+func (n *Node) resolveClusterID() error {
+	stored, err := n.store.clusterID()
+	if err != nil {
+		return err
+	}
+	want := n.cfg.ClusterID
+	switch {
+	case stored != "" && want != "" && stored != want:
+		return fmt.Errorf("%w: Dir %s belongs to cluster %q, Config.ClusterID is %q", ErrClusterMismatch, n.cfg.Dir, stored, want)
+	case stored != "":
+		n.setClusterID(stored)
+	case n.cfg.Bootstrap && want == "":
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return fmt.Errorf("raftsync: generating cluster id: %w", err)
+		}
+		n.setClusterID(hex.EncodeToString(b[:]))
+	default:
+		n.setClusterID(want) // may stay empty until a join tells us
+	}
+	return nil
+}
+
+func (n *Node) bootstrap(rc *raft.Config) error {
+	if err := n.store.setClusterID(n.ClusterID()); err != nil {
+		return err
+	}
+	conf := raft.Configuration{Servers: []raft.Server{{
+		Suffrage: raft.Voter,
+		ID:       raft.ServerID(n.cfg.ID),
+		Address:  raft.ServerAddress(n.advertise),
+	}}}
+	if err := raft.BootstrapCluster(rc, n.store.logs, n.store.stable, n.store.snapshots, n.trans, conf); err != nil {
+		return fmt.Errorf("raftsync: bootstrapping: %w", err)
+	}
+	n.logger.Info("bootstrapped new cluster", "cluster_id", n.ClusterID())
+	return nil
+}
+
+// startNetwork binds Addr and starts the listener mux, raft's transport and
+// the RPC server and client.
+func (n *Node) startNetwork() error {
+	ln, err := net.Listen("tcp", n.cfg.Addr)
+	if err != nil {
+		return &ConfigError{Field: "Addr", Reason: err.Error()}
+	}
+	n.advertise = n.cfg.AdvertiseAddr
+	if n.advertise == "" {
+		tcp := ln.Addr().(*net.TCPAddr)
+		if tcp.IP.IsUnspecified() {
+			ln.Close()
+			return &ConfigError{Field: "AdvertiseAddr", Reason: "required when Addr binds an unspecified address (" + n.cfg.Addr + ")"}
+		}
+		n.advertise = tcp.String()
+	}
+	adv, err := net.ResolveTCPAddr("tcp", n.advertise)
+	if err != nil {
+		ln.Close()
+		return &ConfigError{Field: "AdvertiseAddr", Reason: err.Error()}
+	}
+	netLogger := n.cfg.Logger.Named("net")
+	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{})
+	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: 5 * time.Second}
+	stream := mux.NewStreamLayer(n.mux.Listener(mux.KindRaft), adv, dialer)
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  n.cfg.Logger.Named("transport"),
+	})
+	maxBody := n.cfg.MaxCommandSize + rpcFrameOverhead
+	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
+		MaxBody: maxBody,
+		Logger:  netLogger.Named("rpc"),
+	})
+	n.rpcCli = rpc.NewClient(rpc.ClientOptions{
+		MaxBody: maxBody,
+		Dialer:  dialer,
+		Logger:  netLogger.Named("rpc-client"),
+	})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.rpcSrv.Serve(); err != nil {
+			n.logger.Error("rpc server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// startBackground starts the goroutines the node owns once raft runs.
+func (n *Node) startBackground() {
+	n.leaderRounds = consistency.NewBatcher(n.leaderRound, consistency.BatcherOptions{})
+	n.followerStrong = consistency.NewBatcher(func(ctx context.Context) (uint64, error) {
+		return n.remoteReadIndex(ctx, consistency.Strong)
+	}, consistency.BatcherOptions{})
+	n.followerLease = consistency.NewBatcher(func(ctx context.Context) (uint64, error) {
+		return n.remoteReadIndex(ctx, consistency.Lease)
+	}, consistency.BatcherOptions{})
+	cb := func(applied uint64) {
+		n.coalescer.Applied(applied)
+		n.persist.notifyApplied()
+		n.kickMonitor()
+	}
+	n.fsm.onApplied.Store(&cb)
+	n.tracker.OnChange(func(_, now readiness.Status) {
+		if now.State == readiness.Ready {
+			n.coalescer.SetReady(true)
+		}
+	})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.runMonitor()
+	}()
+}
+
+// Close shuts the node down: it stops serving calls (they return
+// ErrClosed), ends the lease, shuts raft down, records the final applied
+// index durably and releases every file, port and goroutine. The node stays
+// a member of the cluster; use Leave to leave it. Close is idempotent and
+// returns the first error of the first call.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.closed.Store(true)
+		n.closeErr = n.shutdown()
+	})
+	return n.closeErr
+}
+
+// shutdown tears down whatever Open built, in reverse order. It tolerates
+// partially built nodes.
+func (n *Node) shutdown() error {
+	var errs []error
+	if n.lease != nil {
+		n.lease.Revoke()
+	}
+	n.cancel()
+	for _, b := range []*consistency.Batcher{n.leaderRounds, n.followerStrong, n.followerLease} {
+		if b != nil {
+			b.Close()
+		}
+	}
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+		}
+	}
+	if n.trans != nil {
+		// raft's Close stops the listener but leaves pooled outbound
+		// connections open; the peers' handlers would wait on them.
+		n.trans.CloseStreams()
+		n.trans.Close()
+	}
+	if n.rpcCli != nil {
+		n.rpcCli.Close()
+	}
+	if n.rpcSrv != nil {
+		n.rpcSrv.Close()
+	}
+	if n.mux != nil {
+		n.mux.Close()
+	}
+	n.wg.Wait()
+	if n.persist != nil {
+		errs = append(errs, n.persist.final())
+	}
+	if n.fsm != nil {
+		n.fsm.applied.Close()
+	}
+	if n.coalescer != nil {
+		n.coalescer.Close()
+	}
+	if n.tracker != nil {
+		n.tracker.Update(readiness.Observation{Closed: true})
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.close())
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) kickMonitor() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Addr returns the address the node listens on (the bound address when
+// Config.Addr asked for port 0).
+func (n *Node) Addr() string {
+	if n.mux == nil {
+		return ""
+	}
+	return n.mux.Addr().String()
+}
+
+// AdvertiseAddr returns the address other members use to reach the node.
+func (n *Node) AdvertiseAddr() string { return n.advertise }
+
+// ID returns the node's ID.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// ClusterID returns the cluster's identity: generated at bootstrap, learned
+// at join, stored in Dir.
+func (n *Node) ClusterID() string {
+	if p := n.cluster.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (n *Node) setClusterID(id string) { n.cluster.Store(&id) }
+
+// Raft returns the underlying *raft.Raft. It is an escape hatch for
+// introspection and tuning; calls that change state behind the node's back
+// void its guarantees: LeadershipTransfer bypasses the lease revocation
+// (use TransferLeadership), Barrier entries are invisible to the applied
+// index, and Apply skips forwarding.
+func (n *Node) Raft() *raft.Raft { return n.raft }

@@ -1,0 +1,297 @@
+package raftsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/rpc"
+	"github.com/raftkit/raftkit/internal/wire"
+)
+
+// Read runs fn once the node's state satisfies level, on the leader, a
+// follower or a non-voter alike. fn reads the application's FSM; nothing of
+// it runs before the level's check has passed. See package consistency for
+// what each level guarantees and costs.
+//
+// Cancelling ctx stops the wait; fn is then not run.
+//
+// Errors: ErrClosed; ErrNotReady (a Stale read before the node recovered
+// its local state); ErrTooStale (a Stale read beyond Config.Consistency's
+// bounds, as *consistency.TooStaleError); ErrNoLeader (Strong or Lease with
+// no leader reachable before ctx ends); ctx's error; or fn's error.
+func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() error) error {
+	if _, err := n.ReadIndex(ctx, level); err != nil {
+		return err
+	}
+	return fn()
+}
+
+// ReadIndex makes the node's state satisfy level and returns what a read
+// made right after it is served at. It is the building block for handlers
+// that read outside a closure: read the FSM after ReadIndex returns, and
+// the read has the level's guarantee (report ReadInfo to clients the way
+// Consul reports X-Consul-Index, KnownLeader and LastContact).
+//
+// Errors: as Read.
+func (n *Node) ReadIndex(ctx context.Context, level consistency.Level) (consistency.ReadInfo, error) {
+	if n.closed.Load() {
+		return consistency.ReadInfo{}, ErrClosed
+	}
+	switch level {
+	case consistency.Stale:
+		return n.staleIndex(ctx)
+	case consistency.Strong, consistency.Lease:
+	default:
+		return consistency.ReadInfo{}, fmt.Errorf("raftsync: %w: %v", consistency.ErrUnknownLevel, level)
+	}
+	for attempt := 0; ; attempt++ {
+		ep := n.epoch.Load()
+		var idx uint64
+		var err error
+		switch {
+		case ep.isLeader:
+			idx, _, err = n.leaderReadIndex(ctx, level)
+		case ep.leaderAddr != "":
+			if level == consistency.Strong {
+				idx, err = n.followerStrong.Do(ctx)
+			} else {
+				idx, err = n.followerLease.Do(ctx)
+			}
+			if err != nil && !errors.Is(err, ctx.Err()) && ctx.Err() == nil && !errors.Is(err, errRetryElsewhere) {
+				// A failed round (leader unreachable, say) may succeed
+				// against the next leader: retry after a leader change.
+				n.logger.Debug("read index from leader failed", "error", err)
+				err = fmt.Errorf("%w: %w", errRetryElsewhere, err)
+			}
+		default:
+			err = errRetryElsewhere
+		}
+		if err == nil {
+			if err := n.WaitIndex(ctx, idx); err != nil {
+				return consistency.ReadInfo{}, err
+			}
+			return n.readInfo(level, idx), nil
+		}
+		if !errors.Is(err, errRetryElsewhere) {
+			return consistency.ReadInfo{}, err
+		}
+		if err := n.awaitLeaderChange(ctx, ep, attempt); err != nil {
+			return consistency.ReadInfo{}, err
+		}
+	}
+}
+
+// WaitIndex blocks until this node has applied index (an ApplyResult.Index
+// from any node, or a ReadInfo.Index), so that a read here afterwards sees
+// that write: read-your-writes across nodes. It returns at once when the
+// index is already applied.
+//
+// Errors: ErrClosed, ctx's error.
+func (n *Node) WaitIndex(ctx context.Context, index uint64) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	if err := n.fsm.applied.Wait(ctx, index); err != nil {
+		if n.closed.Load() {
+			return ErrClosed
+		}
+		return fmt.Errorf("raftsync: waiting for index %d (applied %d): %w", index, n.fsm.applied.Index(), err)
+	}
+	return nil
+}
+
+// staleIndex serves a Stale read: local state, with the configured bounds
+// and, when Config.ReadFence is set, the persisted-index fence.
+func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
+	if !n.recovered.Load() {
+		return consistency.ReadInfo{}, fmt.Errorf("%w: local state is still being recovered", ErrNotReady)
+	}
+	ep := n.epoch.Load()
+	obs := consistency.StaleObservation{
+		IsLeader:    ep.isLeader,
+		LeaderKnown: ep.leaderID != "",
+		LastContact: n.raft.LastContact(),
+		Applied:     n.fsm.applied.Index(),
+		CommitIndex: n.raft.CommitIndex(),
+		Now:         time.Now(),
+	}
+	if err := consistency.CheckStale(n.cfg.Consistency.Stale, obs); err != nil {
+		return consistency.ReadInfo{}, err
+	}
+	idx := obs.Applied
+	if n.cfg.ReadFence {
+		if err := n.persist.waitCovers(ctx, idx); err != nil {
+			return consistency.ReadInfo{}, err
+		}
+	}
+	return n.readInfo(consistency.Stale, idx), nil
+}
+
+func (n *Node) readInfo(level consistency.Level, idx uint64) consistency.ReadInfo {
+	ep := n.epoch.Load()
+	info := consistency.ReadInfo{Level: level, Index: idx, IsLeader: ep.isLeader, KnownLeader: ep.leaderID != ""}
+	if !ep.isLeader {
+		if lc := n.raft.LastContact(); !lc.IsZero() {
+			info.LastContact = time.Since(lc)
+		}
+	}
+	return info
+}
+
+// leaderReadIndex returns the index a Strong or Lease read must wait for,
+// on the leader. No index is given before this term's marker is applied.
+func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (uint64, uint64, error) {
+	ep := n.epoch.Load()
+	if !ep.isLeader {
+		return 0, 0, fmt.Errorf("%w: %w", errRetryElsewhere, n.notLeader())
+	}
+	select {
+	case <-ep.synced:
+	case <-ep.replaced:
+		return 0, 0, fmt.Errorf("%w: leadership changed", errRetryElsewhere)
+	case <-ctx.Done():
+		return 0, 0, fmt.Errorf("%w: waiting for this term's first entry to apply: %w", ErrNoLeader, ctx.Err())
+	}
+	if level == consistency.Lease && n.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term {
+		return n.raft.CommitIndex(), ep.term, nil
+	}
+	idx, err := n.leaderRounds.Do(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return idx, ep.term, nil
+}
+
+// errNotConfirmed: a round did not reach a quorum in this node's term.
+var errNotConfirmed = errors.New("raftsync: leadership not confirmed by a quorum")
+
+// leaderRound is one quorum round (run by the leaderRounds batcher). It
+// captures the commit index, then asks every other voter to confirm the
+// term. A quorum of confirmations received after the capture proves no
+// newer leader had been elected when the index was taken, so a read at
+// that index is linearizable. The promises in the answers extend the lease,
+// timed from when the round was sent.
+func (n *Node) leaderRound(ctx context.Context) (uint64, error) {
+	ep := n.epoch.Load()
+	if !ep.isLeader {
+		return 0, fmt.Errorf("%w: %w", errRetryElsewhere, n.notLeader())
+	}
+	term := ep.term
+	idx := n.raft.CommitIndex()
+	if n.raft.CurrentTerm() != term || n.raft.State() != raft.Leader {
+		return 0, fmt.Errorf("%w: leadership changed", errRetryElsewhere)
+	}
+	tok := n.lease.Begin()
+	sentAt := n.clock.Now()
+
+	var servers []raft.Server
+	if p := n.voters.Load(); p != nil {
+		servers = *p
+	}
+	voterIDs := make([]string, 0, len(servers))
+	var peers []raft.Server
+	for _, s := range servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		voterIDs = append(voterIDs, string(s.ID))
+		if string(s.ID) != n.cfg.ID {
+			peers = append(peers, s)
+		}
+	}
+	need := consistency.Quorum(len(voterIDs)) - 1 // self counts
+	acks := n.collectAcks(ctx, peers, term, need)
+	confirmed, until := consistency.EvaluateRound(n.cfg.ID, term, voterIDs, sentAt, acks, n.leaseOptions())
+	if !confirmed {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("%w (%d of %d voters answered in term %d)", errNotConfirmed, len(acks)+1, len(voterIDs), term)
+	}
+	if !until.IsZero() {
+		n.lease.Grant(tok, term, until)
+	}
+	return idx, nil
+}
+
+func (n *Node) leaseOptions() consistency.LeaseOptions {
+	o := n.cfg.Consistency.Lease
+	if o.MaxDuration == 0 || o.MaxDuration > n.heartbeatTimeout {
+		o.MaxDuration = n.heartbeatTimeout
+	}
+	return o
+}
+
+// collectAcks asks peers to confirm term and returns the acks that came
+// back with that term, as soon as need of them have, or when all answered
+// or ctx ended.
+func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64, need int) []consistency.Ack {
+	if len(peers) == 0 || need <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		ack consistency.Ack
+		ok  bool
+	}
+	answers := make(chan answer, len(peers))
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var resp wire.ConfirmResponse
+			err := n.call(ctx, string(p.Address), &wire.ConfirmRequest{Term: term, LeaderID: n.cfg.ID}, &resp)
+			ok := err == nil && resp.Status.OK() && resp.Term == term
+			answers <- answer{ack: consistency.Ack{ID: string(p.ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree}, ok: ok}
+		}()
+	}
+	defer wg.Wait()
+	var acks []consistency.Ack
+	for range peers {
+		a := <-answers
+		if a.ok {
+			acks = append(acks, a.ack)
+			if len(acks) >= need {
+				return acks
+			}
+		}
+	}
+	return acks
+}
+
+// remoteReadIndex asks the leader for a read index (a follower's round,
+// run by the followerStrong and followerLease batchers).
+func (n *Node) remoteReadIndex(ctx context.Context, level consistency.Level) (uint64, error) {
+	ep := n.epoch.Load()
+	if ep.leaderAddr == "" || ep.isLeader {
+		return 0, errRetryElsewhere
+	}
+	return n.readIndexFrom(ctx, ep.leaderAddr, level)
+}
+
+func (n *Node) readIndexFrom(ctx context.Context, addr string, level consistency.Level) (uint64, error) {
+	var resp wire.ReadIndexResponse
+	req := &wire.ReadIndexRequest{Level: uint8(level), Timeout: requestTimeout(ctx, 0)}
+	if err := n.call(ctx, addr, req, &resp); err != nil {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+		}
+		return 0, fmt.Errorf("%w: read index from %s: %w", errRetryElsewhere, addr, err)
+	}
+	if err := statusError(resp.Status); err != nil {
+		return 0, err
+	}
+	return resp.Index, nil
+}
+
+// isNotSent reports whether err proves the request never reached the
+// server.
+func isNotSent(err error) bool { return errors.Is(err, rpc.ErrNotSent) }

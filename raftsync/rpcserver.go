@@ -1,0 +1,112 @@
+package raftsync
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/wire"
+)
+
+// handleRPC serves one node RPC request. It runs in its own goroutine (see
+// package rpc); ctx ends when the connection or the server goes away.
+func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
+	if n.closed.Load() || n.raft == nil {
+		return n.encodeAnswer(req.ID, &wire.Status{Code: wire.CodeClosed, Message: "node closed or still starting"})
+	}
+	var answer wire.Message
+	switch req.Type {
+	case wire.TypeApplyRequest:
+		var m wire.ApplyRequest
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleApply(ctx, &m)
+		}
+	case wire.TypeJoinRequest:
+		var m wire.JoinRequest
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleJoin(ctx, &m)
+		}
+	case wire.TypeRemoveRequest:
+		var m wire.RemoveRequest
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleRemove(ctx, &m)
+		}
+	case wire.TypeStatusRequest:
+		var m wire.StatusRequest
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleStatus()
+		}
+	case wire.TypeReadIndexRequest:
+		var m wire.ReadIndexRequest
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleReadIndex(ctx, &m)
+		}
+	case wire.TypeConfirmRequest:
+		var m wire.ConfirmRequest
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleConfirm(&m)
+		}
+	default:
+		answer = &wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("unsupported request type %v", req.Type)}
+	}
+	return n.encodeAnswer(req.ID, answer)
+}
+
+// decodeRequest decodes req into m; it returns an error answer, or nil.
+func (n *Node) decodeRequest(req wire.Frame, m wire.Message) wire.Message {
+	if err := wire.Decode(req, m); err != nil {
+		n.logger.Warn("malformed rpc request", "type", req.Type, "error", err)
+		return &wire.Status{Code: wire.CodeBadRequest, Message: err.Error()}
+	}
+	return nil
+}
+
+func (n *Node) encodeAnswer(id uint64, m wire.Message) wire.Frame {
+	f, err := wire.Encode(id, m)
+	if err != nil {
+		n.logger.Error("encoding rpc answer", "type", m.MessageType(), "error", err)
+		f, _ = wire.Encode(id, &wire.Status{Code: wire.CodeInternal, Message: "encoding answer failed"})
+	}
+	return f
+}
+
+// handleReadIndex serves a follower's read-index request on the leader.
+func (n *Node) handleReadIndex(ctx context.Context, req *wire.ReadIndexRequest) *wire.ReadIndexResponse {
+	level := consistency.Level(req.Level)
+	if level != consistency.Strong && level != consistency.Lease {
+		return &wire.ReadIndexResponse{Status: wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("read index for level %d", req.Level)}}
+	}
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		defer cancel()
+	}
+	idx, term, err := n.leaderReadIndex(ctx, level)
+	if err != nil {
+		return &wire.ReadIndexResponse{Status: n.errorStatus(err)}
+	}
+	return &wire.ReadIndexResponse{Index: idx, Term: term}
+}
+
+// handleConfirm answers a leader's confirmation round: this node's term,
+// the leader it knows, and how long it will go on refusing votes to other
+// candidates. hashicorp/raft rejects a RequestVote (other than for a
+// leadership transfer) while it knows a leader, and forgets the leader only
+// once HeartbeatTimeout has passed since its last contact; so the promise
+// is lastContact + HeartbeatTimeout - now. The values are read in the order
+// contact, leader, term: a vote for a newer term raises the term before it
+// is granted, so a term read last that still equals the leader's proves no
+// such vote had been granted when the leader was read.
+func (n *Node) handleConfirm(req *wire.ConfirmRequest) *wire.ConfirmResponse {
+	lastContact := n.raft.LastContact()
+	_, leaderID := n.raft.LeaderWithID()
+	term := n.raft.CurrentTerm()
+	resp := &wire.ConfirmResponse{Term: term, LeaderID: string(leaderID)}
+	if string(leaderID) == req.LeaderID && term == req.Term && !lastContact.IsZero() {
+		if free := n.heartbeatTimeout - time.Since(lastContact); free > 0 {
+			resp.VoteFree = free
+		}
+	}
+	return resp
+}
