@@ -1,6 +1,7 @@
 package raftsync
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"strconv"
@@ -63,6 +64,11 @@ type Config struct {
 	// tls.RequireAndVerifyClientCert, ClientCAs and RootCAs, and a
 	// certificate valid for both server and client use.
 	TLS *tls.Config
+
+	// DialContext, when set, opens the raw connections this node makes to
+	// other members (TLS and everything else still run over them): for
+	// custom networks, proxies and fault injection. Default: net.Dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Logger receives all log output, through named sub-loggers. Default: an
 	// hclog logger at Info level on stderr.

@@ -15,3 +15,6 @@ func Crash(n *Node) error {
 // AppEntries returns how many log entries the node passed to the
 // application's FSM since Open.
 func AppEntries(n *Node) uint64 { return n.fsm.appEntries.Load() }
+
+// LeaderRounds returns how many quorum rounds the node ran as leader.
+func LeaderRounds(n *Node) uint64 { return n.leaderRounds.Rounds() }

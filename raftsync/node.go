@@ -233,7 +233,7 @@ func (n *Node) startNetwork() error {
 	}
 	netLogger := n.cfg.Logger.Named("net")
 	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{})
-	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: 5 * time.Second}
+	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: 5 * time.Second, DialContext: n.cfg.DialContext}
 	stream := mux.NewStreamLayer(n.mux.Listener(mux.KindRaft), adv, dialer)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
@@ -345,7 +345,12 @@ func (n *Node) shutdown() error {
 		n.coalescer.Close()
 	}
 	if n.tracker != nil {
-		n.tracker.Update(readiness.Observation{Closed: true})
+		last := n.tracker.Status()
+		if n.persist != nil {
+			last.Persisted = n.persist.index()
+		}
+		n.tracker.Update(readiness.Observation{Closed: true, Applied: last.Applied, Persisted: last.Persisted,
+			SyncIndex: last.SyncIndex, CommitIndex: last.CommitIndex})
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.close())

@@ -23,6 +23,10 @@ type Dialer struct {
 	// Timeout bounds the whole Dial: TCP connect, TLS handshake, kind byte
 	// and acknowledgement. Zero or negative means DefaultDialTimeout.
 	Timeout time.Duration
+	// DialContext, when set, opens the raw connection instead of a
+	// net.Dialer: for custom networks, proxies, and the fault-injecting
+	// network of the tests.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Dial connects to the Mux at addr for connections of the given kind and
@@ -39,8 +43,12 @@ func (d Dialer) Dial(ctx context.Context, addr string, kind byte) (net.Conn, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var nd net.Dialer
-	raw, err := nd.DialContext(ctx, "tcp", addr)
+	dial := d.DialContext
+	if dial == nil {
+		var nd net.Dialer
+		dial = nd.DialContext
+	}
+	raw, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("mux: dial %s: %w", addr, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	TLS func(i int) *tls.Config
 	// NonVoters is how many of the last members join as non-voters.
 	NonVoters int
+	// Network, when set, carries every member's outgoing connections so
+	// that tests can cut links.
+	Network *faultnet.Network
 }
 
 // Member is one node of a Cluster.
@@ -86,6 +90,9 @@ func New(t testing.TB, n int, opts Options) *Cluster {
 		if opts.TLS != nil {
 			cfg.TLS = opts.TLS(i)
 		}
+		if opts.Network != nil {
+			cfg.DialContext = opts.Network.Dialer(m.ID)
+		}
 		if opts.Configure != nil {
 			opts.Configure(i, &cfg)
 		}
@@ -132,6 +139,9 @@ func (c *Cluster) TryStart(m *Member) error {
 	m.Node = node
 	m.Addr = node.AdvertiseAddr()
 	c.mu.Unlock()
+	if c.opts.Network != nil {
+		c.opts.Network.Register(m.ID, m.Addr)
+	}
 	return nil
 }
 
