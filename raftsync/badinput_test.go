@@ -44,7 +44,9 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"Readiness", func(c *raftsync.Config) { c.Readiness.LeaderLossBound = -time.Second }},
 		{"Persist", func(c *raftsync.Config) { c.Persist.Interval = -time.Second }},
 		{"Snapshot", func(c *raftsync.Config) { c.Snapshot = snapshot.Policy{Retain: -1} }},
-		{"RaftConfig", func(c *raftsync.Config) { c.RaftConfig = func(rc *raft.Config) { rc.HeartbeatTimeout = time.Microsecond } }},
+		{"RaftConfig", func(c *raftsync.Config) {
+			c.RaftConfig = func(rc *raft.Config) { rc.HeartbeatTimeout = time.Microsecond }
+		}},
 		{"Dir", func(c *raftsync.Config) {
 			f := filepath.Join(dir, "a-file")
 			os.WriteFile(f, []byte("x"), 0o600)
@@ -112,9 +114,9 @@ func TestGarbageOnNodePortLeavesClusterServing(t *testing.T) {
 	target := c.Followers()[0]
 	payloads := [][]byte{
 		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-		{'K', 0xff, 0xff, 0xff, 0xff, 1, 2, 3},             // RPC kind, absurd frame length
+		{'K', 0xff, 0xff, 0xff, 0xff, 1, 2, 3},            // RPC kind, absurd frame length
 		{'K', 0, 0, 0, 20, 99, 0, 0, 0, 0, 0, 0, 0, 1, 7}, // RPC kind, unknown type, short body
-		{'R', 0xde, 0xad, 0xbe, 0xef},                      // raft kind, garbage
+		{'R', 0xde, 0xad, 0xbe, 0xef},                     // raft kind, garbage
 		{0},
 	}
 	random := make([]byte, 4096)
