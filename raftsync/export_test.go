@@ -3,14 +3,7 @@ package raftsync
 // Crash stops n the way a killed process would leave its Dir: raft and the
 // listener stop, but the final applied-index record that Close writes is
 // skipped, so P stays at its last throttled write.
-func Crash(n *Node) error {
-	n.closeOnce.Do(func() {
-		n.closed.Store(true)
-		n.persist.crashed.Store(true)
-		n.closeErr = n.shutdown()
-	})
-	return n.closeErr
-}
+func Crash(n *Node) error { return n.crash() }
 
 // AppEntries returns how many log entries the node passed to the
 // application's FSM since Open.

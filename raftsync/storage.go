@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/raftkit/raftkit/internal/testhooks"
 )
 
 // Files under Config.Dir.
@@ -70,8 +72,16 @@ func openStorage(dir string, retain int, logger hclog.Logger) (_ *storage, err e
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: opening %s: %w", raftDBFileName, err)
 	}
+	hooks := testhooks.For(dir)
 	s.stable = s.bolt
-	s.logs, err = raft.NewLogCache(logCacheSize, s.bolt)
+	var logs raft.LogStore = s.bolt
+	if hooks.WrapStableStore != nil {
+		s.stable = hooks.WrapStableStore(s.stable)
+	}
+	if hooks.WrapLogStore != nil {
+		logs = hooks.WrapLogStore(logs)
+	}
+	s.logs, err = raft.NewLogCache(logCacheSize, logs)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: log cache: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/internal/faultnet"
+	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -167,6 +168,16 @@ func (c *Cluster) Detach(m *Member) *raftsync.Node {
 	node := m.Node
 	m.Node = nil
 	return node
+}
+
+// Crash stops m like a killed process: no final applied-index record.
+func (c *Cluster) Crash(m *Member) {
+	c.t.Helper()
+	if node := c.Detach(m); node != nil {
+		if err := testhooks.Crash(node); err != nil {
+			c.t.Errorf("crashing %s: %v", m.ID, err)
+		}
+	}
 }
 
 // Restart stops and starts m.
