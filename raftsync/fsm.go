@@ -30,6 +30,22 @@ type DurableFSM interface {
 	// are durably stored, or 0 when the FSM holds nothing. It is called once
 	// by Open, before raft starts.
 	DurableIndex() (uint64, error)
+	// RestoreAt replaces the whole state with the snapshot's and records
+	// index as the durable index, in one atomic write: after a crash the
+	// FSM holds either its old state and index or the new ones. The node
+	// calls it instead of Restore, with the raft index the snapshot stands
+	// for (which, for a restored backup, is not the index the payload was
+	// taken at). It must not change the state when it returns an error.
+	RestoreAt(rc io.ReadCloser, index uint64) error
+}
+
+// SnapshotValidator is implemented by an FSM that can check a snapshot
+// payload without applying it. Restore calls it on a backup before handing
+// the backup to raft: raft's restore of a user snapshot treats an FSM
+// Restore error as fatal (it panics), so a payload the FSM would refuse
+// must be refused before raft sees it.
+type SnapshotValidator interface {
+	ValidateSnapshot(payload io.Reader) error
 }
 
 // markerExtension tags the node's own log entries. A marker is a
@@ -60,7 +76,11 @@ var errReplayUnconfirmed = errors.New("raftsync: snapshot deferred until raft ha
 type fsm struct {
 	app         raft.FSM
 	batching    raft.BatchingFSM
+	durable     DurableFSM
 	configStore raft.ConfigurationStore
+	// snapshots is raft's snapshot store; Restore looks up the index of
+	// the snapshot being restored there (raft does not pass it).
+	snapshots raft.SnapshotStore
 	spoolDir    string
 	logger      hclog.Logger
 
@@ -81,9 +101,10 @@ type fsm struct {
 	onApplied atomic.Pointer[func(uint64)]
 }
 
-func newFSM(app raft.FSM, spoolDir string, logger hclog.Logger) *fsm {
-	f := &fsm{app: app, spoolDir: spoolDir, logger: logger}
+func newFSM(app raft.FSM, snapshots raft.SnapshotStore, spoolDir string, logger hclog.Logger) *fsm {
+	f := &fsm{app: app, snapshots: snapshots, spoolDir: spoolDir, logger: logger}
 	f.batching, _ = app.(raft.BatchingFSM)
+	f.durable, _ = app.(DurableFSM)
 	f.configStore, _ = app.(raft.ConfigurationStore)
 	return f
 }
@@ -207,10 +228,11 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	}}, nil
 }
 
-// Restore is part of raft.FSM. The stream is verified in full (spooled to
-// a temporary file under Dir) before the application's Restore sees a byte
-// of it, so a corrupt snapshot is refused and the application keeps its
-// state.
+// Restore is part of raft.FSM. raft calls it for a snapshot installed from
+// the leader and for a restored backup. The stream is verified in full
+// (spooled to a temporary file under Dir) before the application's Restore
+// sees a byte of it, so a corrupt snapshot is refused and the application
+// keeps its state.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	h, payload, err := snapshot.Verify(rc, f.spoolDir)
@@ -218,18 +240,33 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		f.logger.Error("refusing snapshot", "error", err)
 		return err
 	}
-	return f.restoreVerified(h, payload)
+	// The snapshot raft restores is its newest: one installed from the
+	// leader is ahead of every local one, and a restored backup is written
+	// at the log's end. No other snapshot can be created meanwhile: raft
+	// takes snapshots through this same FSM goroutine.
+	var raftIndex uint64
+	if metas, err := f.snapshots.List(); err == nil && len(metas) > 0 {
+		raftIndex = metas[0].Index
+	}
+	return f.restoreVerified(h, payload, raftIndex)
 }
 
 // restoreVerified hands a verified payload to the application and resets
-// the applied index to the header's. A header index of 0 (a restored
-// backup, whose position in this cluster's log is not known to the
-// payload) leaves the applied index at 0 until the next entry, which the
+// the applied index to the header's. raftIndex is the raft index the
+// snapshot stands for; a durable FSM records it. A header index of 0 (a
+// restored backup, whose position in this cluster's log its payload does
+// not know) leaves the applied index at 0 until the next entry, which the
 // node's Restore makes a marker, moves it past the restore point.
-func (f *fsm) restoreVerified(h snapshot.Header, payload io.ReadCloser) error {
+func (f *fsm) restoreVerified(h snapshot.Header, payload io.ReadCloser, raftIndex uint64) error {
 	closeOnce := &onceCloser{ReadCloser: payload}
 	defer closeOnce.Close()
-	if err := f.app.Restore(closeOnce); err != nil {
+	var err error
+	if f.durable != nil {
+		err = f.durable.RestoreAt(closeOnce, raftIndex)
+	} else {
+		err = f.app.Restore(closeOnce)
+	}
+	if err != nil {
 		return fmt.Errorf("raftsync: application Restore: %w", err)
 	}
 	f.skipThrough.Store(0)

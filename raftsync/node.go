@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	if err := n.resolveClusterID(); err != nil {
 		return nil, err
 	}
-	n.fsm = newFSM(app, n.store.spoolDir, cfg.Logger.Named("fsm"))
+	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
 	n.persist = newPersister(n, readiness.OpenRecordFile(filepath.Join(cfg.Dir, recordFileName)))
 
 	// Local recovery: bring the application to the persisted applied

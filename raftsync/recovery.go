@@ -70,23 +70,29 @@ func (n *Node) recover() (recovery, error) {
 		}
 		base = r.durable
 	}
+	// target: the application must hold at least this much before raft
+	// starts. raft will believe the newest snapshot applied, so that is
+	// the floor even when an older snapshot has to stand in for it.
+	target := r.persisted
 	if latest != nil {
 		r.snapshotIndex = latest.Index
+		target = max(target, latest.Index)
 		if latest.Index > base {
-			if err := n.restoreLocalSnapshot(latest); err != nil {
+			restored, err := n.restoreLocalSnapshot(snaps)
+			if err != nil {
 				return r, err
 			}
-			base = latest.Index
+			base = max(base, restored)
 		}
 	}
-	// Entries in (base, P] are committed and present in the log.
-	if r.persisted > base {
-		if err := n.replay(base+1, r.persisted); err != nil {
+	// Entries in (base, target] are committed and present in the log.
+	if target > base {
+		if err := n.replay(base+1, target); err != nil {
 			return r, err
 		}
-		r.replayed = r.persisted - base
+		r.replayed = target - base
 	}
-	held := max(base, r.persisted)
+	held := max(base, target)
 	if held > n.fsm.applied.Index() {
 		n.fsm.applied.Advance(held)
 	}
@@ -134,22 +140,37 @@ func (n *Node) loadTrustedRecord(latest *raft.SnapshotMeta, lastLog uint64) uint
 	return rec.Index
 }
 
-// restoreLocalSnapshot verifies and restores meta's snapshot. A snapshot
-// that fails verification stops the start: silently falling back to an
-// older one would leave raft (which believes the newest) and the
-// application disagreeing about what is applied.
-func (n *Node) restoreLocalSnapshot(meta *raft.SnapshotMeta) error {
+// restoreLocalSnapshot restores the newest of snaps that verifies and
+// returns its index. An older snapshot may stand in for a corrupt newer
+// one: the caller then replays the log up to the newer one's index, since
+// raft will believe that one applied. When none verifies, the start fails.
+func (n *Node) restoreLocalSnapshot(snaps []*raft.SnapshotMeta) (uint64, error) {
+	var errs []error
+	for _, meta := range snaps {
+		err := n.restoreOneSnapshot(meta)
+		if err == nil {
+			if len(errs) > 0 {
+				n.logger.Error("restored an older snapshot in place of a corrupt one", "snapshot", meta.ID, "skipped", errors.Join(errs...))
+			}
+			return meta.Index, nil
+		}
+		errs = append(errs, err)
+	}
+	return 0, fmt.Errorf("raftsync: no usable snapshot: %w", errors.Join(errs...))
+}
+
+func (n *Node) restoreOneSnapshot(meta *raft.SnapshotMeta) error {
 	_, rc, err := n.store.snapshots.Open(meta.ID)
 	if err != nil {
-		return fmt.Errorf("raftsync: opening snapshot %s: %w", meta.ID, err)
+		return fmt.Errorf("opening snapshot %s: %w", meta.ID, err)
 	}
 	defer rc.Close()
 	h, payload, err := snapshot.Verify(rc, n.store.spoolDir)
 	if err != nil {
-		return fmt.Errorf("raftsync: snapshot %s is corrupt: %w", meta.ID, err)
+		return fmt.Errorf("snapshot %s is corrupt: %w", meta.ID, err)
 	}
-	if err := n.fsm.restoreVerified(h, payload); err != nil {
-		return fmt.Errorf("raftsync: restoring snapshot %s: %w", meta.ID, err)
+	if err := n.fsm.restoreVerified(h, payload, meta.Index); err != nil {
+		return fmt.Errorf("restoring snapshot %s: %w", meta.ID, err)
 	}
 	if h.Index == 0 {
 		// A restored backup: its payload does not know its index here.
