@@ -81,8 +81,8 @@ type fsm struct {
 	// snapshots is raft's snapshot store; Restore looks up the index of
 	// the snapshot being restored there (raft does not pass it).
 	snapshots raft.SnapshotStore
-	spoolDir    string
-	logger      hclog.Logger
+	spoolDir  string
+	logger    hclog.Logger
 
 	// applied is A: the highest index whose effects the application holds.
 	applied     indexwait.Waiter

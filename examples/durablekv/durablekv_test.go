@@ -62,7 +62,9 @@ func newDurableCluster(t *testing.T, n int, configure func(int, *raftsync.Config
 	return dc
 }
 
-func (dc *durableCluster) store(m *testcluster.Member) *durablekv.Store { return m.FSM.(*durablekv.Store) }
+func (dc *durableCluster) store(m *testcluster.Member) *durablekv.Store {
+	return m.FSM.(*durablekv.Store)
+}
 
 func (dc *durableCluster) dbPath(m *testcluster.Member) string {
 	return filepath.Join(dc.base, fmt.Sprintf("kv%d.db", m.Index))
