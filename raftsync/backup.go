@@ -153,10 +153,14 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 	if err := w.Close(); err != nil {
 		return 0, fmt.Errorf("raftsync: restore: %w", err)
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+	size, err := tmp.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("raftsync: restore: %w", err)
 	}
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: h.Index, Term: h.Term}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: h.Index, Term: h.Term, Size: size}
 	// raft.Restore's timeout bounds only the enqueue; the restore itself
 	// runs to completion once started.
 	if err := n.raft.Restore(meta, tmp, requestTimeout(ctx, time.Minute)); err != nil {

@@ -7,8 +7,10 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/internal/indexwait"
@@ -95,6 +97,10 @@ type fsm struct {
 	skipThrough atomic.Uint64
 	// appEntries counts entries passed to the application (tests, metrics).
 	appEntries atomic.Uint64
+
+	// restoring, while a snapshot is being received or restored, describes
+	// the progress for readiness ("restoring snapshot: 12.0 MB").
+	restoring atomic.Pointer[restoreCounter]
 
 	// onApplied, when set, is called from raft's FSM goroutine after each
 	// batch with the new applied index. It must not block.
@@ -223,8 +229,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	return &fsmSnapshot{app: s, header: snapshot.Header{
-		Index: f.applied.Index(),
-		Term:  f.appliedTerm.Load(),
+		Index:           f.applied.Index(),
+		Term:            f.appliedTerm.Load(),
+		CreatedUnixNano: time.Now().UnixNano(),
 	}}, nil
 }
 
@@ -235,7 +242,11 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // keeps its state.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	h, payload, err := snapshot.Verify(rc, f.spoolDir)
+	start := time.Now()
+	counter := &restoreCounter{r: rc}
+	f.restoring.Store(counter)
+	defer f.restoring.Store(nil)
+	h, payload, err := snapshot.Verify(counter, f.spoolDir)
 	if err != nil {
 		f.logger.Error("refusing snapshot", "error", err)
 		return err
@@ -248,7 +259,34 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if metas, err := f.snapshots.List(); err == nil && len(metas) > 0 {
 		raftIndex = metas[0].Index
 	}
-	return f.restoreVerified(h, payload, raftIndex)
+	if err := f.restoreVerified(h, payload, raftIndex); err != nil {
+		return err
+	}
+	metrics.MeasureSince([]string{"raftkit", "snapshot", "restore_duration"}, start)
+	metrics.SetGauge([]string{"raftkit", "snapshot", "restore_bytes"}, float32(counter.n.Load()))
+	f.logger.Info("restored snapshot", "index", raftIndex, "bytes", counter.n.Load(), "took", time.Since(start))
+	return nil
+}
+
+// restoreProgress describes a snapshot restore under way, or "".
+func (f *fsm) restoreProgress() string {
+	c := f.restoring.Load()
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("restoring snapshot from the leader: %.1f MB received", float64(c.n.Load())/1e6)
+}
+
+// restoreCounter counts the bytes of a snapshot as they are read.
+type restoreCounter struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *restoreCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // restoreVerified hands a verified payload to the application and resets
@@ -297,6 +335,8 @@ type fsmSnapshot struct {
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	start := time.Now()
+	defer metrics.MeasureSince([]string{"raftkit", "snapshot", "persist_duration"}, start)
 	w, err := snapshot.NewWriter(sink, s.header)
 	if err != nil {
 		sink.Cancel()

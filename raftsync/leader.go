@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
@@ -206,8 +207,10 @@ func (n *Node) updateReadiness() {
 		SyncIndex:   s,
 		SyncKnown:   known,
 		CommitIndex: n.raft.CommitIndex(),
+		Progress:    n.progress(),
 	}
-	n.tracker.Update(obs)
+	st := n.tracker.Update(obs)
+	emitReadinessMetrics(st)
 }
 
 // waitFuture waits for a raft future, or for ctx. raft futures cannot be
@@ -242,4 +245,25 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// emitReadinessMetrics publishes the readiness gauges through go-metrics,
+// the sink raft itself reports to.
+func emitReadinessMetrics(st readiness.Status) {
+	metrics.SetGauge([]string{"raftkit", "readiness", "state"}, float32(st.State))
+	metrics.SetGauge([]string{"raftkit", "applied_index"}, float32(st.Applied))
+	metrics.SetGauge([]string{"raftkit", "persisted_index"}, float32(st.Persisted))
+	lag := float32(0)
+	if st.CommitIndex > st.Applied {
+		lag = float32(st.CommitIndex - st.Applied)
+	}
+	metrics.SetGauge([]string{"raftkit", "apply_lag"}, lag)
+}
+
+// progress describes a snapshot transfer or restore under way, or "".
+func (n *Node) progress() string {
+	if p := n.fsm.restoreProgress(); p != "" {
+		return p
+	}
+	return n.store.snapshots.progress()
 }

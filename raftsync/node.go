@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
@@ -276,9 +277,13 @@ func (n *Node) startBackground() {
 		n.kickMonitor()
 	}
 	n.fsm.onApplied.Store(&cb)
-	n.tracker.OnChange(func(_, now readiness.Status) {
+	opened := time.Now()
+	n.tracker.OnChange(func(old, now readiness.Status) {
 		if now.State == readiness.Ready {
 			n.coalescer.SetReady(true)
+			if old.ReadyAt.IsZero() {
+				metrics.MeasureSince([]string{"raftkit", "readiness", "time_to_ready"}, opened)
+			}
 		}
 	})
 	n.wg.Add(1)

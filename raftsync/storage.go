@@ -38,7 +38,7 @@ type storage struct {
 	bolt      *raftboltdb.BoltStore
 	logs      raft.LogStore // bolt behind a LogCache
 	stable    raft.StableStore
-	snapshots *raft.FileSnapshotStore
+	snapshots *snapshotStore
 	spoolDir  string
 }
 
@@ -85,10 +85,11 @@ func openStorage(dir string, retain int, logger hclog.Logger) (_ *storage, err e
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: log cache: %w", err)
 	}
-	s.snapshots, err = raft.NewFileSnapshotStoreWithLogger(dir, retain, logger.Named("snapshot"))
+	files, err := raft.NewFileSnapshotStoreWithLogger(dir, retain, logger.Named("snapshot"))
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: snapshot store: %w", err)
 	}
+	s.snapshots = &snapshotStore{FileSnapshotStore: files}
 	return s, nil
 }
 
