@@ -107,6 +107,11 @@ func (n *Node) runMonitor() {
 		select {
 		case o := <-events:
 			_, peer := o.Data.(raft.PeerObservation)
+			if peer {
+				// A membership change changes what a quorum is; the lease
+				// was computed for the old one.
+				n.lease.Revoke()
+			}
 			check(peer)
 		case <-ticker.C:
 			check(false)
