@@ -120,8 +120,8 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 	}
 	defer data.Close()
 	// The snapshot inside is verified again and re-framed with index 0:
-	// its payload was taken at an index of another log, so the restored
-	// FSM's applied index must not claim it (see fsm.restoreVerified).
+	// its payload was taken at an index of another log, which means
+	// nothing here (the FSM wrapper takes raft's index instead).
 	hdr, payload, err := snapshot.Verify(data, n.store.spoolDir)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrBadBackup, err)

@@ -289,12 +289,11 @@ func (c *restoreCounter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// restoreVerified hands a verified payload to the application and resets
-// the applied index to the header's. raftIndex is the raft index the
-// snapshot stands for; a durable FSM records it. A header index of 0 (a
-// restored backup, whose position in this cluster's log its payload does
-// not know) leaves the applied index at 0 until the next entry, which the
-// node's Restore makes a marker, moves it past the restore point.
+// restoreVerified hands a verified payload to the application and sets the
+// applied index to raftIndex, the raft index the snapshot stands for (a
+// durable FSM records it too). The payload's own header index is not used
+// for that: a restored backup's payload was taken at an index of another
+// cluster's log.
 func (f *fsm) restoreVerified(h snapshot.Header, payload io.ReadCloser, raftIndex uint64) error {
 	closeOnce := &onceCloser{ReadCloser: payload}
 	defer closeOnce.Close()
@@ -307,12 +306,20 @@ func (f *fsm) restoreVerified(h snapshot.Header, payload io.ReadCloser, raftInde
 	if err != nil {
 		return fmt.Errorf("raftsync: application Restore: %w", err)
 	}
+	// The state now is the log's state at raftIndex: the entries between
+	// the payload's own index and raftIndex are ones the FSM never sees
+	// (no-ops, markers). raftIndex is 0 only if raft's store could not be
+	// listed; the payload's index is then the best we know.
+	idx := raftIndex
+	if idx == 0 {
+		idx = h.Index
+	}
 	f.skipThrough.Store(0)
-	f.delivered.Store(h.Index)
+	f.delivered.Store(idx)
 	f.appliedTerm.Store(h.Term)
-	f.applied.Reset(h.Index)
+	f.applied.Reset(idx)
 	if cb := f.onApplied.Load(); cb != nil {
-		(*cb)(h.Index)
+		(*cb)(idx)
 	}
 	return nil
 }

@@ -172,10 +172,6 @@ func (n *Node) restoreOneSnapshot(meta *raft.SnapshotMeta) error {
 	if err := n.fsm.restoreVerified(h, payload, meta.Index); err != nil {
 		return fmt.Errorf("restoring snapshot %s: %w", meta.ID, err)
 	}
-	if h.Index == 0 {
-		// A restored backup: its payload does not know its index here.
-		n.fsm.applied.Advance(meta.Index)
-	}
 	return nil
 }
 

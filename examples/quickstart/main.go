@@ -166,7 +166,61 @@ func run() error {
 	if v, _ := follower.fsm.Get("flag.199"); v != "on" {
 		return errors.New("restarted follower is missing a write made while it was down")
 	}
+
+	// 5. Back up the whole cluster's state, change it, restore the backup.
+	if err := backupAndRestore(ctx, members, base); err != nil {
+		return err
+	}
 	fmt.Println("== done: every node holds the same configuration")
+	return nil
+}
+
+func backupAndRestore(ctx context.Context, members []*member, dir string) error {
+	fmt.Println("== backup, change, restore")
+	var leader *member
+	for _, m := range members {
+		if m.node.State() == raft.Leader {
+			leader = m
+		}
+	}
+	if leader == nil {
+		return errors.New("no leader for the restore")
+	}
+	path := filepath.Join(dir, "config.backup")
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := members[2].node.Backup(ctx, f); err != nil { // any node can take a backup
+		f.Close()
+		return fmt.Errorf("backup: %w", err)
+	}
+	info, _ := f.Stat()
+	f.Close()
+	fmt.Printf("   backup of the cluster written by %s: %d bytes\n", members[2].id, info.Size())
+
+	if _, err := leader.node.Apply(ctx, set("route./api", "http://10.9.9.9:1")); err != nil {
+		return err
+	}
+	v, _ := leader.fsm.Get("route./api")
+	fmt.Printf("   changed route./api to %s\n", v)
+
+	f, err = os.Open(path)
+	if err != nil {
+		return err
+	}
+	idx, err := leader.node.Restore(ctx, f) // restore goes through the leader
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	for _, m := range members {
+		if err := m.node.WaitIndex(ctx, idx); err != nil {
+			return err
+		}
+		v, _ := m.fsm.Get("route./api")
+		fmt.Printf("   %s after restore: route./api = %s\n", m.id, v)
+	}
 	return nil
 }
 
