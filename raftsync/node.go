@@ -20,6 +20,7 @@ import (
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/internal/rpc"
+	"github.com/raftkit/raftkit/internal/wire"
 	"github.com/raftkit/raftkit/readiness"
 )
 
@@ -246,6 +247,8 @@ func (n *Node) startNetwork() error {
 	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
 		MaxBody: maxBody,
 		Logger:  netLogger.Named("rpc"),
+		// Confirmations only read raft's state: answer them at once.
+		Inline: func(t wire.Type) bool { return t == wire.TypeConfirmRequest },
 	})
 	n.rpcCli = rpc.NewClient(rpc.ClientOptions{
 		MaxBody: maxBody,

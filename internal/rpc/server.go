@@ -49,6 +49,12 @@ type ServerOptions struct {
 	WriteTimeout time.Duration
 	// Logger receives connection-level events; nil discards them.
 	Logger hclog.Logger
+	// Inline, when set, names request types whose handler never blocks
+	// (it reads local state and answers). Those run on the connection's
+	// reader goroutine instead of a goroutine of their own, which saves a
+	// goroutine hand-off on latency-critical paths such as leadership
+	// confirmation. A blocking inline handler would stall its connection.
+	Inline func(wire.Type) bool
 }
 
 // Server serves requests arriving on a listener (normally a Mux's KindRPC

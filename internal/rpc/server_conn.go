@@ -45,6 +45,10 @@ func (c *serverConn) serve() {
 			break
 		}
 		c.handlers.Add(1)
+		if inline := c.s.opts.Inline; inline != nil && inline(req.Type) {
+			c.handle(req)
+			continue
+		}
 		go c.handle(req)
 	}
 	c.cancel()
