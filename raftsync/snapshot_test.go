@@ -155,11 +155,10 @@ func TestCorruptNewestSnapshotFallsBackToOlder(t *testing.T) {
 // digest of what it restored, so the test can see how much memory the
 // library itself uses to move a large snapshot.
 type blobFSM struct {
-	mu      sync.Mutex
-	data    []byte // leader side
-	digest  [32]byte
-	size    int64
-	keepRaw bool
+	mu     sync.Mutex
+	data   []byte // leader side
+	digest [32]byte
+	size   int64
 }
 
 func (b *blobFSM) Apply(l *raft.Log) interface{} {
