@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
-	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/readiness"
 	"github.com/raftkit/raftkit/snapshot"
 )
@@ -113,10 +112,6 @@ type Config struct {
 	// before validation, to tune timeouts and batching. The node overrides
 	// LocalID, Logger and NoSnapshotRestoreOnStart after the call.
 	RaftConfig func(*raft.Config)
-
-	// Clock is the time source for readiness and leases. Default: the system
-	// clock. Tests inject a fake one.
-	Clock clock.Clock
 }
 
 const (
@@ -199,7 +194,6 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Info})
 	}
-	c.Clock = clock.OrReal(c.Clock)
 	return nil
 }
 

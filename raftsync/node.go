@@ -100,7 +100,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	n := &Node{
 		cfg:              cfg,
 		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
-		clock:            cfg.Clock,
+		clock:            clock.Real{},
 		heartbeatTimeout: rc.HeartbeatTimeout,
 		kick:             make(chan struct{}, 1),
 	}
