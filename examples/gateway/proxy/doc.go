@@ -1,0 +1,33 @@
+// Package proxy is the gateway's data plane: a reverse proxy that matches
+// each request against the node's local copy of the route table and
+// forwards it to one of the route's upstreams.
+//
+// # The table and how it changes
+//
+// The table is built in full once, when the node first becomes ready
+// (Proxy.Sync with the Initial change, or Proxy.Build), never once per
+// entry the node replays while it recovers. After that, each change
+// notification from raftsync.Node.SubscribeChanges asks the store which
+// routes changed since the index the table reflects (store.ChangedSince),
+// and swaps those routes alone:
+//
+//   - a route whose host and path prefix stay the same is swapped in place:
+//     its slot's atomic pointer is set to the new compiled route, and no
+//     other route, nor the matching index, is touched;
+//   - a route added, removed, or moved to another host or prefix gets a new
+//     matching index that reuses every other route's slot (copy on write).
+//
+// A request loads the route once and keeps it for its whole life, so a swap
+// never disturbs a request in flight; the listener and its connections are
+// never restarted. The counters FullRebuilds and RouteSwaps (see Stats)
+// say which kind of update happened, for metrics and tests.
+//
+// # Forwarding
+//
+// Upstreams are chosen by smooth weighted round robin (each route keeps its
+// own rotation). A request without a body is retried on the next upstream
+// after a connection failure or a 502, 503 or 504 answer, up to the route's
+// Retries; the route's timeout bounds the whole exchange, retries included.
+// Forwarding itself is net/http/httputil.ReverseProxy, with one shared
+// http.Transport so that connection pools outlive route swaps.
+package proxy

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A cluster with mutual TLS between nodes and HTTPS on the admin API,
+// using certificates from "gateway gencert"; a node with a certificate from
+// another CA cannot join.
+func TestTLSCluster(t *testing.T) {
+	bin := gatewayBinary(t)
+	dir := t.TempDir()
+	certs, rogue := filepath.Join(dir, "certs"), filepath.Join(dir, "rogue")
+	for _, d := range []string{certs, rogue} {
+		if out, err := exec.Command(bin, "gencert", "-dir", d).CombinedOutput(); err != nil {
+			t.Fatalf("gencert: %v\n%s", err, out)
+		}
+	}
+	caPEM, err := os.ReadFile(filepath.Join(certs, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tlsFlags := func(d string) []string {
+		return []string{"-tls-cert", filepath.Join(d, "node.pem"), "-tls-key", filepath.Join(d, "node-key.pem"), "-tls-ca", filepath.Join(d, "ca.pem")}
+	}
+	c := newCluster(t, 3, clusterOpts{extra: append(tlsFlags(certs), "-admin-tls"), tls: &tls.Config{RootCAs: pool}})
+	up := newTestUpstream(t, "tls-up")
+	_, followers := c.leader()
+	c.put(followers[0], "secure", routeJSON("/secure", false, "", up.URL))
+	for _, n := range c.nodes {
+		r := c.mustDo(n, "GET", "/v1/routes/secure?consistency=strong", "")
+		if r.code != 200 {
+			t.Fatalf("%s: %d %s", n.id, r.code, r.body)
+		}
+		c.waitProxy(n, "", "/secure", "tls-up /secure")
+	}
+
+	// A node whose certificate another CA signed is refused.
+	ports := freePorts(t, 3)
+	cmd := exec.Command(bin, append([]string{"-id", "rogue", "-dir", filepath.Join(dir, "rogue-data"),
+		"-raft-addr", ports[0], "-admin-addr", ports[1], "-proxy-addr", ports[2],
+		"-join", c.nodes[0].raftAddr, "-join-timeout", "3s"}, tlsFlags(rogue)...)...)
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitLong):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("the rogue node neither joined nor gave up")
+	}
+	if err == nil || !strings.Contains(string(out), "opening the node") {
+		t.Fatalf("rogue node: err %v\n%s", err, out)
+	}
+	for _, n := range c.nodes {
+		if st, err := c.status(n); err != nil || len(st.Members) != 3 {
+			t.Fatalf("%s: members %+v, %v", n.id, st.Members, err)
+		}
+	}
+}
