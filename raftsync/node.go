@@ -41,6 +41,7 @@ type Node struct {
 	fsm    *fsm
 	raft   *raft.Raft
 	trans  *raft.NetworkTransport
+	fence  *voteFence // nil on a first start
 	mux    *mux.Mux
 	rpcSrv *rpc.Server
 	rpcCli *rpc.Client
@@ -156,7 +157,14 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.trans)
+	var trans raft.Transport = n.trans
+	if hasState && !cfg.NonVoter {
+		// A restarted voter may have promised a leader, before it went
+		// down, not to vote for anyone else for a while: keep the promise.
+		n.fence = newVoteFence(n.trans, n.heartbeatTimeout, n.voteRefusal(rc))
+		trans = n.fence
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, trans)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
 	}
@@ -265,6 +273,21 @@ func (n *Node) startNetwork() error {
 	return nil
 }
 
+// voteRefusal builds what the vote fence answers with: raft's RPC header
+// for this node and its current term, read from the stable store (raft's
+// own key) so that it needs nothing from the running raft.
+func (n *Node) voteRefusal(rc *raft.Config) func() (raft.RPCHeader, uint64) {
+	header := raft.RPCHeader{
+		ProtocolVersion: rc.ProtocolVersion,
+		ID:              []byte(rc.LocalID),
+		Addr:            n.trans.EncodePeer(rc.LocalID, raft.ServerAddress(n.advertise)),
+	}
+	return func() (raft.RPCHeader, uint64) {
+		term, _ := n.store.stable.GetUint64([]byte("CurrentTerm"))
+		return header, term
+	}
+}
+
 // startBackground starts the goroutines the node owns once raft runs.
 func (n *Node) startBackground() {
 	n.leaderRounds = consistency.NewBatcher(n.leaderRound, consistency.BatcherOptions{})
@@ -326,6 +349,9 @@ func (n *Node) shutdown() error {
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 		}
+	}
+	if n.fence != nil {
+		n.fence.Close()
 	}
 	if n.trans != nil {
 		// raft's Close stops the listener but leaves pooled outbound

@@ -258,3 +258,59 @@ func TestReadFenceSurvivesCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartedFollowerKeepsItsLeasePromise: a follower promises the leader
+// not to vote for anyone else for a while, then crashes and restarts. Its
+// memory of the leader is gone; without the vote fence it would vote for
+// the first candidate at once, a new leader could commit, and the old
+// leader, still inside the lease that follower's promise gave it, would
+// serve a stale Lease read.
+func TestRestartedFollowerKeepsItsLeasePromise(t *testing.T) {
+	net := faultnet.New()
+	long := func(rc *raft.Config) {
+		rc.HeartbeatTimeout = 5 * time.Second
+		rc.ElectionTimeout = 5 * time.Second
+		rc.LeaderLeaseTimeout = 5 * time.Second
+		rc.CommitTimeout = 5 * time.Millisecond
+	}
+	c := testcluster.New(t, 3, testcluster.Options{Network: net, Configure: func(i int, cfg *raftsync.Config) {
+		switch i {
+		case 0, 1: // the leader, and the follower whose promise is long
+			cfg.RaftConfig = long
+		default: // the follower that campaigns quickly
+			cfg.RaftConfig = testcluster.FastRaft
+		}
+	}})
+	old, promiser, candidate := c.Members[0], c.Members[1], c.Members[2]
+	testutil.WaitFor(t, 10*time.Second, "node0 leading", func() bool {
+		return old.Node.State() == raft.Leader && old.Node.Readiness().State == readiness.Ready
+	})
+	mustApply(t, old, testcluster.Set("k", "before"))
+	if err := old.Node.Read(ctxTimeout(t, 5*time.Second), consistency.Strong, func() error { return nil }); err != nil {
+		t.Fatal(err) // a round: the lease now rests on node1's ~5s promise
+	}
+	net.Isolate(old.ID, promiser.ID, candidate.ID)
+	c.Crash(promiser)
+	c.Start(promiser)
+
+	var newLeader *testcluster.Member
+	testutil.WaitFor(t, 30*time.Second, "a new leader", func() bool {
+		for _, m := range []*testcluster.Member{promiser, candidate} {
+			if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
+				newLeader = m
+				return true
+			}
+		}
+		return false
+	})
+	mustApply(t, newLeader, testcluster.Set("k", "after"))
+	var got string
+	err := old.Node.Read(ctxTimeout(t, 300*time.Millisecond), consistency.Lease, func() error {
+		got, _ = old.KV().Get("k")
+		return nil
+	})
+	if err == nil {
+		t.Fatalf("old leader served a Lease read (%q) after a new leader committed: the restarted follower broke its promise", got)
+	}
+	net.Heal()
+}
