@@ -46,7 +46,7 @@ func (s *subListener) Accept() (net.Conn, error) {
 				s.mux.logger.Debug("closed connection: could not acknowledge its kind", "remote", h.conn.RemoteAddr(), "error", err)
 				continue
 			}
-			return s.mux.track(h.conn), nil
+			return s.mux.track(h.conn, s.kind), nil
 		case <-s.done:
 			return nil, s.acceptErr()
 		}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -24,6 +25,7 @@ const (
 const (
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultMaxPending       = 256
+	DefaultMaxConnsPerKind  = 512
 )
 
 // Options tune a Mux. The zero value gives the defaults.
@@ -36,6 +38,13 @@ type Options struct {
 	// beyond it new connections are closed at once. Zero or negative means
 	// DefaultMaxPending.
 	MaxPending int
+	// MaxConnsPerKind bounds the accepted connections of one kind that are
+	// open at once. At the bound, a new connection evicts the one that has
+	// gone longest without receiving data: idle connections (a flood, a
+	// forgotten pool) make way, while peers that talk keep theirs, and the
+	// goroutines that serve connections stay bounded. Zero or negative
+	// means DefaultMaxConnsPerKind.
+	MaxConnsPerKind int
 }
 
 // Mux demultiplexes the connections of one listener by their kind byte.
@@ -53,13 +62,15 @@ type Mux struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	mu        sync.Mutex
-	subs      map[byte]*subListener
-	sniffing  map[net.Conn]struct{}     // raw conns in TLS handshake or kind read
-	accepted  map[*trackedConn]struct{} // conns handed out and not yet closed
-	pending   int                       // conns between Accept on ln and handover
-	closed    bool
-	overLimit bool // MaxPending reached; logged once until it clears
+	mu       sync.Mutex
+	subs     map[byte]*subListener
+	sniffing map[net.Conn]struct{}     // raw conns in TLS handshake or kind read
+	accepted map[*trackedConn]struct{} // conns handed out and not yet closed
+
+	lastEvictWarn atomic.Int64 // unix nanoseconds of the last eviction warning
+	pending       int          // conns between Accept on ln and handover
+	closed        bool
+	overLimit     bool // MaxPending reached; logged once until it clears
 }
 
 // New wraps ln and starts the goroutine that accepts its connections.
@@ -79,6 +90,9 @@ func New(ln net.Listener, tlsConf *tls.Config, logger hclog.Logger, opts Options
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = DefaultMaxPending
+	}
+	if opts.MaxConnsPerKind <= 0 {
+		opts.MaxConnsPerKind = DefaultMaxConnsPerKind
 	}
 	if logger == nil {
 		logger = hclog.NewNullLogger()
@@ -155,23 +169,63 @@ func (m *Mux) Close() error {
 }
 
 // trackedConn is an accepted connection the Mux closes at Close unless its
-// owner closed it first.
+// owner closed it first, and may evict when its kind is at its bound.
 type trackedConn struct {
 	net.Conn
-	mux  *Mux
-	once sync.Once
+	mux      *Mux
+	kind     byte
+	lastRead atomic.Int64 // unix nanoseconds of the last read that returned data
+	once     sync.Once
+}
+
+// Read records when data last arrived, for eviction.
+func (t *trackedConn) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	if n > 0 {
+		t.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // track registers conn as handed out. After Close it is closed at once.
-func (m *Mux) track(conn net.Conn) net.Conn {
-	t := &trackedConn{Conn: conn, mux: m}
+// When kind is at MaxConnsPerKind, the connection of that kind idle the
+// longest is closed to make room.
+func (m *Mux) track(conn net.Conn, kind byte) net.Conn {
+	t := &trackedConn{Conn: conn, mux: m, kind: kind}
+	t.lastRead.Store(time.Now().UnixNano())
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.accepted == nil { // closed meanwhile
+		m.mu.Unlock()
 		conn.Close()
 		return t
 	}
+	var victim *trackedConn
+	count := 0
+	for c := range m.accepted {
+		if c.kind != kind {
+			continue
+		}
+		count++
+		if victim == nil || c.lastRead.Load() < victim.lastRead.Load() {
+			victim = c
+		}
+	}
+	if count < m.opts.MaxConnsPerKind {
+		victim = nil
+	} else {
+		delete(m.accepted, victim)
+	}
 	m.accepted[t] = struct{}{}
+	m.mu.Unlock()
+	if victim != nil {
+		// A flood evicts on every accept: warn at most every 10s.
+		now := time.Now().UnixNano()
+		if last := m.lastEvictWarn.Load(); now-last > int64(10*time.Second) && m.lastEvictWarn.CompareAndSwap(last, now) {
+			m.logger.Warn("too many connections of one kind; closing the longest idle ones", "kind", string(kind),
+				"limit", m.opts.MaxConnsPerKind, "closed", victim.RemoteAddr(), "idle", time.Since(time.Unix(0, victim.lastRead.Load())))
+		}
+		victim.Conn.Close()
+	}
 	return t
 }
 

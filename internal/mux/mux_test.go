@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -291,5 +292,52 @@ func TestListenerClosedElsewhereStopsAccept(t *testing.T) {
 	ln.Close()
 	if _, err := m.Listener(KindRPC).Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after the underlying listener closed = %v, want net.ErrClosed", err)
+	}
+}
+
+func TestMaxConnsPerKindEvictsTheLongestIdle(t *testing.T) {
+	m, _ := startMux(t, nil, Options{MaxConnsPerKind: 2})
+	ln := m.Listener(KindRPC)
+	var d Dialer
+	accept := func() (client, server net.Conn) {
+		t.Helper()
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			s, err := ln.Accept()
+			if err != nil {
+				t.Error(err)
+			}
+			accepted <- s
+		}()
+		c, err := d.Dial(context.Background(), m.Addr().String(), KindRPC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		s := <-accepted
+		if s == nil {
+			t.FailNow()
+		}
+		t.Cleanup(func() { s.Close() })
+		return c, s
+	}
+	idleClient, _ := accept()
+	talkerClient, talkerServer := accept()
+	// The second connection talks, so it is not the longest idle when a
+	// third one arrives.
+	if _, err := talkerClient.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(talkerServer, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	accept()
+	idleClient.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idleClient.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the longest-idle connection was not closed at the bound (read: %v)", err)
+	}
+	talkerClient.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := talkerClient.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the talking connection was closed instead (read: %v)", err)
 	}
 }
