@@ -250,6 +250,15 @@ func (n *Node) startNetwork() error {
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  n.cfg.Logger.Named("transport"),
+		// One AppendEntries in flight per follower: no pipelining. raft
+		// v1.7.3's pipeline deadlocks when a follower refuses an append
+		// (a failing disk) while requests are in flight: the sender blocks
+		// handing a request to the response decoder, which blocks handing
+		// a response to the consumer that stopped at the refusal. The
+		// leader then never replicates to that follower again and cannot
+		// shut down (found by the fault suite's
+		// TestFollowerDiskFaultsDoNotWedgeReplication).
+		MaxRPCsInFlight: 1,
 	})
 	maxBody := n.cfg.MaxCommandSize + rpcFrameOverhead
 	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
