@@ -62,6 +62,9 @@ type Node struct {
 	voters atomic.Pointer[[]raft.Server]
 
 	recovered atomic.Bool
+	// started is set once raft runs; RPC handlers, which the listener
+	// starts before raft, answer "starting" until then.
+	started atomic.Bool
 	// kick asks the monitor to re-evaluate readiness soon.
 	kick chan struct{}
 
@@ -168,6 +171,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
 	}
+	n.started.Store(true) // publishes n.raft to the RPC handlers
 	n.startBackground()
 
 	if !hasState && !cfg.Bootstrap && len(cfg.Join) > 0 {

@@ -29,11 +29,24 @@ func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() erro
 	if _, err := n.ReadIndex(ctx, level); err != nil {
 		return err
 	}
-	return fn()
+	if err := fn(); err != nil {
+		return err
+	}
+	if level == consistency.Stale && n.cfg.ReadFence {
+		// fn may have seen entries applied after the check: the fence must
+		// cover what it saw, so it covers the applied index after it ran.
+		if err := n.persist.waitCovers(ctx, n.fsm.applied.Index()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReadIndex makes the node's state satisfy level and returns what a read
-// made right after it is served at. It is the building block for handlers
+// made right after it is served at. With Config.ReadFence, the fence covers
+// the returned index; a read made after ReadIndex may see later entries
+// too, so a handler that needs the fence to cover everything it served
+// should use Read, which fences what its closure saw. It is the building block for handlers
 // that read outside a closure: read the FSM after ReadIndex returns, and
 // the read has the level's guarantee (report ReadInfo to clients the way
 // Consul reports X-Consul-Index, KnownLeader and LastContact).

@@ -12,7 +12,7 @@ import (
 // handleRPC serves one node RPC request. It runs in its own goroutine (see
 // package rpc); ctx ends when the connection or the server goes away.
 func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
-	if n.closed.Load() || n.raft == nil {
+	if n.closed.Load() || !n.started.Load() {
 		return n.encodeAnswer(req.ID, &wire.Status{Code: wire.CodeClosed, Message: "node closed or still starting"})
 	}
 	var answer wire.Message
