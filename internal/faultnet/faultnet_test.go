@@ -280,7 +280,7 @@ func TestHealLiftsEveryFault(t *testing.T) {
 	defer n.Close()
 	srv := newServer(t, n, "b")
 	c := dial(t, n, "a", srv.addr())
-	s := srv.accept(t)
+	srv.accept(t)
 	n.Stall("a", "b")
 	n.Pause("b")
 	n.SetDelay("b", "a", time.Hour, 0)
@@ -293,7 +293,7 @@ func TestHealLiftsEveryFault(t *testing.T) {
 		t.Fatal("still paused after Heal")
 	}
 	c = dial(t, n, "a", srv.addr())
-	s = srv.accept(t)
+	s := srv.accept(t)
 	write(t, c, []byte("up"))
 	if got := readN(t, s, 2); string(got) != "up" {
 		t.Fatalf("a -> b after Heal got %q", got)
