@@ -140,8 +140,12 @@ func (s summary) print(w io.Writer, markdown bool) {
 	}
 	if markdown {
 		fmt.Fprintf(w, "| schedules | passed | with violations | crashed | linearizability inconclusive | faults | operations | run time | wall time |\n|---|---|---|---|---|---|---|---|---|\n")
-		fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d | %d | %v | %v |\n\n", s.schedules, s.schedules-s.failed, s.failed,
-			len(s.crashes), s.unknown, total, opsTotal, s.runTime.Round(time.Second), s.wall.Round(time.Second))
+		wall := "—" // not known when summarizing a results file
+		if s.wall > 0 {
+			wall = s.wall.Round(time.Second).String()
+		}
+		fmt.Fprintf(w, "| %d | %d | %d | %d | %d | %d | %d | %v | %s |\n\n", s.schedules, s.schedules-s.failed, s.failed,
+			len(s.crashes), s.unknown, total, opsTotal, s.runTime.Round(time.Second), wall)
 		fmt.Fprintf(w, "Cluster shapes: %d with 5 voters, %d with a non-voter, %d with the read fence on. Slowest recovery after the faults ended: %v (seed %d).\n\n",
 			s.fives, s.nonVoters, s.fenced, s.maxRecovery.Round(time.Millisecond), s.maxRecoverySeed)
 		fmt.Fprintf(w, "| fault | injected |\n|---|---|\n")
