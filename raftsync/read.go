@@ -249,13 +249,19 @@ func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Once a quorum has answered, cancel the calls still out and then wait
+	// for their goroutines: in this order, a slow or cut-off voter does not
+	// hold the round (deferred calls run last-in first-out, so one func).
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	type answer struct {
 		ack consistency.Ack
 		ok  bool
 	}
 	answers := make(chan answer, len(peers))
-	var wg sync.WaitGroup
 	for _, p := range peers {
 		wg.Add(1)
 		go func() {
@@ -266,7 +272,6 @@ func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64
 			answers <- answer{ack: consistency.Ack{ID: string(p.ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree}, ok: ok}
 		}()
 	}
-	defer wg.Wait()
 	var acks []consistency.Ack
 	for range peers {
 		a := <-answers

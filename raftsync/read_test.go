@@ -314,3 +314,22 @@ func TestRestartedFollowerKeepsItsLeasePromise(t *testing.T) {
 	}
 	net.Heal()
 }
+
+// TestStrongReadNeedsOnlyAQuorum: with one follower's replies stalled, a
+// Strong read on the leader completes on the other follower's
+// confirmation; a round that waited for every voter would hang until its
+// timeout.
+func TestStrongReadNeedsOnlyAQuorum(t *testing.T) {
+	net := faultnet.New()
+	c := testcluster.New(t, 3, testcluster.Options{Network: net})
+	leader := c.Leader()
+	slow := c.Followers()[0]
+	if err := net.Stall(slow.ID, leader.ID); err != nil {
+		t.Fatal(err)
+	}
+	defer net.Heal()
+	err := leader.Node.Read(ctxTimeout(t, 2*time.Second), consistency.Strong, func() error { return nil })
+	if err != nil {
+		t.Fatalf("Strong read with one stalled voter of three: %v", err)
+	}
+}
