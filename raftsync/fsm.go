@@ -26,6 +26,12 @@ import (
 // grow with the log. If the durable index is behind the latest snapshot, the
 // node restores the snapshot first and then applies the log tail: never a
 // gap, never an entry applied twice.
+//
+// The node recognises a durable FSM by this interface alone: one that
+// misses a method silently runs as an ordinary FSM and replays the log at
+// every start. Assert it at compile time:
+//
+//	var _ raftsync.DurableFSM = (*MyFSM)(nil)
 type DurableFSM interface {
 	raft.FSM
 	// DurableIndex returns the index of the last log entry whose effects

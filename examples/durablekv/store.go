@@ -14,12 +14,21 @@ import (
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/raftkit/raftkit/raftsync"
 )
 
 var (
 	bucketData = []byte("data")
 	bucketMeta = []byte("meta")
 	keyIndex   = []byte("applied_index")
+)
+
+// Store is a durable FSM that refuses foreign backups.
+var (
+	_ raftsync.DurableFSM        = (*Store)(nil)
+	_ raftsync.SnapshotValidator = (*Store)(nil)
+	_ raft.BatchingFSM           = (*Store)(nil)
 )
 
 // ErrBadCommand is the Apply response for a command Store cannot decode.

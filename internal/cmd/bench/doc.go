@@ -5,7 +5,8 @@
 // module internal/bench/etcdpeer, so that raftkit's go.mod never depends
 // on etcd). Every system runs three members over loopback TCP with real
 // on-disk stores under a temporary directory, on the same machine, in the
-// same run, one after the other.
+// same run; every write and read cell runs on each system back to back, so
+// that the systems of a row see the same state of a shared machine.
 //
 // # Usage
 //

@@ -59,62 +59,130 @@ var onNames = []string{"leader", "follower"}
 
 var readLevels = []readLevel{readStrong, readLease, readStale}
 
-// writesAndReads runs the write and read cells: per repetition, each
-// system in turn gets one fresh cluster for all its cells, so that the
-// systems interleave and share the machine's drift alike.
+// loadSystem is one system under load for a repetition: its cluster is
+// up for all the cells, and cell runs one cell on it. cell returns
+// errUnsupported for a cell the system does not offer.
+type loadSystem struct {
+	name  string
+	cell  func(ctx context.Context, c loadCell) (sample, error)
+	close func()
+}
+
+// loadCell names one write or read cell.
+type loadCell struct {
+	write bool
+	level readLevel
+	on    string // "leader" or "follower"
+	conc  int
+}
+
+func (c loadCell) name() string {
+	if c.write {
+		return fmt.Sprintf("writes.%s.w%d", c.on, c.conc)
+	}
+	return fmt.Sprintf("reads.%s.%s.r%d", c.level, c.on, c.conc)
+}
+
+// cells lists this run's cells in order.
+func (r *runner) cells() []loadCell {
+	var out []loadCell
+	if r.o.has("writes") {
+		for _, on := range onNames {
+			for _, w := range r.o.writers {
+				out = append(out, loadCell{write: true, on: on, conc: w})
+			}
+		}
+	}
+	if r.o.has("reads") {
+		for _, lvl := range readLevels {
+			for _, on := range onNames {
+				for _, n := range r.o.readers {
+					out = append(out, loadCell{level: lvl, on: on, conc: n})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// writesAndReads runs the write and read cells. Per repetition every
+// system's cluster is started, then each cell runs on every system back to
+// back (in an order that rotates with the repetition), so that the systems
+// compared in a cell saw the same state of this shared machine within a
+// few seconds of each other; clusters not under load sit idle.
 func (r *runner) writesAndReads(ctx context.Context) error {
 	for rep := 0; rep < r.o.reps; rep++ {
+		var systems []loadSystem
 		for _, sys := range r.loadSystems() {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if s, ok := r.startInproc(ctx, rep, sys); ok {
+				systems = append(systems, s)
 			}
-			r.inprocCells(ctx, rep, sys)
 		}
 		if r.o.runs("etcd") {
-			r.etcdCells(ctx, rep)
+			if s, ok := r.startEtcd(ctx, rep); ok {
+				systems = append(systems, s)
+			}
+		}
+		for _, c := range r.cells() {
+			for i := range systems {
+				if ctx.Err() != nil {
+					break
+				}
+				s := systems[(i+rep)%len(systems)]
+				sm, err := s.cell(ctx, c)
+				r.record(c.name(), s.name, latencyUnit(c), sm, err)
+				if s.name == "etcd" && c.level == readLease && !c.write {
+					// etcd has no lease read: its serializable Get is the
+					// peer of both Lease and Stale, measured once.
+					r.record(loadCell{level: readStale, on: c.on, conc: c.conc}.name(), s.name, "us", sm, err)
+				}
+			}
+		}
+		for _, s := range systems {
+			s.close()
 		}
 	}
 	return ctx.Err()
 }
 
-func (r *runner) inprocCells(ctx context.Context, rep int, sys inprocSystem) {
+func latencyUnit(c loadCell) string {
+	if c.write {
+		return "ms"
+	}
+	return "us"
+}
+
+// startInproc starts an in-process system's cluster for a repetition.
+func (r *runner) startInproc(ctx context.Context, rep int, sys inprocSystem) (loadSystem, bool) {
 	sctx, cancel := context.WithTimeout(ctx, clusterStartTimeout)
 	c, err := sys.start(sctx, r.dirFor(sys.name+"-load"))
 	cancel()
 	if err != nil {
 		r.fail(sys.name+" start", err)
-		return
-	}
-	defer func() {
-		if err := c.close(); err != nil {
-			r.fail(sys.name+" close", err)
-		}
-	}()
-	r.logf("rep %d: %s cluster up", rep+1, sys.name)
-	if r.o.has("writes") {
-		for _, on := range onNames {
-			for _, w := range r.o.writers {
-				name := fmt.Sprintf("writes.%s.w%d", on, w)
-				s, err := r.inprocWrites(ctx, c, on == "follower", w)
-				r.record(name, sys.name, "ms", s, err)
-			}
-		}
+		return loadSystem{}, false
 	}
 	if r.o.has("reads") {
 		if err := r.prepareReads(ctx, c); err != nil {
 			r.fail(sys.name+" reads", err)
-			return
-		}
-		for _, lvl := range readLevels {
-			for _, on := range onNames {
-				for _, n := range r.o.readers {
-					name := fmt.Sprintf("reads.%s.%s.r%d", lvl, on, n)
-					s, err := r.inprocReads(ctx, c, lvl, on == "follower", n)
-					r.record(name, sys.name, "us", s, err)
-				}
-			}
+			c.close()
+			return loadSystem{}, false
 		}
 	}
+	r.logf("rep %d: %s cluster up", rep+1, sys.name)
+	return loadSystem{
+		name: sys.name,
+		cell: func(ctx context.Context, lc loadCell) (sample, error) {
+			if lc.write {
+				return r.inprocWrites(ctx, c, lc.on == "follower", lc.conc)
+			}
+			return r.inprocReads(ctx, c, lc.level, lc.on == "follower", lc.conc)
+		},
+		close: func() {
+			if err := c.close(); err != nil {
+				r.fail(sys.name+" close", err)
+			}
+		},
+	}, true
 }
 
 // record adds a cell's throughput and latency figures, or notes why there
@@ -193,43 +261,40 @@ func (r *runner) inprocReads(ctx context.Context, c inproc, lvl readLevel, onFol
 	}), nil
 }
 
-// etcdCells runs the same cells against the etcd peer. etcd has no lease
-// read: its serializable Get is the peer for both Lease and Stale, so the
-// same measurement appears under both.
-func (r *runner) etcdCells(ctx context.Context, rep int) {
+// startEtcd starts the etcd peer's cluster for a repetition. etcd has no
+// lease read and serves Stale as a serializable Get (recorded under both
+// by writesAndReads).
+func (r *runner) startEtcd(ctx context.Context, rep int) (loadSystem, bool) {
 	if _, err := r.etcdDo(ctx, etcdRequest{Op: "start", Dir: r.dirFor("etcd-load")}, clusterStartTimeout); err != nil {
 		r.fail("etcd start", err)
-		return
+		return loadSystem{}, false
 	}
-	defer func() {
-		if _, err := r.etcdDo(ctx, etcdRequest{Op: "stop"}, etcdStopTimeout); err != nil {
-			r.fail("etcd stop", err)
-		}
-	}()
-	cellTimeout := r.o.warmup + r.o.duration + time.Minute
 	r.logf("rep %d: etcd cluster up", rep+1)
 	ms := func(d time.Duration) int { return int(d / time.Millisecond) }
-	if r.o.has("writes") {
-		for _, on := range onNames {
-			for _, w := range r.o.writers {
-				s, err := r.etcdDo(ctx, etcdRequest{Op: "writes", Conc: w, On: on, Size: commandSize, WarmupMs: ms(r.o.warmup), DurationMs: ms(r.o.duration)}, cellTimeout)
-				r.record(fmt.Sprintf("writes.%s.w%d", on, w), "etcd", "ms", s, err)
+	cellTimeout := r.o.warmup + r.o.duration + time.Minute
+	return loadSystem{
+		name: "etcd",
+		cell: func(ctx context.Context, lc loadCell) (sample, error) {
+			req := etcdRequest{Conc: lc.conc, On: lc.on, WarmupMs: ms(r.o.warmup), DurationMs: ms(r.o.duration)}
+			switch {
+			case lc.write:
+				req.Op, req.Size = "writes", commandSize
+			case lc.level == readStrong:
+				req.Op, req.Mode = "reads", "linearizable"
+			case lc.level == readLease:
+				req.Op, req.Mode = "reads", "serializable"
+			default:
+				return sample{}, errUnsupported // measured with the lease cell
 			}
-		}
-	}
-	if r.o.has("reads") {
-		for _, mode := range []string{"linearizable", "serializable"} {
-			for _, on := range onNames {
-				for _, n := range r.o.readers {
-					s, err := r.etcdDo(ctx, etcdRequest{Op: "reads", Mode: mode, Conc: n, On: on, WarmupMs: ms(r.o.warmup), DurationMs: ms(r.o.duration)}, cellTimeout)
-					if mode == "linearizable" {
-						r.record(fmt.Sprintf("reads.strong.%s.r%d", on, n), "etcd", "us", s, err)
-						continue
-					}
-					r.record(fmt.Sprintf("reads.lease.%s.r%d", on, n), "etcd", "us", s, err)
-					r.record(fmt.Sprintf("reads.stale.%s.r%d", on, n), "etcd", "us", s, err)
-				}
+			return r.etcdDo(ctx, req, cellTimeout)
+		},
+		close: func() {
+			if r.etcd == nil {
+				return
 			}
-		}
-	}
+			if _, err := r.etcdDo(ctx, etcdRequest{Op: "stop"}, etcdStopTimeout); err != nil {
+				r.fail("etcd stop", err)
+			}
+		},
+	}, true
 }
