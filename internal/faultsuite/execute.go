@@ -65,6 +65,24 @@ func (r *run) others(i int) []int {
 	return out
 }
 
+// acrossPartition lists the member pairs a partition that puts the
+// members in side apart from the rest separates.
+func (r *run) acrossPartition(side []int) [][2]string {
+	in := map[int]bool{}
+	for _, i := range side {
+		in[i] = true
+	}
+	var pairs [][2]string
+	for _, a := range side {
+		for b := range r.s.Members() {
+			if !in[b] {
+				pairs = append(pairs, [2]string{r.name(a), r.name(b)})
+			}
+		}
+	}
+	return pairs
+}
+
 // do starts event e and returns the members it acted on; nil when it was
 // skipped (a crash of a member already down).
 func (r *run) do(e Event) []int {
@@ -72,16 +90,8 @@ func (r *run) do(e Event) []int {
 	x := tg[0]
 	switch e.Kind {
 	case Partition:
-		in := map[int]bool{}
-		for _, i := range tg {
-			in[i] = true
-		}
-		for _, a := range tg {
-			for b := range r.s.Members() {
-				if !in[b] {
-					r.net.Cut(r.name(a), r.name(b))
-				}
-			}
+		for _, p := range r.acrossPartition(tg) {
+			r.net.Cut(p[0], p[1])
 		}
 	case IsolateLeader:
 		for _, o := range r.others(x) {
@@ -148,16 +158,8 @@ func (r *run) undo(e Event, tg []int) {
 	x := tg[0]
 	switch e.Kind {
 	case Partition:
-		in := map[int]bool{}
-		for _, i := range tg {
-			in[i] = true
-		}
-		for _, a := range tg {
-			for b := range r.s.Members() {
-				if !in[b] {
-					r.net.Uncut(r.name(a), r.name(b))
-				}
-			}
+		for _, p := range r.acrossPartition(tg) {
+			r.net.Uncut(p[0], p[1])
 		}
 	case IsolateLeader:
 		for _, o := range r.others(x) {
