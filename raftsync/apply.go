@@ -97,7 +97,7 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) (ApplyResult, error) 
 		}
 	}
 	f := n.raft.Apply(cmd, timeout)
-	if err := waitFuture(ctx, f); err != nil {
+	if err := n.futures.wait(ctx, f); err != nil {
 		return ApplyResult{}, applyError(err)
 	}
 	res := ApplyResult{Index: f.Index(), Response: f.Response()}

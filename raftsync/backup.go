@@ -71,7 +71,7 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 func (n *Node) snapshotForBackup(ctx context.Context) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	for attempt := 0; ; attempt++ {
 		f := n.raft.Snapshot()
-		err := waitFuture(ctx, f)
+		err := n.futures.wait(ctx, f)
 		switch {
 		case err == nil:
 			return f.Open()
@@ -169,7 +169,7 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 	metrics.MeasureSince([]string{"raftkit", "restore", "duration"}, start)
 	// A marker moves every node's applied index past the restore point.
 	f := n.raft.ApplyLog(raft.Log{Type: raft.LogCommand, Extensions: markerExtension}, requestTimeout(ctx, 0))
-	if err := waitFuture(ctx, f); err != nil {
+	if err := n.futures.wait(ctx, f); err != nil {
 		return 0, fmt.Errorf("raftsync: restore committed, marker after it failed: %w", applyError(err))
 	}
 	n.logger.Info("restored backup", "from_cluster", h.ClusterID, "from_node", h.NodeID, "backup_index", h.Index, "index", f.Index())

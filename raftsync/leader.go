@@ -154,7 +154,7 @@ func (n *Node) changeEpoch(ctx context.Context, prev, next *epoch) {
 func (n *Node) establishLeadership(ctx context.Context, ep *epoch) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		f := n.raft.ApplyLog(raft.Log{Type: raft.LogCommand, Extensions: markerExtension}, 0)
-		err := waitFuture(ctx, f)
+		err := n.futures.wait(ctx, f)
 		if err == nil {
 			ep.setSync(f.Index())
 			n.kickMonitor()
@@ -216,23 +216,6 @@ func (n *Node) updateReadiness() {
 	}
 	st := n.tracker.Update(obs)
 	emitReadinessMetrics(st)
-}
-
-// waitFuture waits for a raft future, or for ctx. raft futures cannot be
-// cancelled: when ctx ends first the operation goes on, and the caller must
-// treat its outcome as unknown.
-func waitFuture(ctx context.Context, f raft.Future) error {
-	if ctx.Done() == nil {
-		return f.Error()
-	}
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func backoff(attempt int) time.Duration {

@@ -90,7 +90,7 @@ func (n *Node) handleJoin(ctx context.Context, req *wire.JoinRequest) *wire.Join
 	} else {
 		f = n.raft.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.Addr), 0, timeout)
 	}
-	if err := waitFuture(ctx, f); err != nil {
+	if err := n.futures.wait(ctx, f); err != nil {
 		return &wire.JoinResponse{Status: n.errorStatus(applyError(err))}
 	}
 	n.logger.Info("added member", "member", req.ID, "addr", req.Addr, "non_voter", req.NonVoter)
@@ -124,7 +124,7 @@ func (n *Node) RemoveServer(ctx context.Context, id string) error {
 
 func (n *Node) removeLocal(ctx context.Context, id string) error {
 	f := n.raft.RemoveServer(raft.ServerID(id), 0, requestTimeout(ctx, 0))
-	if err := waitFuture(ctx, f); err != nil {
+	if err := n.futures.wait(ctx, f); err != nil {
 		return applyError(err)
 	}
 	n.logger.Info("removed member", "member", id)
@@ -189,7 +189,7 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 	}
 	resume := n.lease.Suspend()
 	defer resume()
-	if err := waitFuture(ctx, n.raft.LeadershipTransfer()); err != nil {
+	if err := n.futures.wait(ctx, n.raft.LeadershipTransfer()); err != nil {
 		return fmt.Errorf("raftsync: leadership transfer: %w", err)
 	}
 	return nil

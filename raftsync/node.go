@@ -71,6 +71,7 @@ type Node struct {
 	ctx       context.Context // cancelled by Close; parent of background work
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	futures   *futureWaits // waiters on raft futures; stopped after raft
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -107,6 +108,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		clock:            clock.Real{},
 		heartbeatTimeout: rc.HeartbeatTimeout,
 		kick:             make(chan struct{}, 1),
+		futures:          newFutureWaits(),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.tracker = readiness.NewTracker(cfg.Readiness, n.clock)
@@ -363,6 +365,8 @@ func (n *Node) shutdown() error {
 			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 		}
 	}
+	// raft answers nothing more: release whoever still waits on a future.
+	n.futures.stop()
 	if n.fence != nil {
 		n.fence.Close()
 	}

@@ -1,0 +1,114 @@
+package raftsync
+
+import (
+	"context"
+	"reflect"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// futureWaits waits on raft futures on behalf of callers that may give up
+// first, and guarantees no waiter outlives the node.
+//
+// raft futures cannot be cancelled, and raft v1.7.3 does not answer every
+// future it accepted: entries committed and queued for the FSM when raft
+// shuts down are dropped with their futures unanswered (runFSM returns
+// without draining fsmMutateCh), and so are futures still buffered in
+// applyCh when BatchApplyCh is set. A goroutine blocked in Error on such a
+// future would block forever. raft's own futures carry an exported
+// ShutdownCh that makes Error return ErrRaftShutdown once it closes; raft
+// sets it only on a few internal futures, so wait binds it to a channel
+// the node closes after raft.Shutdown has returned, when raft can answer
+// nothing more.
+type futureWaits struct {
+	mu      sync.Mutex
+	stopped bool
+	done    chan struct{} // closed by stop
+	wg      sync.WaitGroup
+}
+
+func newFutureWaits() *futureWaits {
+	return &futureWaits{done: make(chan struct{})}
+}
+
+// wait returns f's error, or ctx's when ctx ends first. In that case the
+// operation goes on inside raft and the caller must treat its outcome as
+// unknown. Once stop has run, a future raft never answered reports
+// raft.ErrRaftShutdown, and so may one raft answered just before: both
+// mean the outcome is unknown.
+func (w *futureWaits) wait(ctx context.Context, f raft.Future) error {
+	bound := bindShutdown(f, w.done)
+	w.mu.Lock()
+	if w.stopped || !bound {
+		// After stop the bound Error returns at once. A future of a shape
+		// bindShutdown does not know (a raft upgrade) is waited on the way
+		// raft intends, untracked, so that it can never hang stop.
+		w.mu.Unlock()
+		return waitUntracked(ctx, f)
+	}
+	w.wg.Add(1)
+	w.mu.Unlock()
+
+	result := make(chan error, 1)
+	go func() {
+		defer w.wg.Done()
+		result <- f.Error()
+	}()
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop releases every waiter and returns when their goroutines have
+// ended. Call it after raft.Shutdown has returned.
+func (w *futureWaits) stop() {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	w.stopped = true
+	w.mu.Unlock()
+	close(w.done)
+	w.wg.Wait()
+}
+
+func waitUntracked(ctx context.Context, f raft.Future) error {
+	if ctx.Done() == nil {
+		return f.Error()
+	}
+	result := make(chan error, 1)
+	go func() { result <- f.Error() }()
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var shutdownChType = reflect.TypeFor[chan struct{}]()
+
+// bindShutdown sets f's ShutdownCh to ch unless raft already set one, and
+// reports whether f's Error now returns once ch (or raft's own channel)
+// closes. It must run before anyone calls f.Error: Error reads the field.
+// Futures that resolve at once (raft's errorFuture) are not pointers and
+// report false, which is harmless.
+func bindShutdown(f raft.Future, ch chan struct{}) bool {
+	v := reflect.ValueOf(f)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	field := v.Elem().FieldByName("ShutdownCh")
+	if !field.IsValid() || !field.CanSet() || field.Type() != shutdownChType {
+		return false
+	}
+	if field.IsNil() {
+		field.Set(reflect.ValueOf(ch))
+	}
+	return true
+}
