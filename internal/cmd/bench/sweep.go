@@ -23,10 +23,10 @@ type sweepVariant struct {
 // fixes internally (the LogCache size, bolt's options) are swept on bare
 // raft with otherwise identical wiring.
 var sweepVariants = []sweepVariant{
-	{"default", "raftkit", tuning{}},
+	{"default", "raftkit", tuning{}}, // MaxAppendEntries 256
 	{"batch", "raftkit", tuning{BatchApplyCh: true}},
-	{"maxappend256", "raftkit", tuning{MaxAppendEntries: 256}},
-	{"maxappend256+batch", "raftkit", tuning{MaxAppendEntries: 256, BatchApplyCh: true}},
+	{"maxappend64", "raftkit", tuning{MaxAppendEntries: 64}}, // raft's default
+	{"maxappend64+batch", "raftkit", tuning{MaxAppendEntries: 64, BatchApplyCh: true}},
 	{"maxappend1024+batch", "raftkit", tuning{MaxAppendEntries: 1024, BatchApplyCh: true}},
 	{"persist1", "raftkit", tuning{Persist: readiness.PersistPolicy{EveryEntries: 1}}},
 	{"persist64", "raftkit", tuning{Persist: readiness.PersistPolicy{EveryEntries: 64}}},

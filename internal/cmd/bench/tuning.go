@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 	"github.com/raftkit/raftkit/snapshot"
 )
@@ -15,7 +16,7 @@ import (
 // same raft.Config.
 type tuning struct {
 	// MaxAppendEntries and BatchApplyCh go to raft.Config (0 and false:
-	// raft's defaults, 64 and off).
+	// raftkit's defaults, raftsync.DefaultRaftConfig).
 	MaxAppendEntries int
 	BatchApplyCh     bool
 	// LogCache is the number of recent entries raft.LogCache keeps in
@@ -47,7 +48,7 @@ func (t tuning) String() string {
 
 func (t tuning) maxAppend() int {
 	if t.MaxAppendEntries == 0 {
-		return raft.DefaultConfig().MaxAppendEntries
+		return raftsync.DefaultRaftConfig().MaxAppendEntries
 	}
 	return t.MaxAppendEntries
 }
@@ -68,13 +69,13 @@ func (t tuning) apply(rc *raft.Config) {
 	rc.BatchApplyCh = t.BatchApplyCh
 }
 
-// bareRaftConfig is the raft.Config raftkit builds for a node (raft's
-// defaults, raftkit's default snapshot policy, the tuning), for bare raft.
+// bareRaftConfig is the raft.Config raftkit builds for a node (raftkit's
+// default raft.Config and snapshot policy, the tuning), for bare raft.
 // Two differences are forced by what each system is: raftkit restores the
 // snapshot itself and sets NoSnapshotRestoreOnStart, which bare raft with
 // an in-memory FSM must leave off; and the logger.
 func bareRaftConfig(id string, t tuning, durable bool) *raft.Config {
-	rc := raft.DefaultConfig()
+	rc := raftsync.DefaultRaftConfig()
 	snapshot.DefaultPolicy().ApplyTo(rc)
 	t.apply(rc)
 	rc.LocalID = raft.ServerID(id)
