@@ -72,6 +72,7 @@ type Node struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	futures   *futureWaits // waiters on raft futures; stopped after raft
+	snapshots *snapshotTrigger
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -126,7 +127,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		}
 	}()
 
-	n.store, err = openStorage(cfg.Dir, cfg.Snapshot.Retain, cfg.Logger)
+	n.store, err = openStorage(cfg.Dir, cfg.LogStore, cfg.Snapshot.Retain, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -312,9 +313,11 @@ func (n *Node) startBackground() {
 	n.followerLease = consistency.NewBatcher(func(ctx context.Context) (uint64, error) {
 		return n.remoteReadIndex(ctx, consistency.Lease)
 	}, consistency.BatcherOptions{})
+	n.snapshots = newSnapshotTrigger(n)
 	cb := func(applied uint64) {
 		n.coalescer.Applied(applied)
 		n.persist.notifyApplied()
+		n.snapshots.applied(applied)
 		n.kickMonitor()
 	}
 	n.fsm.onApplied.Store(&cb)

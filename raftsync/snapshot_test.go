@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/internal/testcluster"
+	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 	"github.com/raftkit/raftkit/snapshot"
@@ -290,5 +292,47 @@ func TestJoinWithLargeStateStreamsTheSnapshot(t *testing.T) {
 	// anywhere would add its whole 50 MB.
 	if growth > 32<<20 {
 		t.Fatalf("heap grew by %d MB while moving a %d MB snapshot: something buffers it", growth>>20, size>>20)
+	}
+}
+
+// A node snapshots as soon as Threshold entries were applied since the
+// last snapshot, not when raft's SnapshotInterval timer next looks (an hour
+// here), and raft then compacts the log behind it: the tail a restart reads
+// stays near Threshold however long the log grows.
+func TestSnapshotTakenAtThresholdKeepsTheLogTailShort(t *testing.T) {
+	const threshold, trailing, writes = 100, 10, 450
+	c := testcluster.New(t, 3, testcluster.Options{
+		Configure: func(_ int, cfg *raftsync.Config) {
+			cfg.Snapshot = snapshot.Policy{Threshold: threshold, Interval: time.Hour, TrailingLogs: trailing, Retain: 2}
+		},
+	})
+	leader := c.Leader()
+	var last uint64
+	for i := range writes {
+		last = mustApply(t, leader, testcluster.Set(fmt.Sprintf("k%d", i), "v"))
+	}
+	for _, m := range c.Members {
+		testutil.WaitFor(t, 10*time.Second, m.ID+" snapshotted within Threshold of the last write", func() bool {
+			idx, _ := strconv.ParseUint(m.Node.Raft().Stats()["last_snapshot_index"], 10, 64)
+			return idx+threshold > last
+		})
+	}
+	// A restarted member restores that snapshot and replays only the
+	// short tail after it.
+	m := c.Members[0]
+	if m == leader {
+		m = c.Members[1]
+	}
+	if err := m.Node.WaitIndex(ctxTimeout(t, 10*time.Second), last); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(m)
+	c.Start(m)
+	kv := m.KV()
+	if kv.Restores() != 1 || kv.Len() != writes {
+		t.Fatalf("after Open: %d restores, %d keys; want 1 restore and all %d keys", kv.Restores(), kv.Len(), writes)
+	}
+	if got := kv.Applied(); got >= threshold {
+		t.Fatalf("replayed %d entries at restart, want fewer than Threshold (%d)", got, threshold)
 	}
 }
