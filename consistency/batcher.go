@@ -53,12 +53,15 @@ type batch struct {
 	index    uint64
 	err      error
 	finished bool
-	waiters  int // callers still waiting for this round
+	waiters  int                // callers still waiting for this round
+	cancel   context.CancelFunc // ends a round led by a caller (see lead)
 }
 
 // NewBatcher returns a Batcher that runs round for its rounds. A nil round
-// makes every Do fail with ErrNoRoundFunc. The Batcher starts goroutines
-// only while a round runs; Close ends them.
+// makes every Do fail with ErrNoRoundFunc. A round started on an idle
+// Batcher runs on its caller's goroutine; the Batcher starts a goroutine
+// only for a round that callers joined while another was in flight, and
+// Close ends it.
 func NewBatcher(round RoundFunc, o BatcherOptions) *Batcher {
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -89,10 +92,7 @@ func (b *Batcher) Do(ctx context.Context) (uint64, error) {
 	var r *batch
 	switch {
 	case b.current == nil:
-		r = &batch{done: make(chan struct{})}
-		b.current = r
-		b.wg.Add(1)
-		go b.run(r)
+		return b.lead(ctx)
 	case b.next == nil:
 		r = &batch{done: make(chan struct{})}
 		b.next = r
@@ -139,6 +139,9 @@ func (b *Batcher) Close() {
 		b.cancel()
 		for _, r := range []*batch{b.current, b.next} {
 			if r != nil {
+				if r.cancel != nil {
+					r.cancel()
+				}
 				b.finishLocked(r, 0, ErrBatcherClosed)
 			}
 		}
@@ -146,6 +149,53 @@ func (b *Batcher) Close() {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+}
+
+// lead runs a round on the calling goroutine, for a caller that found the
+// Batcher idle; b.mu is held on entry and released. Nobody else can join
+// this round (later callers join the next one), so it runs under the
+// caller's ctx: a caller that gives up ends its own round, and a lone
+// reader pays no goroutine hand-off. Close cancels the round through
+// r.cancel. When callers joined the next round meanwhile, a goroutine runs
+// it (and any after it), so the leader returns as soon as its round ends.
+func (b *Batcher) lead(ctx context.Context) (uint64, error) {
+	r := &batch{done: make(chan struct{}), waiters: 1}
+	rctx, cancel := context.WithTimeout(ctx, b.timeout)
+	r.cancel = cancel
+	b.current = r
+	b.waiting++
+	b.wg.Add(1)
+	b.mu.Unlock()
+
+	b.rounds.Add(1)
+	index, err := b.round(rctx)
+	cancel()
+
+	b.mu.Lock()
+	b.waiting--
+	b.finishLocked(r, index, err) // a no-op when Close came first
+	b.startNextLocked()
+	b.mu.Unlock()
+	b.wg.Done()
+	if r.err != nil && ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	return r.index, r.err
+}
+
+// startNextLocked makes the next round, if any caller still waits for it,
+// the current one and starts a goroutine to run it; b.mu must be held.
+func (b *Batcher) startNextLocked() {
+	r := b.next
+	b.next = nil
+	if r != nil && r.waiters == 0 {
+		r = nil // every caller of the next round gave up: skip it
+	}
+	b.current = r
+	if r != nil {
+		b.wg.Add(1)
+		go b.run(r)
+	}
 }
 
 // run executes r and then, in turn, each next round that callers joined

@@ -267,3 +267,36 @@ func TestBatcherNilRoundFunc(t *testing.T) {
 		t.Fatalf("Do = %v, want ErrNoRoundFunc", err)
 	}
 }
+
+// TestBatcherLoneCallerCancelEndsItsRound: a round started on an idle
+// Batcher belongs to its caller alone (later callers join the next one),
+// so it runs under the caller's ctx; a caller joining meanwhile still gets
+// a round of its own.
+func TestBatcherLoneCallerCancelEndsItsRound(t *testing.T) {
+	s := newScriptedRound()
+	b := NewBatcher(s.round, BatcherOptions{})
+	defer b.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	lone := goDo(ctx, b)
+	s.waitStarted(t, 1)
+	later := goDo(context.Background(), b)
+	testutil.WaitFor(t, waitLimit, "the later caller waiting", func() bool { return b.Waiting() == 2 })
+	cancel()
+	if r := recv(t, lone); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("cancelled caller got %+v, want context.Canceled", r)
+	}
+	select {
+	case err := <-s.ctxEnded:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("round 1 ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("round 1 did not see its caller's ctx end")
+	}
+	s.waitStarted(t, 2)
+	s.release <- nil
+	if r := recv(t, later); r.err != nil || r.index != 2 {
+		t.Fatalf("later caller got %+v, want index 2", r)
+	}
+}
