@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftkit/raftkit/internal/wire"
@@ -16,10 +17,18 @@ import (
 // to it; Call then tries another.
 var errConnGone = errors.New("rpc: connection gone")
 
-// result is what a waiting call receives.
+// result is what a waiting call receives. tag tells the calls of a
+// Multicall, which share one channel, apart.
 type result struct {
 	frame wire.Frame
 	err   error
+	tag   int
+}
+
+// waiter is where a call's result goes.
+type waiter struct {
+	ch  chan result
+	tag int
 }
 
 // clientConn is one multiplexed connection of a Client.
@@ -30,9 +39,15 @@ type clientConn struct {
 	wlock  chan struct{} // capacity 1: a write lock a waiting call can give up on
 	done   chan struct{} // closed when the connection dies
 
+	// unanswered counts the requests written for which no response frame
+	// has been read yet, including those of calls that gave up. While it
+	// is 0 the server has read everything sent, so a small write does not
+	// block on a full socket buffer (see Client.Multicall).
+	unanswered atomic.Int64
+
 	mu      sync.Mutex
 	nextID  uint64
-	pending map[uint64]chan result // nil once dead
+	pending map[uint64]waiter // nil once dead
 }
 
 func newClientConn(c *Client, addr string, conn net.Conn) *clientConn {
@@ -42,34 +57,30 @@ func newClientConn(c *Client, addr string, conn net.Conn) *clientConn {
 		conn:    conn,
 		wlock:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
-		pending: make(map[uint64]chan result),
+		pending: make(map[uint64]waiter),
 	}
 }
 
-// load is the number of calls waiting on the connection, or -1 once it is
-// dead.
+// load is the number of calls waiting on the connection or, when larger,
+// of requests the server has not answered yet (a call that gave up leaves
+// its request with the server); -1 once the connection is dead.
 func (cc *clientConn) load() int {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.pending == nil {
 		return -1
 	}
-	return len(cc.pending)
+	return max(len(cc.pending), int(cc.unanswered.Load()))
 }
 
 // send registers a call and writes its request. An error means the request
 // was not (completely) written, so the server cannot have handled it.
 func (cc *clientConn) send(ctx context.Context, req wire.Frame) (uint64, chan result, error) {
-	cc.mu.Lock()
-	if cc.pending == nil {
-		cc.mu.Unlock()
+	ch := make(chan result, 1)
+	id, ok := cc.register(waiter{ch: ch})
+	if !ok {
 		return 0, nil, errConnGone
 	}
-	cc.nextID++
-	id := cc.nextID
-	ch := make(chan result, 1)
-	cc.pending[id] = ch
-	cc.mu.Unlock()
 
 	select {
 	case cc.wlock <- struct{}{}:
@@ -80,25 +91,77 @@ func (cc *clientConn) send(ctx context.Context, req wire.Frame) (uint64, chan re
 		cc.forget(id)
 		return 0, nil, errConnGone
 	}
+	if _, err := cc.writeLocked(id, req); err != nil {
+		return 0, nil, err
+	}
+	return id, ch, nil
+}
+
+// register adds a call to the pending ones and returns its ID; false means
+// the connection is dead.
+func (cc *clientConn) register(w waiter) (uint64, bool) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.pending == nil {
+		return 0, false
+	}
+	cc.nextID++
+	cc.pending[cc.nextID] = w
+	return cc.nextID, true
+}
+
+// writeLocked writes the request of the registered call id; the caller
+// holds the write lock, which writeLocked releases. On an error the
+// request was not (completely) written and the call is forgotten; a failed
+// write kills the connection. delivered reports that the connection died
+// before the call could be forgotten, so its waiter got (or gets) a
+// result all the same.
+func (cc *clientConn) writeLocked(id uint64, req wire.Frame) (delivered bool, err error) {
 	select {
 	case <-cc.done:
 		<-cc.wlock
-		cc.forget(id)
-		return 0, nil, errConnGone
+		return !cc.forget(id), errConnGone
 	default:
 	}
 	req.ID = id
-	err := cc.conn.SetWriteDeadline(time.Now().Add(cc.client.opts.WriteTimeout))
+	cc.unanswered.Add(1)
+	err = cc.conn.SetWriteDeadline(time.Now().Add(cc.client.opts.WriteTimeout))
 	if err == nil {
 		err = wire.WriteFrame(cc.conn, req)
 	}
 	<-cc.wlock
 	if err != nil {
-		cc.forget(id)
+		delivered = !cc.forget(id)
 		cc.fail(fmt.Errorf("writing a request: %w", err))
-		return 0, nil, err
+		return delivered, err
 	}
-	return id, ch, nil
+	return false, nil
+}
+
+// trySend writes req for a call whose result goes to w, but only when that
+// cannot block: the connection is live, the server has answered every
+// request written to it, and no other write is under way. It returns the
+// call's ID, or false when it sent nothing (the caller sends another way).
+func (cc *clientConn) trySend(req wire.Frame, w waiter) (uint64, bool) {
+	if cc.unanswered.Load() != 0 {
+		return 0, false
+	}
+	select {
+	case cc.wlock <- struct{}{}:
+	default:
+		return 0, false
+	}
+	id, ok := cc.register(w)
+	if !ok {
+		<-cc.wlock
+		return 0, false
+	}
+	if delivered, err := cc.writeLocked(id, req); err != nil && !delivered {
+		return 0, false
+	}
+	// Written, or the connection died under the write and w has its
+	// result (ErrNoResponse) already: either way w gets exactly one.
+	return id, true
 }
 
 // wait blocks until the call's response arrives, the connection dies or
@@ -119,12 +182,16 @@ func (cc *clientConn) wait(ctx context.Context, id uint64, ch chan result) (wire
 }
 
 // forget drops a call; a response that arrives for it later is discarded.
-func (cc *clientConn) forget(id uint64) {
+// It reports whether the call was still pending (false: its result has
+// been delivered, or is being).
+func (cc *clientConn) forget(id uint64) bool {
 	cc.mu.Lock()
-	if cc.pending != nil {
+	defer cc.mu.Unlock()
+	_, ok := cc.pending[id]
+	if ok {
 		delete(cc.pending, id)
 	}
-	cc.mu.Unlock()
+	return ok
 }
 
 // readLoop delivers responses until the connection fails.
@@ -148,6 +215,7 @@ func (cc *clientConn) readLoop() {
 			notice = serverNotice(f)
 			continue
 		}
+		cc.unanswered.Add(-1)
 		cc.deliver(f)
 	}
 }
@@ -166,14 +234,14 @@ func serverNotice(f wire.Frame) error {
 
 func (cc *clientConn) deliver(f wire.Frame) {
 	cc.mu.Lock()
-	ch := cc.pending[f.ID]
+	w, ok := cc.pending[f.ID]
 	delete(cc.pending, f.ID)
 	cc.mu.Unlock()
-	if ch == nil {
+	if !ok {
 		cc.client.logger.Trace("discarding a response nobody waits for", "addr", cc.addr, "id", f.ID)
 		return
 	}
-	ch <- result{frame: f}
+	w.ch <- result{frame: f, tag: w.tag}
 }
 
 // fail kills the connection once: it closes it, fails every waiting call
@@ -196,7 +264,7 @@ func (cc *clientConn) fail(cause error) {
 	if !errors.Is(cause, ErrClosed) {
 		cc.client.logger.Debug("RPC connection lost", "addr", cc.addr, "error", cause, "failed_calls", len(waiting))
 	}
-	for _, ch := range waiting {
-		ch <- result{err: noResponse(cc.addr, cause)}
+	for _, w := range waiting {
+		w.ch <- result{err: noResponse(cc.addr, cause), tag: w.tag}
 	}
 }
