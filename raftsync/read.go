@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -243,46 +242,43 @@ func (n *Node) leaseOptions() consistency.LeaseOptions {
 
 // collectAcks asks peers to confirm term and returns the acks that came
 // back with that term, as soon as need of them have, or when all answered
-// or ctx ended.
+// or ctx ended. The requests go out together from this goroutine (see
+// rpc.Client.Multicall), and the answers come back to it, so a round costs
+// no goroutine hand-off per peer; a slow or cut-off voter does not hold
+// the round, and the calls still out are abandoned when it returns.
 func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64, need int) []consistency.Ack {
 	if len(peers) == 0 || need <= 0 {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	// Once a quorum has answered, cancel the calls still out and then wait
-	// for their goroutines: in this order, a slow or cut-off voter does not
-	// hold the round (deferred calls run last-in first-out, so one func).
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	type answer struct {
-		ack consistency.Ack
-		ok  bool
+	req, err := wire.Encode(0, &wire.ConfirmRequest{Term: term, LeaderID: n.cfg.ID})
+	if err != nil {
+		n.logger.Error("encoding a confirmation request", "error", err)
+		return nil
 	}
-	answers := make(chan answer, len(peers))
-	for _, p := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var resp wire.ConfirmResponse
-			err := n.call(ctx, string(p.Address), &wire.ConfirmRequest{Term: term, LeaderID: n.cfg.ID}, &resp)
-			ok := err == nil && resp.Status.OK() && resp.Term == term
-			answers <- answer{ack: consistency.Ack{ID: string(p.ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree}, ok: ok}
-		}()
+	addrs := make([]string, len(peers))
+	for i, p := range peers {
+		addrs[i] = string(p.Address)
 	}
+	calls := n.rpcCli.Multicall(ctx, addrs, req)
+	defer calls.Close()
 	var acks []consistency.Ack
-	for range peers {
-		a := <-answers
-		if a.ok {
-			acks = append(acks, a.ack)
-			if len(acks) >= need {
-				return acks
-			}
+	for {
+		r, ok := calls.Next()
+		if !ok {
+			return acks
+		}
+		if r.Err != nil {
+			continue
+		}
+		var resp wire.ConfirmResponse
+		if wire.Decode(r.Frame, &resp) != nil || !resp.Status.OK() || resp.Term != term {
+			continue
+		}
+		acks = append(acks, consistency.Ack{ID: string(peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree})
+		if len(acks) >= need {
+			return acks
 		}
 	}
-	return acks
 }
 
 // remoteReadIndex asks the leader for a read index (a follower's round,
