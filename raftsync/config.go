@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -176,9 +175,6 @@ func (c *Config) validate() error {
 	}
 	if c.Dir == "" {
 		return &ConfigError{Field: "Dir", Reason: "must not be empty"}
-	}
-	if os.Getenv("RAFTKIT_FORCE_WAL") == "1" && c.LogStore == LogStoreBolt {
-		c.LogStore = LogStoreWAL
 	}
 	if !c.LogStore.valid() {
 		return &ConfigError{Field: "LogStore", Reason: "unknown kind " + c.LogStore.String() + ": use LogStoreBolt or LogStoreWAL"}

@@ -14,12 +14,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/raftkit/raftkit/internal/testhooks"
+	"github.com/raftkit/raftkit/internal/walstore"
 )
 
 // Files under Config.Dir.
 const (
 	lockFileName   = "LOCK"
 	raftDBFileName = "raft.db"
+	walDirName     = "wal"
 	recordFileName = "applied-index"
 	spoolDirName   = "tmp"
 	// logCacheSize keeps the most recent entries in memory so that
@@ -31,20 +33,28 @@ const (
 // raft stable store, next to raft's own currentTerm and lastVote.
 var stableKeyClusterID = []byte("raftkit.cluster_id")
 
+// stableKeyLogStore records, in the same store, which log store holds the
+// Dir's raft log (LogStoreKind.String). It is written when the Dir is first
+// opened, before any raft state.
+var stableKeyLogStore = []byte("raftkit.log_store")
+
 // storage is the node's on-disk state, opened as a unit and closed in
 // reverse order.
 type storage struct {
 	lock      *os.File
 	bolt      *raftboltdb.BoltStore
-	logs      raft.LogStore // bolt behind a LogCache
+	wal       *walstore.Store // the log with LogStoreWAL, else nil
+	logs      raft.LogStore   // bolt or the WAL, behind a LogCache
 	stable    raft.StableStore
 	snapshots *snapshotStore
 	spoolDir  string
 }
 
 // openStorage creates Dir if needed, takes the directory lock and opens the
-// stores. On error everything it opened is closed again.
-func openStorage(dir string, retain int, logger hclog.Logger) (_ *storage, err error) {
+// stores, the raft log in the store of the given kind. It refuses, with a
+// *ConfigError and before changing anything, a Dir whose log is in the
+// other kind of store. On error everything it opened is closed again.
+func openStorage(dir string, kind LogStoreKind, retain int, logger hclog.Logger) (_ *storage, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, &ConfigError{Field: "Dir", Reason: err.Error()}
 	}
@@ -58,13 +68,6 @@ func openStorage(dir string, retain int, logger hclog.Logger) (_ *storage, err e
 	if err != nil {
 		return nil, err
 	}
-	// Spooled snapshot files left by a crash are garbage.
-	if err := os.RemoveAll(s.spoolDir); err != nil {
-		return nil, fmt.Errorf("raftsync: clearing %s: %w", s.spoolDir, err)
-	}
-	if err := os.MkdirAll(s.spoolDir, 0o700); err != nil {
-		return nil, fmt.Errorf("raftsync: creating %s: %w", s.spoolDir, err)
-	}
 	s.bolt, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(dir, raftDBFileName),
 		BoltOptions: &bolt.Options{Timeout: time.Second},
@@ -74,12 +77,29 @@ func openStorage(dir string, retain int, logger hclog.Logger) (_ *storage, err e
 	}
 	hooks := testhooks.For(dir)
 	s.stable = s.bolt
-	var logs raft.LogStore = s.bolt
 	if hooks.WrapStableStore != nil {
 		s.stable = hooks.WrapStableStore(s.stable)
 	}
+	if err := s.settleLogStore(dir, kind); err != nil {
+		return nil, err
+	}
+	// Spooled snapshot files left by a crash are garbage.
+	if err := os.RemoveAll(s.spoolDir); err != nil {
+		return nil, fmt.Errorf("raftsync: clearing %s: %w", s.spoolDir, err)
+	}
+	if err := os.MkdirAll(s.spoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("raftsync: creating %s: %w", s.spoolDir, err)
+	}
+	var logs raft.LogStore = s.bolt
+	if kind == LogStoreWAL {
+		s.wal, err = walstore.Open(filepath.Join(dir, walDirName), logger.Named("wal"))
+		if err != nil {
+			return nil, fmt.Errorf("raftsync: %w", err)
+		}
+		logs = s.wal
+	}
 	if hooks.WrapLogStore != nil {
-		logs = hooks.WrapLogStore(logs)
+		logs = keepMonotonic(logs, hooks.WrapLogStore(logs))
 	}
 	s.logs, err = raft.NewLogCache(logCacheSize, logs)
 	if err != nil {
@@ -95,6 +115,10 @@ func openStorage(dir string, retain int, logger hclog.Logger) (_ *storage, err e
 
 func (s *storage) close() error {
 	var errs []error
+	if s.wal != nil {
+		errs = append(errs, s.wal.Close())
+		s.wal = nil
+	}
 	if s.bolt != nil {
 		errs = append(errs, s.bolt.Close())
 		s.bolt = nil
@@ -142,3 +166,68 @@ func (s *storage) setClusterID(id string) error {
 	}
 	return nil
 }
+
+// settleLogStore makes sure the Dir's raft log is in a store of kind want.
+// The kind recorded in the stable store decides; a Dir without a record is
+// either new (want is recorded) or was created before the record existed,
+// when bolt was the only log store: if raft.db holds a term or a log entry,
+// bolt is recorded. A mismatch is a *ConfigError and writes nothing: opened
+// with the wrong store, the log would look empty under a non-zero term, and
+// raft would overwrite or lose what the other store holds.
+func (s *storage) settleLogStore(dir string, want LogStoreKind) error {
+	v, err := s.stable.Get(stableKeyLogStore)
+	if err != nil && !errors.Is(err, raftboltdb.ErrKeyNotFound) {
+		return fmt.Errorf("raftsync: reading the log store kind: %w", err)
+	}
+	have := string(v)
+	recorded := have != ""
+	if !recorded {
+		// A wal/ directory is never written before the record: one
+		// without it was not made by this library, so nothing tells
+		// which log is the Dir's.
+		if entries, err := os.ReadDir(filepath.Join(dir, walDirName)); err == nil && len(entries) > 0 {
+			return &ConfigError{Field: "LogStore", Reason: fmt.Sprintf(
+				"Dir %s has a %s/ directory but records no log store kind; move it away if it holds nothing of this node's", dir, walDirName)}
+		}
+		old, err := raft.HasExistingState(s.bolt, s.bolt, raft.NewInmemSnapshotStore())
+		if err != nil {
+			return fmt.Errorf("raftsync: checking %s for raft state: %w", raftDBFileName, err)
+		}
+		have = want.String()
+		if old {
+			have = LogStoreBolt.String()
+		}
+	}
+	switch have {
+	case want.String():
+	case LogStoreBolt.String(), LogStoreWAL.String():
+		return &ConfigError{Field: "LogStore", Reason: fmt.Sprintf(
+			"Dir %s keeps its raft log in %s, Config.LogStore is %s; the log store of a Dir cannot change", dir, have, want)}
+	default:
+		return fmt.Errorf("raftsync: Dir %s records an unknown log store kind %q", dir, have)
+	}
+	if !recorded {
+		if err := s.stable.Set(stableKeyLogStore, []byte(have)); err != nil {
+			return fmt.Errorf("raftsync: recording the log store kind: %w", err)
+		}
+	}
+	return nil
+}
+
+// keepMonotonic returns wrapped, a test hook's wrapper around inner, still
+// telling raft that the store accepts no gaps when inner does (the WAL):
+// raft then clears the log when it installs a snapshot instead of leaving
+// a gap the WAL would refuse.
+func keepMonotonic(inner, wrapped raft.LogStore) raft.LogStore {
+	if m, ok := inner.(raft.MonotonicLogStore); !ok || !m.IsMonotonic() {
+		return wrapped
+	}
+	if m, ok := wrapped.(raft.MonotonicLogStore); ok && m.IsMonotonic() {
+		return wrapped
+	}
+	return monotonicLogStore{wrapped}
+}
+
+type monotonicLogStore struct{ raft.LogStore }
+
+func (monotonicLogStore) IsMonotonic() bool { return true }
