@@ -117,35 +117,39 @@ func TestFollowerRestartReadyOnlyWhenCaughtUp(t *testing.T) {
 }
 
 func TestWholeClusterRestart(t *testing.T) {
-	tr := newTransitions()
-	c := testcluster.New(t, 3, testcluster.Options{Configure: tr.configure})
-	var lastAck uint64
-	for i := 0; i < 100; i++ {
-		lastAck = mustApply(t, c.Members[i%3], testcluster.Set(fmt.Sprintf("k%d", i), "v"))
+	for _, kind := range logStoreKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			tr := newTransitions()
+			c := testcluster.New(t, 3, testcluster.Options{Configure: tr.configure, LogStore: kind})
+			var lastAck uint64
+			for i := 0; i < 100; i++ {
+				lastAck = mustApply(t, c.Members[i%3], testcluster.Set(fmt.Sprintf("k%d", i), "v"))
+			}
+			waitConverged(t, c, lastAck) // every node applied, so every node recorded, all 100
+			for _, m := range c.Members {
+				c.Stop(m)
+				tr.reset(m.ID)
+			}
+			// Each node recovers on its own: Open returns before any peer is up.
+			for _, m := range c.Members {
+				c.Start(m)
+				if st := m.Node.Readiness(); st.State != readiness.Recovered || st.Applied < st.Persisted {
+					t.Fatalf("%s after Open: %v applied %d persisted %d, want Recovered with A ≥ P", m.ID, st.State, st.Applied, st.Persisted)
+				}
+				if m.KV().Len() != 100 {
+					t.Fatalf("%s recovered %d keys from its own disk, want 100", m.ID, m.KV().Len())
+				}
+			}
+			for _, m := range c.Members {
+				c.WaitReady(m)
+				if m.Node.AppliedIndex() < lastAck {
+					t.Fatalf("%s ready at %d < last acknowledged %d", m.ID, m.Node.AppliedIndex(), lastAck)
+				}
+				checkStartupOrder(t, m.ID, tr.states(m.ID))
+			}
+			waitConverged(t, c, lastAck)
+		})
 	}
-	waitConverged(t, c, lastAck) // every node applied, so every node recorded, all 100
-	for _, m := range c.Members {
-		c.Stop(m)
-		tr.reset(m.ID)
-	}
-	// Each node recovers on its own: Open returns before any peer is up.
-	for _, m := range c.Members {
-		c.Start(m)
-		if st := m.Node.Readiness(); st.State != readiness.Recovered || st.Applied < st.Persisted {
-			t.Fatalf("%s after Open: %v applied %d persisted %d, want Recovered with A ≥ P", m.ID, st.State, st.Applied, st.Persisted)
-		}
-		if m.KV().Len() != 100 {
-			t.Fatalf("%s recovered %d keys from its own disk, want 100", m.ID, m.KV().Len())
-		}
-	}
-	for _, m := range c.Members {
-		c.WaitReady(m)
-		if m.Node.AppliedIndex() < lastAck {
-			t.Fatalf("%s ready at %d < last acknowledged %d", m.ID, m.Node.AppliedIndex(), lastAck)
-		}
-		checkStartupOrder(t, m.ID, tr.states(m.ID))
-	}
-	waitConverged(t, c, lastAck)
 }
 
 func TestLoneNodeRecoversAndBecomesReadyWhenPeersReturn(t *testing.T) {
@@ -359,32 +363,36 @@ func writeRecord(t *testing.T, path string, rec readiness.Record) {
 }
 
 func TestCrashKeepsLastThrottledRecord(t *testing.T) {
-	c := testcluster.New(t, 3, testcluster.Options{Configure: func(_ int, cfg *raftsync.Config) {
-		cfg.Persist = readiness.PersistPolicy{EveryEntries: 10, Interval: time.Hour}
-	}})
-	f := c.Followers()[0]
-	var lastAck uint64
-	for i := 0; i < 25; i++ {
-		lastAck = mustApply(t, c.Leader(), testcluster.Set(fmt.Sprintf("k%d", i), "v"))
+	for _, kind := range logStoreKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			c := testcluster.New(t, 3, testcluster.Options{LogStore: kind, Configure: func(_ int, cfg *raftsync.Config) {
+				cfg.Persist = readiness.PersistPolicy{EveryEntries: 10, Interval: time.Hour}
+			}})
+			f := c.Followers()[0]
+			var lastAck uint64
+			for i := 0; i < 25; i++ {
+				lastAck = mustApply(t, c.Leader(), testcluster.Set(fmt.Sprintf("k%d", i), "v"))
+			}
+			if err := f.Node.WaitIndex(ctxTimeout(t, 5*time.Second), lastAck); err != nil {
+				t.Fatal(err)
+			}
+			testutil.WaitFor(t, 5*time.Second, "a throttled record", func() bool { return f.Node.Readiness().Persisted >= 10 })
+			persisted := f.Node.Readiness().Persisted
+			if err := raftsync.Crash(c.Detach(f)); err != nil {
+				t.Fatal(err)
+			}
+			c.Start(f)
+			st := f.Node.Readiness()
+			if st.Persisted < persisted || st.Applied < st.Persisted {
+				t.Fatalf("after crash: persisted %d (was %d), applied %d", st.Persisted, persisted, st.Applied)
+			}
+			if st.Applied > lastAck {
+				t.Fatalf("applied %d beyond anything committed (%d)", st.Applied, lastAck)
+			}
+			c.WaitReady(f)
+			waitConverged(t, c, lastAck)
+		})
 	}
-	if err := f.Node.WaitIndex(ctxTimeout(t, 5*time.Second), lastAck); err != nil {
-		t.Fatal(err)
-	}
-	testutil.WaitFor(t, 5*time.Second, "a throttled record", func() bool { return f.Node.Readiness().Persisted >= 10 })
-	persisted := f.Node.Readiness().Persisted
-	if err := raftsync.Crash(c.Detach(f)); err != nil {
-		t.Fatal(err)
-	}
-	c.Start(f)
-	st := f.Node.Readiness()
-	if st.Persisted < persisted || st.Applied < st.Persisted {
-		t.Fatalf("after crash: persisted %d (was %d), applied %d", st.Persisted, persisted, st.Applied)
-	}
-	if st.Applied > lastAck {
-		t.Fatalf("applied %d beyond anything committed (%d)", st.Applied, lastAck)
-	}
-	c.WaitReady(f)
-	waitConverged(t, c, lastAck)
 }
 
 func TestLeaderLossDegradesAndRecovers(t *testing.T) {

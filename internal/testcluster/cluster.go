@@ -41,6 +41,8 @@ type Options struct {
 	// Network, when set, carries every member's outgoing connections so
 	// that tests can cut links.
 	Network *faultnet.Network
+	// LogStore is every member's Config.LogStore (default: bolt).
+	LogStore raftsync.LogStoreKind
 }
 
 // Member is one node of a Cluster.
@@ -84,6 +86,7 @@ func New(t testing.TB, n int, opts Options) *Cluster {
 			NonVoter:   i >= n-opts.NonVoters && i > 0,
 			Logger:     Logger(t, m.ID),
 			RaftConfig: FastRaft,
+			LogStore:   opts.LogStore,
 		}
 		if i > 0 {
 			cfg.Join = []string{c.Members[0].Addr}
