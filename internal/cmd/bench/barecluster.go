@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/raftkit/raftkit/internal/walstore"
 )
 
 // bareNode is one member of a cluster wired by hand on hashicorp/raft:
@@ -23,6 +25,7 @@ type bareNode struct {
 	raft          *raft.Raft
 	trans         *raft.NetworkTransport
 	bolt          *raftboltdb.BoltStore
+	wal           *walstore.Store // the log store with tuning.WAL
 	mem           *memKV
 	durable       *durableKV
 }
@@ -98,13 +101,20 @@ func (c *bareCluster) openNode(i int, bootstrap *raft.Configuration) (err error)
 	if err != nil {
 		return fmt.Errorf("bench: bare %s bolt: %w", m.id, err)
 	}
+	logger := c.logger.Named(m.id)
 	var logs raft.LogStore = m.bolt
+	if c.tune.WAL {
+		// As raftsync: the log in dir/wal, bolt kept as the stable store.
+		if m.wal, err = walstore.Open(filepath.Join(m.dir, "wal"), logger.Named("wal")); err != nil {
+			return fmt.Errorf("bench: bare %s: %w", m.id, err)
+		}
+		logs = m.wal
+	}
 	if c.tune.LogCache >= 0 {
-		if logs, err = raft.NewLogCache(c.tune.logCache(), m.bolt); err != nil {
+		if logs, err = raft.NewLogCache(c.tune.logCache(), logs); err != nil {
 			return err
 		}
 	}
-	logger := c.logger.Named(m.id)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(m.dir, 2, logger.Named("snapshot"))
 	if err != nil {
 		return err
@@ -164,6 +174,10 @@ func (c *bareCluster) stop(i int) error {
 		m.trans.CloseStreams()
 		errs = append(errs, m.trans.Close())
 		m.trans = nil
+	}
+	if m.wal != nil {
+		errs = append(errs, m.wal.Close())
+		m.wal = nil
 	}
 	if m.bolt != nil {
 		errs = append(errs, m.bolt.Close())

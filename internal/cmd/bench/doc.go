@@ -42,7 +42,14 @@
 //     state.
 //   - sweep: leader writes under the write-path knobs (MaxAppendEntries,
 //     BatchApplyCh, applied-index persistence on raftkit; LogCache size and
-//     bolt's NoFreelistSync on bare raft).
+//     bolt's NoFreelistSync on bare raft; the raft-wal log store, "wal", on
+//     both).
+//
+// -rec key=value,... adds raftkit-rec and bareraft-rec beside the defaults
+// in the write and read cells, with the same keys the sweep varies:
+// maxappend, batch, logcache, nofreelistsync, persist-entries,
+// persist-interval, and wal=true for the raft-wal log store (bolt kept as
+// the stable store, for both systems).
 //
 // # Output
 //

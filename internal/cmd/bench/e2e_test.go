@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -121,5 +122,35 @@ func TestSizeNames(t *testing.T) {
 		if got := sizeName(n); got != want {
 			t.Errorf("sizeName(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestSweepWALVariant runs the wal sweep variant on both in-process
+// systems: each writes with its log in raft-wal (Dir/wal), bolt kept as
+// the stable store.
+func TestSweepWALVariant(t *testing.T) {
+	o := options{
+		reps: 1, duration: 150 * time.Millisecond, warmup: 20 * time.Millisecond,
+		scenarios: []string{"sweep"}, systems: []string{"raftkit", "bareraft"},
+		writers: []int{2}, sweep: []string{"wal"}, dir: t.TempDir(), keep: true,
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := run(ctx, o, &out, io.Discard); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"BENCH sweep.wal.w2.tput raftkit", "BENCH sweep.wal.w2.tput bareraft"} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + ` [0-9.]+ \S+$`).MatchString(out.String()) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Every member of both clusters kept its log in a WAL.
+	metas, err := filepath.Glob(filepath.Join(o.dir, "*", "*-sweep-*-wal", "node*", "wal", "wal-meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(metas) != 6 {
+		t.Errorf("found %d WALs, want one per member of the two clusters: %v", len(metas), metas)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/raftkit/raftkit/raftsync"
 )
 
 func TestFlagDefaults(t *testing.T) {
@@ -41,6 +43,13 @@ func TestFlagDefaults(t *testing.T) {
 	if !o.hasRec || !o.rec.BatchApplyCh || o.rec.MaxAppendEntries != 256 || o.rec.Persist.EveryEntries != 64 {
 		t.Errorf("-rec parsed as %+v", o.rec)
 	}
+	o, err = parseFlags([]string{"-rec", "wal=true"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.rec.WAL || o.rec.logStore() != raftsync.LogStoreWAL {
+		t.Errorf("-rec wal=true parsed as %+v", o.rec)
+	}
 }
 
 func TestFlagErrors(t *testing.T) {
@@ -54,6 +63,7 @@ func TestFlagErrors(t *testing.T) {
 		{"-rec", "maxappend=5000"},
 		{"-rec", "batch"},
 		{"-rec", "colour=blue"},
+		{"-rec", "wal=maybe"},
 		{"-rec", "persist-interval=-1s"},
 		{"-sweep", "turbo"},
 		{"extra"},

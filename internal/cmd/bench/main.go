@@ -61,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.etcdBin, "etcdpeer", "", "prebuilt etcd peer binary (default: go build "+etcdPeerDir+")")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	sweepFlag := fs.String("sweep", "", "comma-separated sweep variants to run (default all: "+sweepNames()+")")
-	recFlag := fs.String("rec", "", "the library's recommended tuning, measured beside the defaults as raftkit-rec and bareraft-rec, e.g. batch=true,maxappend=256")
+	recFlag := fs.String("rec", "", "the library's recommended tuning, measured beside the defaults as raftkit-rec and bareraft-rec, e.g. batch=true,maxappend=256 or wal=true")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

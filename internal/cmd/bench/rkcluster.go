@@ -71,6 +71,7 @@ func (c *rkCluster) config(i int) raftsync.Config {
 		Logger:     c.logger.Named(m.id),
 		RaftConfig: c.tune.apply,
 		Persist:    c.tune.Persist,
+		LogStore:   c.tune.logStore(),
 	}
 	if m.addr != "" {
 		cfg.Addr = m.addr

@@ -94,8 +94,8 @@ func (r *runner) closeEtcd() {
 }
 
 // parseTuning reads a -rec value: comma-separated key=value pairs among
-// maxappend, batch, logcache, nofreelistsync, persist-entries and
-// persist-interval.
+// maxappend, batch, logcache, nofreelistsync, persist-entries,
+// persist-interval and wal.
 func parseTuning(s string) (tuning, error) {
 	var t tuning
 	for _, kv := range strings.Split(s, ",") {
@@ -120,6 +120,8 @@ func parseTuning(s string) (tuning, error) {
 			t.Persist.EveryEntries, err = strconv.ParseUint(v, 10, 64)
 		case "persist-interval":
 			t.Persist.Interval, err = time.ParseDuration(v)
+		case "wal":
+			t.WAL, err = strconv.ParseBool(v)
 		default:
 			return t, fmt.Errorf("unknown tuning key %q", k)
 		}

@@ -19,9 +19,10 @@ type sweepVariant struct {
 
 // sweepVariants are the write-path knobs the issue asks to choose by
 // measurement. The knobs raftkit exposes (raft.Config through
-// Config.RaftConfig, Config.Persist) are swept on raftkit; the ones it
-// fixes internally (the LogCache size, bolt's options) are swept on bare
-// raft with otherwise identical wiring.
+// Config.RaftConfig, Config.Persist, Config.LogStore) are swept on
+// raftkit; the ones it fixes internally (the LogCache size, bolt's
+// options) are swept on bare raft with otherwise identical wiring. The
+// WAL is swept on both.
 var sweepVariants = []sweepVariant{
 	{"default", "raftkit", tuning{}}, // MaxAppendEntries 256
 	{"batch", "raftkit", tuning{BatchApplyCh: true}},
@@ -31,11 +32,13 @@ var sweepVariants = []sweepVariant{
 	{"persist1", "raftkit", tuning{Persist: readiness.PersistPolicy{EveryEntries: 1}}},
 	{"persist64", "raftkit", tuning{Persist: readiness.PersistPolicy{EveryEntries: 64}}},
 	{"persist16k-10s", "raftkit", tuning{Persist: readiness.PersistPolicy{EveryEntries: 16384, Interval: 10 * time.Second}}},
+	{"wal", "raftkit", tuning{WAL: true}}, // Config.LogStore = LogStoreWAL
 	{"default", "bareraft", tuning{}},
 	{"nologcache", "bareraft", tuning{LogCache: -1}},
 	{"logcache256", "bareraft", tuning{LogCache: 256}},
 	{"logcache4096", "bareraft", tuning{LogCache: 4096}},
 	{"nofreelistsync", "bareraft", tuning{NoFreelistSync: true}},
+	{"wal", "bareraft", tuning{WAL: true}},
 }
 
 // sweep measures leader writes for every variant at every writer count.

@@ -20,7 +20,7 @@ type tuning struct {
 	MaxAppendEntries int
 	BatchApplyCh     bool
 	// LogCache is the number of recent entries raft.LogCache keeps in
-	// front of bolt. raftkit's is fixed at 1024 (raftsync/storage.go), so
+	// front of the log store. raftkit's is fixed at 1024 (raftsync/storage.go), so
 	// only bare raft can vary it: 0 means 1024, negative means no cache.
 	LogCache int
 	// NoFreelistSync sets bbolt's NoFreelistSync on the log store. raftkit
@@ -30,6 +30,10 @@ type tuning struct {
 	// Persist is raftkit's applied-index persistence policy (zero: the
 	// library's default).
 	Persist readiness.PersistPolicy
+	// WAL keeps the raft log in hashicorp/raft-wal instead of bolt, which
+	// stays the stable store: raftsync.LogStoreWAL for raftkit, the same
+	// store (internal/walstore) for bare raft.
+	WAL bool
 }
 
 func (t tuning) String() string {
@@ -43,6 +47,9 @@ func (t tuning) String() string {
 	if t.Persist != (readiness.PersistPolicy{}) {
 		s += fmt.Sprintf(" Persist.EveryEntries=%d Persist.Interval=%v", t.Persist.EveryEntries, t.Persist.Interval)
 	}
+	if t.WAL {
+		s += " LogStore=wal"
+	}
 	return s
 }
 
@@ -51,6 +58,14 @@ func (t tuning) maxAppend() int {
 		return raftsync.DefaultRaftConfig().MaxAppendEntries
 	}
 	return t.MaxAppendEntries
+}
+
+// logStore is raftkit's Config.LogStore for t.
+func (t tuning) logStore() raftsync.LogStoreKind {
+	if t.WAL {
+		return raftsync.LogStoreWAL
+	}
+	return raftsync.LogStoreBolt
 }
 
 func (t tuning) logCache() int {
