@@ -108,6 +108,11 @@ type fsm struct {
 	// the progress for readiness ("restoring snapshot: 12.0 MB").
 	restoring atomic.Pointer[restoreCounter]
 
+	// snapshotCost is the work of the latest snapshot, in nanoseconds: the
+	// application's Snapshot plus Persist, without the time raft queued
+	// the request behind applies.
+	snapshotCost atomic.Int64
+
 	// onApplied, when set, is called from raft's FSM goroutine after each
 	// batch with the new applied index. It must not block.
 	onApplied atomic.Pointer[func(uint64)]
@@ -230,11 +235,12 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if f.delivered.Load() < f.skipThrough.Load() {
 		return nil, errReplayUnconfirmed
 	}
+	start := time.Now()
 	s, err := f.app.Snapshot()
 	if err != nil {
 		return nil, err
 	}
-	return &fsmSnapshot{app: s, header: snapshot.Header{
+	return &fsmSnapshot{app: s, fsm: f, captured: time.Since(start), header: snapshot.Header{
 		Index:           f.applied.Index(),
 		Term:            f.appliedTerm.Load(),
 		CreatedUnixNano: time.Now().UnixNano(),
@@ -343,13 +349,18 @@ func (c *onceCloser) Close() error {
 
 // fsmSnapshot frames the application's snapshot in the snapshot format.
 type fsmSnapshot struct {
-	app    raft.FSMSnapshot
-	header snapshot.Header
+	app      raft.FSMSnapshot
+	header   snapshot.Header
+	fsm      *fsm
+	captured time.Duration // how long the application's Snapshot took
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
-	defer metrics.MeasureSince([]string{"raftkit", "snapshot", "persist_duration"}, start)
+	defer func() {
+		metrics.MeasureSince([]string{"raftkit", "snapshot", "persist_duration"}, start)
+		s.fsm.snapshotCost.Store(int64(s.captured + time.Since(start)))
+	}()
 	w, err := snapshot.NewWriter(sink, s.header)
 	if err != nil {
 		sink.Cancel()

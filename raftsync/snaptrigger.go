@@ -9,8 +9,9 @@ import (
 )
 
 // snapshotDutyCycle bounds the share of time the node spends taking
-// snapshots it triggers itself: after a snapshot that took d, the next
-// one starts no sooner than d×(1/snapshotDutyCycle − 1) later. A durable
+// snapshots it triggers itself: after a snapshot whose work (the FSM's
+// Snapshot and Persist, not the wait behind applies) took d, the next one
+// starts no sooner than d×(1/snapshotDutyCycle − 1) later. A durable
 // FSM's snapshots are cheap and may follow each other closely; a large
 // in-memory state, or a follower catching up a long log, is not
 // snapshotted every Threshold entries.
@@ -111,7 +112,6 @@ func (t *snapshotTrigger) take() {
 	start := time.Now()
 	f := t.n.raft.Snapshot()
 	err := t.n.futures.wait(t.n.ctx, f)
-	took := time.Since(start)
 	switch {
 	case err == nil:
 		meta, rc, oerr := f.Open()
@@ -119,9 +119,10 @@ func (t *snapshotTrigger) take() {
 			rc.Close()
 			t.base.Store(meta.Index)
 		}
-		pause := time.Duration(float64(took) * (1/snapshotDutyCycle - 1))
+		cost := time.Duration(t.n.fsm.snapshotCost.Load())
+		pause := time.Duration(float64(cost) * (1/snapshotDutyCycle - 1))
 		t.notBefore.Store(time.Now().Add(pause).UnixNano())
-		t.n.logger.Debug("snapshot taken at threshold", "index", t.base.Load(), "took", took, "next_after", pause)
+		t.n.logger.Debug("snapshot taken at threshold", "index", t.base.Load(), "took", time.Since(start), "work", cost, "next_after", pause)
 	case errors.Is(err, raft.ErrNothingNewToSnapshot):
 		// raft's own timer, or a snapshot installed from the leader, got
 		// there first: learn its index, and do not ask again at once.
