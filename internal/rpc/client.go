@@ -53,6 +53,7 @@ type peer struct {
 	conns   []*clientConn
 	dialing int
 	changed chan struct{} // closed and replaced when a dial ends or a conn goes
+	rtt     time.Duration // smoothed round trip of Multicall calls; 0 when unknown
 }
 
 func (p *peer) notify() {

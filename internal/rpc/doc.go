@@ -25,7 +25,18 @@
 //     handler may or may not have run.
 //
 // [ErrClosed] is wrapped in addition when the client was closed. A call
-// that ends because its ctx ended also wraps ctx.Err().
+// that ends because its ctx ended also wraps ctx.Err(). Each [Reply] of a
+// [Client.Multicall] carries the error its call would have had as a Call.
+//
+// # Many servers at once
+//
+// [Client.Multicall] sends one request to several servers and yields the
+// replies as they arrive, for a caller that needs only some of them (a
+// quorum round). It writes from the calling goroutine where a write
+// cannot block, and falls back to a Call in a goroutine of its own for a
+// server that is not dialed yet, busy, or slow to answer. With
+// [MulticallOptions].First it asks the servers that answered fastest
+// lately first, and the others only when those fail or are slow.
 //
 // # Limits
 //

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func TestMulticallRepliesFromEveryAddress(t *testing.T) {
 	// The first Multicall dials; the second finds quiet connections and
 	// writes on them itself.
 	for round := range 2 {
-		m := c.Multicall(context.Background(), addrs, frame("ping"))
+		m := c.Multicall(context.Background(), addrs, frame("ping"), MulticallOptions{})
 		for i, r := range collect(t, m, len(addrs)) {
 			if r.Err != nil || string(r.Frame.Body) != "ping" {
 				t.Fatalf("round %d, server %d: %q, %v", round, i, r.Frame.Body, r.Err)
@@ -85,7 +86,7 @@ func TestMulticallQuorumDoesNotWaitForAPeerThatNeverAnswers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	m := c.Multicall(ctx, addrs, frame("slow"))
+	m := c.Multicall(ctx, addrs, frame("slow"), MulticallOptions{})
 	for range 2 {
 		r, ok := m.Next()
 		if !ok || r.Err != nil || r.Index == 1 {
@@ -97,7 +98,7 @@ func TestMulticallQuorumDoesNotWaitForAPeerThatNeverAnswers(t *testing.T) {
 		t.Fatalf("the stuck server got %d requests, want 1", stuck.enteredCount())
 	}
 
-	m = c.Multicall(ctx, addrs, frame("fast"))
+	m = c.Multicall(ctx, addrs, frame("fast"), MulticallOptions{})
 	defer m.Close()
 	for i, r := range collect(t, m, len(addrs)) {
 		if r.Err != nil || string(r.Frame.Body) != "fast" {
@@ -127,7 +128,7 @@ func TestMulticallCancelEndsTheCallsStillOut(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			m := c.Multicall(ctx, []string{bad.addr, good.addr}, frame("slow"))
+			m := c.Multicall(ctx, []string{bad.addr, good.addr}, frame("slow"), MulticallOptions{})
 			defer m.Close()
 			if r, ok := m.Next(); !ok || r.Index != 1 || r.Err != nil {
 				t.Fatalf("first reply %+v, %v; want the answering server's", r, ok)
@@ -175,7 +176,7 @@ func TestMulticallBadInput(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := ts.ln.accepted.Load()
-			m := tt.c.Multicall(tt.ctx, tt.addrs, tt.req)
+			m := tt.c.Multicall(tt.ctx, tt.addrs, tt.req, MulticallOptions{})
 			defer m.Close()
 			for _, r := range collect(t, m, len(tt.addrs)) {
 				checkOutcome(t, r.Err, ErrNotSent, tt.want...)
@@ -184,5 +185,92 @@ func TestMulticallBadInput(t *testing.T) {
 				t.Fatalf("a Multicall that sends nothing opened %d connections", n)
 			}
 		})
+	}
+}
+
+// countingEcho is an echo handler that counts the requests it served.
+type countingEcho struct{ n atomic.Int64 }
+
+func (h *countingEcho) serve(ctx context.Context, req wire.Frame) wire.Frame {
+	h.n.Add(1)
+	return echo(ctx, req)
+}
+
+func TestMulticallFirstSendsToTheRestOnlyWhenAsked(t *testing.T) {
+	hs := []*countingEcho{{}, {}, {}}
+	var addrs []string
+	for _, h := range hs {
+		addrs = append(addrs, startServer(t, h.serve, serverSetup{}).addr)
+	}
+	c := newClient(t, ClientOptions{})
+	m := c.Multicall(context.Background(), addrs, frame("x"), MulticallOptions{First: 2, HedgeAfter: time.Hour})
+	defer m.Close()
+	for range 2 {
+		if r, ok := m.Next(); !ok || r.Err != nil || r.Index == 2 {
+			t.Fatalf("Next = %+v, %v; want a reply from one of the first two servers", r, ok)
+		}
+	}
+	if n := hs[2].n.Load(); n != 0 {
+		t.Fatalf("the third server got %d requests before anyone asked for a third reply", n)
+	}
+	// Asking for more than the first calls gave sends to the rest.
+	if r, ok := m.Next(); !ok || r.Err != nil || r.Index != 2 {
+		t.Fatalf("third Next = %+v, %v; want the third server's reply", r, ok)
+	}
+	if _, ok := m.Next(); ok {
+		t.Fatal("Next reported a fourth reply")
+	}
+}
+
+// TestMulticallFirstHedgesAroundAStalledServer: the server sent to first
+// holds its request, so after HedgeAfter the request goes to the other,
+// whose reply comes back; the next Multicall asks the one that answered
+// first and leaves the stalled one alone.
+func TestMulticallFirstHedgesAroundAStalledServer(t *testing.T) {
+	stuck := newBlockingHandler()
+	fast := &countingEcho{}
+	addrs := []string{ // neither measured yet: the first is asked first
+		startServer(t, stuck.serve, serverSetup{}).addr,
+		startServer(t, fast.serve, serverSetup{}).addr,
+	}
+	c := newClient(t, ClientOptions{})
+	callOK(t, c, addrs[0], "warm up")
+	callOK(t, c, addrs[1], "warm up")
+	opts := MulticallOptions{First: 1, HedgeAfter: 20 * time.Millisecond}
+	for round := range 3 {
+		m := c.Multicall(context.Background(), addrs, frame("slow"), opts)
+		r, ok := m.Next()
+		m.Close()
+		if !ok || r.Err != nil || r.Index != 1 {
+			t.Fatalf("round %d: Next = %+v, %v; want the answering server's reply", round, r, ok)
+		}
+	}
+	if n := stuck.enteredCount(); n != 1 {
+		t.Fatalf("the stalled server got %d requests, want 1: it must be asked last once it failed to answer", n)
+	}
+	if n := fast.n.Load(); n != 4 { // warm-up and three rounds
+		t.Fatalf("the answering server served %d requests, want 4", n)
+	}
+	close(stuck.release)
+}
+
+func TestMulticallFirstSendsToTheRestWhenACallFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	good := startServer(t, echo, serverSetup{})
+	c := newClient(t, ClientOptions{})
+	m := c.Multicall(context.Background(), []string{dead, good.addr}, frame("x"), MulticallOptions{First: 1, HedgeAfter: time.Hour})
+	defer m.Close()
+	r, ok := m.Next()
+	if !ok || r.Index != 0 {
+		t.Fatalf("first Next = %+v, %v; want the dead address's failure", r, ok)
+	}
+	checkOutcome(t, r.Err, ErrNotSent)
+	if r, ok := m.Next(); !ok || r.Err != nil || r.Index != 1 {
+		t.Fatalf("second Next = %+v, %v; want the live server's reply", r, ok)
 	}
 }
