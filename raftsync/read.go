@@ -242,10 +242,13 @@ func (n *Node) leaseOptions() consistency.LeaseOptions {
 
 // collectAcks asks peers to confirm term and returns the acks that came
 // back with that term, as soon as need of them have, or when all answered
-// or ctx ended. The requests go out together from this goroutine (see
-// rpc.Client.Multicall), and the answers come back to it, so a round costs
-// no goroutine hand-off per peer; a slow or cut-off voter does not hold
-// the round, and the calls still out are abandoned when it returns.
+// or ctx ended. The request goes first to the need peers that answered
+// fastest lately, and to the others only when one of those fails or
+// refuses, or is slow (rpc.MulticallOptions.First): a round loads the
+// cluster no more than it must, and a stalled voter delays it by one hedge
+// delay at most, after which it is asked last. The requests are written
+// and the answers read on this goroutine (rpc.Client.Multicall), with no
+// goroutine per peer; the calls still out are abandoned when it returns.
 func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64, need int) []consistency.Ack {
 	if len(peers) == 0 || need <= 0 {
 		return nil
@@ -259,7 +262,7 @@ func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64
 	for i, p := range peers {
 		addrs[i] = string(p.Address)
 	}
-	calls := n.rpcCli.Multicall(ctx, addrs, req)
+	calls := n.rpcCli.Multicall(ctx, addrs, req, rpc.MulticallOptions{First: need})
 	defer calls.Close()
 	var acks []consistency.Ack
 	for {
@@ -272,6 +275,7 @@ func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64
 		}
 		var resp wire.ConfirmResponse
 		if wire.Decode(r.Frame, &resp) != nil || !resp.Status.OK() || resp.Term != term {
+			calls.SendRest() // a refusal: ask the others now
 			continue
 		}
 		acks = append(acks, consistency.Ack{ID: string(peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree})
