@@ -17,6 +17,16 @@ import (
 // snapshotted every Threshold entries.
 const snapshotDutyCycle = 0.1
 
+// maxTriggeredSnapshotWork is the most work (see snapshotDutyCycle) a
+// snapshot may have taken for the trigger to take the next one early. A
+// state that costs more to snapshot is left to raft's Interval timer:
+// writing tens of megabytes every Threshold entries competes with the
+// log's own fsyncs, and in the bench's 100 MB join fill three members
+// snapshotting 80 MB at once stalled replication long enough for the
+// leader to step down. Configuration-sized states snapshot in a few
+// milliseconds.
+const maxTriggeredSnapshotWork = 100 * time.Millisecond
+
 // snapshotRetryAfter is how long the trigger waits after a snapshot raft
 // or the FSM refused (the locally recovered entries not yet re-delivered,
 // a snapshot already in progress) before it asks again.
@@ -72,10 +82,13 @@ func (t *snapshotTrigger) applied(index uint64) {
 }
 
 // due reports whether the tail after the newest snapshot has reached
-// Threshold and the FSM can be snapshotted (it refuses while it holds
-// locally recovered entries raft has not re-delivered).
+// Threshold, the state is cheap enough to snapshot early, and the FSM can
+// be snapshotted (it refuses while it holds locally recovered entries raft
+// has not re-delivered).
 func (t *snapshotTrigger) due(applied uint64) bool {
-	return applied >= t.base.Load()+t.threshold && t.n.fsm.delivered.Load() >= t.n.fsm.skipThrough.Load()
+	return applied >= t.base.Load()+t.threshold &&
+		time.Duration(t.n.fsm.snapshotCost.Load()) <= maxTriggeredSnapshotWork &&
+		t.n.fsm.delivered.Load() >= t.n.fsm.skipThrough.Load()
 }
 
 // run takes snapshots while one is due, each after the pause the previous
