@@ -52,21 +52,48 @@ func (r *runner) join(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// fillRetries bounds how often one fill write is retried.
+const fillRetries = 5
+
 // fillInproc writes bytes of state through the leader from 16 writers and
-// returns the index the leader's FSM reached.
-func fillInproc(ctx context.Context, c inproc, leader int, bytes int64) error {
+// returns the index the leader's FSM reached. The fill prepares a join, it
+// is not measured: a write that fails (a leader that stepped down while
+// the disk was saturated, seen about once per full run at 100 MB) is
+// retried through the current leader, which is safe because every write
+// sets its own key to the same value. Retries are logged.
+func fillInproc(ctx context.Context, c inproc, leader int, bytes int64, logf func(string, ...any)) error {
 	n := int(bytes / joinValueSize)
 	const writers = 16
 	errs := make(chan error, writers)
 	var wg sync.WaitGroup
+	var leaderMu sync.Mutex
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += writers {
-				if err := c.apply(ctx, leader, setCommand(fmt.Sprintf("state/%09d", i), joinValueSize)); err != nil {
-					errs <- fmt.Errorf("bench: filling state: %w", err)
-					return
+				cmd := setCommand(fmt.Sprintf("state/%09d", i), joinValueSize)
+				for attempt := 0; ; attempt++ {
+					leaderMu.Lock()
+					l := leader
+					leaderMu.Unlock()
+					err := c.apply(ctx, l, cmd)
+					if err == nil {
+						break
+					}
+					if attempt == fillRetries || ctx.Err() != nil {
+						errs <- fmt.Errorf("bench: filling state: %w", err)
+						return
+					}
+					logf("join fill: write %d failed (%v); retrying through the current leader", i, err)
+					nl, lerr := c.leader(ctx)
+					if lerr != nil {
+						errs <- fmt.Errorf("bench: filling state: %w (then: %w)", err, lerr)
+						return
+					}
+					leaderMu.Lock()
+					leader = nl
+					leaderMu.Unlock()
 				}
 			}
 		}()
@@ -89,7 +116,7 @@ func (r *runner) joinRaftkit(ctx context.Context, bytes int64) (time.Duration, e
 	if err != nil {
 		return 0, err
 	}
-	if err := fillInproc(ctx, c, l, bytes); err != nil {
+	if err := fillInproc(ctx, c, l, bytes, r.logf); err != nil {
 		return 0, err
 	}
 	target := c.nodes[l].last()
@@ -123,7 +150,7 @@ func (r *runner) joinBare(ctx context.Context, bytes int64) (time.Duration, erro
 	if err != nil {
 		return 0, err
 	}
-	if err := fillInproc(ctx, c, l, bytes); err != nil {
+	if err := fillInproc(ctx, c, l, bytes, r.logf); err != nil {
 		return 0, err
 	}
 	target := c.nodes[l].last()
