@@ -57,17 +57,30 @@ func newBareCluster(ctx context.Context, base string, t tuning, durable bool, lo
 		}
 	}()
 	var conf raft.Configuration
+	// Each port is picked by listening on :0. The listeners stay open until
+	// all three are picked, or the kernel may hand out a port twice (a run
+	// failed bootstrap with "found duplicate address in configuration").
+	var picked []net.Listener
+	defer func() {
+		for _, ln := range picked {
+			ln.Close()
+		}
+	}()
 	for i := 0; i < 3; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
+		picked = append(picked, ln)
 		addr := ln.Addr().String()
-		ln.Close()
 		m := &bareNode{id: fmt.Sprintf("node%d", i), dir: filepath.Join(base, fmt.Sprintf("node%d", i)), addr: addr}
 		c.nodes = append(c.nodes, m)
 		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.id), Address: raft.ServerAddress(addr)})
 	}
+	for _, ln := range picked {
+		ln.Close()
+	}
+	picked = nil
 	for i := range c.nodes {
 		if err := c.openNode(i, &conf); err != nil {
 			return nil, err
