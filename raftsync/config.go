@@ -119,8 +119,9 @@ type Config struct {
 
 	// Snapshot sets when snapshots are taken and how many are kept. The
 	// node snapshots as soon as Snapshot.Threshold entries were applied
-	// since its newest snapshot, spending at most about 10% of its time on
-	// it; raft's Snapshot.Interval timer stays as a backstop.
+	// since its newest snapshot (at most once a second, about 10% of its
+	// time, and only while the state is under 16 MiB; docs/snapshots.md);
+	// raft's Snapshot.Interval timer stays as a backstop.
 	Snapshot snapshot.Policy
 
 	// RaftConfig, when set, is called with the raft.Config the node built,

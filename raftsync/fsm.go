@@ -112,6 +112,8 @@ type fsm struct {
 	// application's Snapshot plus Persist, without the time raft queued
 	// the request behind applies.
 	snapshotCost atomic.Int64
+	// snapshotSize is the payload size of the latest snapshot, in bytes.
+	snapshotSize atomic.Int64
 
 	// onApplied, when set, is called from raft's FSM goroutine after each
 	// batch with the new applied index. It must not block.
@@ -357,16 +359,18 @@ type fsmSnapshot struct {
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
+	fs := &framedSink{SnapshotSink: sink}
 	defer func() {
 		metrics.MeasureSince([]string{"raftkit", "snapshot", "persist_duration"}, start)
 		s.fsm.snapshotCost.Store(int64(s.captured + time.Since(start)))
+		s.fsm.snapshotSize.Store(fs.written)
 	}()
 	w, err := snapshot.NewWriter(sink, s.header)
 	if err != nil {
 		sink.Cancel()
 		return err
 	}
-	fs := &framedSink{SnapshotSink: sink, w: w}
+	fs.w = w
 	if err := s.app.Persist(fs); err != nil {
 		fs.Cancel()
 		return err
@@ -382,11 +386,16 @@ func (s *fsmSnapshot) Release() { s.app.Release() }
 // through the snapshot Writer, Close writes the trailer first.
 type framedSink struct {
 	raft.SnapshotSink
-	w    *snapshot.Writer
-	done bool
+	w       *snapshot.Writer
+	written int64 // payload bytes the application wrote
+	done    bool
 }
 
-func (s *framedSink) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *framedSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.written += int64(n)
+	return n, err
+}
 
 func (s *framedSink) Close() error {
 	if s.done {

@@ -26,15 +26,16 @@ const snapshotDutyCycle = 0.1
 // writes beyond Threshold, where raft's own timer leaves 30 to 60.
 const minTriggeredSnapshotGap = time.Second
 
-// maxTriggeredSnapshotWork is the most work (see snapshotDutyCycle) a
-// snapshot may have taken for the trigger to take the next one early. A
-// state that costs more to snapshot is left to raft's Interval timer:
-// writing tens of megabytes every Threshold entries competes with the
-// log's own fsyncs, and in the bench's 100 MB join fill three members
-// snapshotting 80 MB at once stalled replication long enough for the
-// leader to step down. Configuration-sized states snapshot in a few
-// milliseconds.
-const maxTriggeredSnapshotWork = 100 * time.Millisecond
+// maxTriggeredSnapshotSize is the largest snapshot (payload bytes) after
+// which the trigger still takes the next one early. A larger state is left
+// to raft's Interval timer: writing tens of megabytes every Threshold
+// entries competes with the log's own fsyncs (in the bench's 100 MB join
+// fill, members snapshotting 80 MB at once stalled replication long enough
+// for the leader to step down). Configuration state is a few megabytes and
+// snapshots in milliseconds. Size, not time, decides: a snapshot's time
+// swings with the machine's load, and one slow snapshot must not switch
+// the trigger off for a small state.
+const maxTriggeredSnapshotSize = 16 << 20
 
 // snapshotRetryAfter is how long the trigger waits after a snapshot raft
 // or the FSM refused (the locally recovered entries not yet re-delivered,
@@ -96,7 +97,7 @@ func (t *snapshotTrigger) applied(index uint64) {
 // has not re-delivered).
 func (t *snapshotTrigger) due(applied uint64) bool {
 	return applied >= t.base.Load()+t.threshold &&
-		time.Duration(t.n.fsm.snapshotCost.Load()) <= maxTriggeredSnapshotWork &&
+		t.n.fsm.snapshotSize.Load() <= maxTriggeredSnapshotSize &&
 		t.n.fsm.delivered.Load() >= t.n.fsm.skipThrough.Load()
 }
 
