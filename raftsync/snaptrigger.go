@@ -30,12 +30,13 @@ const minTriggeredSnapshotGap = time.Second
 // which the trigger still takes the next one early. A larger state is left
 // to raft's Interval timer: writing tens of megabytes every Threshold
 // entries competes with the log's own fsyncs (in the bench's 100 MB join
-// fill, members snapshotting 80 MB at once stalled replication long enough
-// for the leader to step down). Configuration state is a few megabytes and
+// fill, three members snapshotting 50-80 MB at once stalled replication
+// long enough for the leader to step down; with a 16 MiB cap the second
+// early snapshot, taken after a 14 MB one, still did). Configuration state is a few megabytes and
 // snapshots in milliseconds. Size, not time, decides: a snapshot's time
 // swings with the machine's load, and one slow snapshot must not switch
 // the trigger off for a small state.
-const maxTriggeredSnapshotSize = 16 << 20
+const maxTriggeredSnapshotSize = 8 << 20
 
 // snapshotRetryAfter is how long the trigger waits after a snapshot raft
 // or the FSM refused (the locally recovered entries not yet re-delivered,
