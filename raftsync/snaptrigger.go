@@ -59,7 +59,7 @@ type snapshotTrigger struct {
 	// running is set while a triggered snapshot is in progress.
 	running atomic.Bool
 	// notBefore (unix nanoseconds) holds the next snapshot back, per
-	// snapshotDutyCycle or snapshotRetryAfter.
+	// snapshotDutyCycle and minTriggeredSnapshotGap, or snapshotRetryAfter.
 	notBefore atomic.Int64
 }
 
@@ -93,7 +93,8 @@ func (t *snapshotTrigger) applied(index uint64) {
 }
 
 // due reports whether the tail after the newest snapshot has reached
-// Threshold, the state is cheap enough to snapshot early, and the FSM can
+// Threshold, the latest snapshot was small enough (maxTriggeredSnapshotSize)
+// to take the next early, and the FSM can
 // be snapshotted (it refuses while it holds locally recovered entries raft
 // has not re-delivered).
 func (t *snapshotTrigger) due(applied uint64) bool {
