@@ -96,6 +96,9 @@ func (w *workload) client(ctx context.Context, end time.Time, id int, nd *node, 
 		op.Client = id
 		w.h.Add(op)
 		pace := time.Duration(rng.Int64N(int64(10 * time.Millisecond)))
+		if op.Status == 0 && op.Result != OK {
+			pace += 100 * time.Millisecond // no answer: the node is down, do not spin
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(pace): // pacing the load, not waiting for a condition

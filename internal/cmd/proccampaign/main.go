@@ -110,6 +110,10 @@ func run(args []string) int {
 	defer stop()
 	s, err := campaign(ctx, cfg)
 	if s != nil {
+		if err != nil && s.Verdict == "" {
+			s.Verdict = "error"
+			s.Problems = append(s.Problems, err.Error())
+		}
 		if werr := s.write(); werr != nil {
 			fmt.Fprintln(os.Stderr, "proccampaign:", werr)
 		}
@@ -199,7 +203,7 @@ func campaign(ctx context.Context, cfg config) (*summary, error) {
 			if ctx.Err() != nil {
 				return s, ctx.Err()
 			}
-			return s, fmt.Errorf("%s not ready within %v (log: %s)", nd.id, recoveryBound, nd.logPath)
+			return s, fmt.Errorf("%s not ready within %v: %s", nd.id, recoveryBound, ids(missing))
 		}
 		logf("%s ready: admin http://%s", nd.id, nd.adminAddr)
 	}

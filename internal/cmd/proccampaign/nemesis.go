@@ -41,7 +41,7 @@ type fault struct {
 	Acts []action `json:"actions"`
 	// RecoveryMS is the time from the last action's end until every node
 	// answered /readyz 200; NotReady lists the nodes that did not within
-	// recoveryBound.
+	// recoveryBound, or whose process exited by itself.
 	RecoveryMS int64    `json:"recovery_ms"`
 	NotReady   []string `json:"not_ready,omitempty"`
 }
@@ -87,13 +87,17 @@ func (n *nemesis) killHold() time.Duration {
 	return n.between(killFastMax, killSlowMax)
 }
 
-// pauseHold draws a pause: 75% past an election (2.5 to 6 election
-// timeouts: raft's followers wait one to two), else a stall shorter than
-// one.
+// pauseHold draws a pause: 65% past an election (2.5 to 6 election
+// timeouts: raft's followers wait one to two), 10% past the clients'
+// timeout too (so that requests sent to the paused node end
+// indeterminate), else a stall shorter than one election timeout.
 func (n *nemesis) pauseHold() time.Duration {
 	t := n.electionTimeout
-	if n.rng.Float64() < 0.75 {
+	switch r := n.rng.Float64(); {
+	case r < 0.65:
 		return n.between(5*t/2, 6*t)
+	case r < 0.75:
+		return n.between(clientTimeout+time.Second, clientTimeout+4*time.Second)
 	}
 	return n.between(t/5, t)
 }
@@ -206,7 +210,7 @@ func (n *nemesis) round(ctx context.Context, i int) fault {
 	missing := n.c.waitReady(ctx, recoveryBound, n.c.nodes...)
 	f.RecoveryMS = time.Since(healed).Milliseconds()
 	for _, nd := range missing {
-		f.NotReady = append(f.NotReady, nd.id)
+		f.NotReady = append(f.NotReady, ids([]*node{nd}))
 	}
 	desc := ""
 	for _, a := range acts {
@@ -217,7 +221,7 @@ func (n *nemesis) round(ctx context.Context, i int) fault {
 		desc += fmt.Sprintf(" %s %s%s %dms", a.Kind, a.Node, l, a.HoldMS)
 	}
 	if len(missing) > 0 {
-		n.log("fault %d %s:%s — NOT READY after %v: %s", i, f.Name, desc, recoveryBound, ids(missing))
+		n.log("fault %d %s:%s — NOT READY: %s", i, f.Name, desc, ids(missing))
 	} else {
 		n.log("fault %d %s:%s — all ready %dms after", i, f.Name, desc, f.RecoveryMS)
 	}

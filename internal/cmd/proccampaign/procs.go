@@ -89,6 +89,7 @@ type node struct {
 	exited chan struct{} // closed when the current process has been reaped
 	paused bool
 	starts int
+	exit   string // how the last process ended, "" while it runs
 }
 
 // cluster is the three gateway processes and what the campaign needs to
@@ -130,6 +131,9 @@ func pickPorts(n int) ([]string, error) {
 // newCluster prepares (does not start) n nodes under base: node 0
 // bootstraps, the others join it. extra goes to every node.
 func newCluster(bin, base string, n int, extra []string, token string) (*cluster, error) {
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return nil, err
+	}
 	ports, err := pickPorts(3 * n)
 	if err != nil {
 		return nil, err
@@ -173,12 +177,15 @@ func (c *cluster) start(nd *node) error {
 	}
 	exited := make(chan struct{})
 	nd.mu.Lock()
-	nd.cmd, nd.exited, nd.paused = cmd, exited, false
+	nd.cmd, nd.exited, nd.paused, nd.exit = cmd, exited, false, ""
 	nd.starts++
 	nd.mu.Unlock()
 	go func() {
-		_ = cmd.Wait()
+		err := cmd.Wait()
 		logf.Close()
+		nd.mu.Lock()
+		nd.exit = fmt.Sprint(err)
+		nd.mu.Unlock()
 		close(exited)
 	}()
 	return nil
@@ -347,18 +354,28 @@ func (c *cluster) ready(ctx context.Context, nd *node) bool {
 	return err == nil && resp.StatusCode == http.StatusOK
 }
 
+// exitStatus says how nd's last process ended, "" while one runs.
+func (nd *node) exitStatus() string {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.exit
+}
+
 // waitReady waits until every node in nds answers /readyz with 200, or d
-// passes, or ctx ends. It returns the nodes still not ready.
+// passes, or ctx ends, or one of them has no process (it exited by
+// itself: it can no longer become ready). It returns the nodes not ready.
 func (c *cluster) waitReady(ctx context.Context, d time.Duration, nds ...*node) []*node {
 	deadline := time.Now().Add(d)
 	for {
 		var missing []*node
+		dead := false
 		for _, nd := range nds {
 			if !c.ready(ctx, nd) {
 				missing = append(missing, nd)
+				dead = dead || !nd.running()
 			}
 		}
-		if len(missing) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+		if len(missing) == 0 || dead || time.Now().After(deadline) || ctx.Err() != nil {
 			return missing
 		}
 		select {
@@ -368,9 +385,14 @@ func (c *cluster) waitReady(ctx context.Context, d time.Duration, nds ...*node) 
 	}
 }
 
+// ids names nds, with how each one's process ended if it did.
 func ids(nds []*node) string {
 	var s []string
 	for _, nd := range nds {
+		if e := nd.exitStatus(); e != "" {
+			s = append(s, fmt.Sprintf("%s (exited: %s, log %s)", nd.id, e, nd.logPath))
+			continue
+		}
 		s = append(s, nd.id)
 	}
 	return strings.Join(s, ",")

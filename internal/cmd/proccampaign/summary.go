@@ -70,7 +70,7 @@ func (s *summary) finish(ops []Op, faults []fault, final []map[string]version) {
 		s.FaultCounts[f.Name]++
 		s.SlowestRecoveryMS = max(s.SlowestRecoveryMS, f.RecoveryMS)
 		if len(f.NotReady) > 0 {
-			s.Problems = append(s.Problems, fmt.Sprintf("fault %d (%s at %dms): %s not ready %v after it", f.N, f.Name, f.AtMS, strings.Join(f.NotReady, ","), recoveryBound))
+			s.Problems = append(s.Problems, fmt.Sprintf("fault %d (%s at %dms): not ready after it (bound %v): %s", f.N, f.Name, f.AtMS, recoveryBound, strings.Join(f.NotReady, "; ")))
 		}
 		for _, a := range f.Acts {
 			if a.Err != "" {
@@ -119,6 +119,9 @@ func (s *summary) write() error {
 
 // print prints the verdict and the checks' counts to stdout.
 func (s *summary) print() {
+	if s.Elapsed == "" {
+		s.Elapsed = time.Since(s.Started).Round(time.Second).String()
+	}
 	total := 0
 	for _, n := range s.Ops {
 		total += n
