@@ -220,3 +220,18 @@ func TestCheckWrites(t *testing.T) {
 		t.Fatalf("acked=%d lost=%d partial=%d failed_applied=%d, want 3 1 1 1", got.Acked, got.Lost, got.Partial, got.FailedApplied)
 	}
 }
+
+func TestCheckLinearizableWritesAVisualizationForAnIllegalKey(t *testing.T) {
+	dir := t.TempDir()
+	got := checkLinearizable([]Op{
+		write(0, "a", 0, 10, http.StatusOK, nil),
+		write(1, "b", 20, 30, http.StatusOK, nil),
+		read(2, KindLease, "a", 40, 50),
+	}, 10*time.Second, dir)
+	if len(got.Illegal) != 1 || len(got.Visualizations) != 1 {
+		t.Fatalf("illegal %v, visualizations %v; want one of each", got.Illegal, got.Visualizations)
+	}
+	if fi, err := os.Stat(got.Visualizations[0]); err != nil || fi.Size() == 0 {
+		t.Fatalf("visualization %s: %v", got.Visualizations[0], err)
+	}
+}
