@@ -110,6 +110,9 @@ func run(args []string) int {
 	defer stop()
 	s, err := campaign(ctx, cfg)
 	if s != nil {
+		if ctx.Err() != nil {
+			s.Verdict = "interrupted" // failures after Ctrl-C are the interruption's
+		}
 		if err != nil && s.Verdict == "" {
 			s.Verdict = "error"
 			s.Problems = append(s.Problems, err.Error())
