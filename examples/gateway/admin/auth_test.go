@@ -56,6 +56,9 @@ func TestAuthRequiredAndNothingWritten(t *testing.T) {
 				!strings.Contains(r.header.Get("WWW-Authenticate"), cred.wantErr) || r.json(t)["error"] == nil {
 				t.Errorf("%s: %s %s: %d %q %s", cred.name, rq.method, rq.path, r.code, r.header.Get("WWW-Authenticate"), r.body)
 			}
+			if r.header.Get("X-Raft-Index") != "" {
+				t.Errorf("%s: %s %s: a refusal tells the raft index", cred.name, rq.method, rq.path)
+			}
 		}
 	}
 	// A read-only token reads but may not write.

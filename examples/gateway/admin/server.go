@@ -166,15 +166,17 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// ServeHTTP serves the API. Every response carries X-Raft-Index and the
-// security headers; a request without the credentials Config.Auth asks
+// ServeHTTP serves the API. Every response carries the security headers,
+// and every authorized one X-Raft-Index; a request without the credentials Config.Auth asks
 // for is answered 401 or 403 before any handler runs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
-	iw := &indexWriter{ResponseWriter: w, applied: s.cfg.Node.AppliedIndex}
-	if !s.authorize(iw, r) {
+	// A refusal does not carry X-Raft-Index: an anonymous caller learns
+	// nothing about the log.
+	if !s.authorize(w, r) {
 		return
 	}
+	iw := &indexWriter{ResponseWriter: w, applied: s.cfg.Node.AppliedIndex}
 	s.mux.ServeHTTP(iw, r)
 }
 

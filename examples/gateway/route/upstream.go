@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -197,6 +198,9 @@ func (p *UpstreamPolicy) CheckURL(ctx context.Context, raw string) error {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return p.CheckAddr(netip.AddrPortFrom(ip, uint16(pn)))
 	}
+	if endsInNumber(host) {
+		return fmt.Errorf("%w: %q is an IP address in a form other than a.b.c.d (the C resolver reads 127.1 as 127.0.0.1); write it in full", ErrForbiddenUpstream, host)
+	}
 	ips, err := p.lookup(ctx, host)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -238,6 +242,33 @@ func (p *UpstreamPolicy) DialControl(network, address string, _ syscall.RawConn)
 		return fmt.Errorf("%w: cannot judge dial address %q", ErrForbiddenUpstream, address)
 	}
 	return p.CheckAddr(ap)
+}
+
+// endsInNumber reports whether host's last label is a number (decimal, or
+// hex with 0x): the WHATWG URL standard then parses the host as an IPv4
+// address, as inet_aton does ("127.1", "2130706433", "0x7f.1"). No DNS
+// top-level domain is numeric.
+func endsInNumber(host string) bool {
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	last := labels[len(labels)-1]
+	if h, ok := strings.CutPrefix(strings.ToLower(last), "0x"); ok {
+		last = h
+		for i := 0; i < len(last); i++ {
+			if c := last[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	if last == "" {
+		return false
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *UpstreamPolicy) lookup(ctx context.Context, host string) ([]netip.Addr, error) {

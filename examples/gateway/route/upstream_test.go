@@ -108,3 +108,22 @@ func TestUpstreamPolicyResolvesNames(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A host that is a number in a form netip does not take ("127.1",
+// "2130706433", "0x7f.0.0.1") is an IP address to the C resolver (and to
+// browsers), which the policy cannot judge as written: refused.
+func TestUpstreamPolicyRefusesNonCanonicalNumericHosts(t *testing.T) {
+	p := &route.UpstreamPolicy{LookupNetIP: func(context.Context, string, string) ([]netip.Addr, error) {
+		return nil, errors.New("no such host") // as Go's own resolver answers
+	}}
+	for _, u := range []string{"http://127.1", "http://2130706433:80", "http://0x7f.0.0.1", "http://0177.0.0.1", "http://169.254.43518", "http://1.2.3.4.5"} {
+		if err := p.CheckURL(context.Background(), u); !errors.Is(err, route.ErrForbiddenUpstream) {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	for _, u := range []string{"http://1password.example", "http://123.example", "http://a1.b2"} {
+		if err := p.CheckURL(context.Background(), u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
