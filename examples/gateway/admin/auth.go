@@ -49,15 +49,15 @@ func securityHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-// open reports whether a path is served without credentials: the probes.
-func open(path string) bool { return path == "/readyz" || path == "/livez" }
+// isProbe reports whether a path is served without credentials: the probes.
+func isProbe(path string) bool { return path == "/readyz" || path == "/livez" }
 
 // authorize decides whether r may proceed, and answers it itself (401 or
 // 403 with a JSON error) when not. A GET or HEAD needs RoleRead, anything
 // else RoleWrite.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	a := s.cfg.Auth
-	if a.Insecure || open(r.URL.Path) {
+	if a.Insecure || isProbe(r.URL.Path) {
 		return true
 	}
 	if a.ClientCerts && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
