@@ -2,11 +2,17 @@
 // that changes routing configuration through Raft, and a reverse proxy that
 // serves traffic from each node's local copy of it.
 //
-// Run three nodes on loopback (see README.md, or run-cluster.sh):
+// Run three nodes on loopback (see README.md, or run-cluster.sh), each with
+// FLAGS="-admin-token-file tokens -allow-loopback-upstreams" (the admin API
+// needs a bearer token from the file; the demo upstreams are on loopback):
 //
-//	gateway -id node1 -dir data/node1 -raft-addr 127.0.0.1:7001 -admin-addr 127.0.0.1:8001 -proxy-addr 127.0.0.1:9001 -bootstrap
-//	gateway -id node2 -dir data/node2 -raft-addr 127.0.0.1:7002 -admin-addr 127.0.0.1:8002 -proxy-addr 127.0.0.1:9002 -join 127.0.0.1:7001
-//	gateway -id node3 -dir data/node3 -raft-addr 127.0.0.1:7003 -admin-addr 127.0.0.1:8003 -proxy-addr 127.0.0.1:9003 -join 127.0.0.1:7001
+//	gateway -id node1 -dir data/node1 -raft-addr 127.0.0.1:7001 -admin-addr 127.0.0.1:8001 -proxy-addr 127.0.0.1:9001 $FLAGS -bootstrap
+//	gateway -id node2 -dir data/node2 -raft-addr 127.0.0.1:7002 -admin-addr 127.0.0.1:8002 -proxy-addr 127.0.0.1:9002 $FLAGS -join 127.0.0.1:7001
+//	gateway -id node3 -dir data/node3 -raft-addr 127.0.0.1:7003 -admin-addr 127.0.0.1:8003 -proxy-addr 127.0.0.1:9003 $FLAGS -join 127.0.0.1:7001
+//
+// Without -admin-token-file or -admin-tls with -admin-client-ca, a node
+// refuses to start unless -admin-insecure is given on a loopback
+// -admin-addr.
 //
 // Two helper subcommands make the walkthrough self-contained:
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -22,6 +23,11 @@ type options struct {
 	clusterID                   string
 	tlsCert, tlsKey, tlsCA      string
 	adminTLS                    bool
+	adminClientCA               string
+	adminTokenFile              string
+	adminInsecure               bool
+	allowPrivateUpstreams       bool
+	allowLoopbackUpstreams      bool
 	logLevel                    hclog.Level
 	raftTimeout                 time.Duration
 	snapshotThreshold           uint64
@@ -44,7 +50,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: gateway -id ID -dir DIR -raft-addr HOST:PORT -admin-addr HOST:PORT -proxy-addr HOST:PORT [-bootstrap | -join ADDR[,ADDR]] [flags]\n")
+		fmt.Fprintf(out, "usage: gateway -id ID -dir DIR -raft-addr HOST:PORT -admin-addr HOST:PORT -proxy-addr HOST:PORT [-bootstrap | -join ADDR[,ADDR]]\n")
+		fmt.Fprintf(out, "               (-admin-token-file FILE | -admin-tls -admin-client-ca CA | -admin-insecure) [flags]\n")
 		fmt.Fprintf(out, "       gateway echo -addr HOST:PORT -name NAME\n       gateway gencert -dir DIR [-hosts 127.0.0.1,localhost]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
@@ -61,7 +68,12 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for node-to-node mutual TLS (with -tls-key and -tls-ca)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM CA certificate that signs every member's certificate")
-	fs.BoolVar(&o.adminTLS, "admin-tls", false, "serve the admin API over HTTPS with -tls-cert (clients are not asked for certificates)")
+	fs.BoolVar(&o.adminTLS, "admin-tls", false, "serve the admin API over HTTPS with -tls-cert")
+	fs.StringVar(&o.adminClientCA, "admin-client-ca", "", "with -admin-tls: PEM CA; every admin client must present a certificate it signed (mutual TLS)")
+	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "file of admin API bearer tokens: one per line, optionally followed by 'read' or 'write' (default); '#' comments; not accessible by other users")
+	fs.BoolVar(&o.adminInsecure, "admin-insecure", false, "serve the admin API without authentication (development only: -admin-addr must be a loopback address)")
+	fs.BoolVar(&o.allowPrivateUpstreams, "allow-private-upstreams", false, "let routes point at private addresses (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), for on-premises upstreams")
+	fs.BoolVar(&o.allowLoopbackUpstreams, "allow-loopback-upstreams", false, "let routes point at loopback addresses (127/8, ::1), for demos and tests on one machine; the node's own ports stay refused")
 	fs.StringVar(&level, "log-level", "info", "log level: trace, debug, info, warn, error or off")
 	fs.DurationVar(&o.raftTimeout, "raft-timeout", time.Second, "raft heartbeat and election timeout; failover takes a few of these")
 	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", 0, "log entries between snapshots (0: raftkit's default, 1024)")
@@ -126,6 +138,9 @@ func (o *options) validate() error {
 	if o.adminTLS && o.tlsCert == "" {
 		return bad("-admin-tls needs -tls-cert and -tls-key")
 	}
+	if err := o.validateAdminAuth(); err != nil {
+		return bad("%v", err)
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -144,6 +159,39 @@ func (o *options) validate() error {
 		return bad("-snapshot-interval and -recovered-grace must not be negative")
 	}
 	return nil
+}
+
+// validateAdminAuth checks that the admin API authenticates its callers,
+// or that -admin-insecure was asked for on a loopback address only.
+func (o *options) validateAdminAuth() error {
+	if o.adminClientCA != "" && !o.adminTLS {
+		return errors.New("-admin-client-ca needs -admin-tls: client certificates are asked for in the TLS handshake")
+	}
+	authed := o.adminTokenFile != "" || o.adminClientCA != ""
+	switch {
+	case authed && o.adminInsecure:
+		return errors.New("-admin-insecure excludes -admin-token-file and -admin-client-ca")
+	case !authed && !o.adminInsecure:
+		return errors.New("the admin API needs authentication: give -admin-token-file FILE, or -admin-tls with -admin-client-ca CA, or both " +
+			"(-admin-insecure serves it unauthenticated, on a loopback -admin-addr only)")
+	case o.adminInsecure && !isLoopbackHost(o.adminAddr):
+		return fmt.Errorf("-admin-insecure: -admin-addr %q is not a loopback address; an unauthenticated admin API there lets anyone who reaches it rewrite routes and remove members", o.adminAddr)
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether hostport's host is "localhost" or a
+// loopback IP. An empty host means every address, so it is not.
+func isLoopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func countSet(vs ...string) int {

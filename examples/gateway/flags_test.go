@@ -10,7 +10,9 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
-	base := []string{"-id", "n1", "-dir", "/tmp/x", "-raft-addr", "127.0.0.1:7001", "-admin-addr", "127.0.0.1:8001", "-proxy-addr", "127.0.0.1:9001"}
+	noAuth := []string{"-id", "n1", "-dir", "/tmp/x", "-raft-addr", "127.0.0.1:7001", "-admin-addr", "127.0.0.1:8001", "-proxy-addr", "127.0.0.1:9001"}
+	base := append([]string{"-admin-token-file", "/etc/gw/tokens"}, noAuth...)
+	public := []string{"-id", "n1", "-dir", "/tmp/x", "-raft-addr", "127.0.0.1:7001", "-admin-addr", "0.0.0.0:8001", "-proxy-addr", "127.0.0.1:9001"}
 	o, err := parseFlags(append(base, "-join", "127.0.0.1:7002, 127.0.0.1:7003", "-nonvoter", "-log-level", "warn", "-raft-timeout", "300ms"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +34,13 @@ func TestParseFlags(t *testing.T) {
 		{append(base, "-raft-timeout", "1ms"), "minimum"},
 		{append(base, "-raft-timeout", "0s"), "must be positive"},
 		{append(base, "stray"), "unexpected argument"},
+		// The admin API authenticates, or is on loopback on purpose.
+		{noAuth, "needs authentication"},
+		{append(noAuth, "-admin-tls", "-tls-cert", "c", "-tls-key", "k", "-tls-ca", "ca"), "needs authentication"},
+		{append(noAuth, "-admin-client-ca", "ca.pem"), "needs -admin-tls"},
+		{append(base, "-admin-insecure"), "excludes"},
+		{append(public, "-admin-insecure"), "not a loopback address"},
+		{[]string{"-id", "n1", "-dir", "/tmp/x", "-raft-addr", "127.0.0.1:7001", "-admin-addr", ":8001", "-proxy-addr", "127.0.0.1:9001", "-admin-insecure"}, "not a loopback address"},
 		{append(base, "-no-such-flag"), "not defined"},
 		{[]string{"-id", "n", "-dir", "d", "-raft-addr", "127.0.0.1:1", "-admin-addr", "127.0.0.1:1", "-proxy-addr", "127.0.0.1:2"}, "must differ"},
 	}
@@ -39,6 +48,17 @@ func TestParseFlags(t *testing.T) {
 		_, err := parseFlags(tc.args, io.Discard)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.reason) {
 			t.Errorf("%v: err = %v, want a usage error with %q", tc.args, err, tc.reason)
+		}
+	}
+	for _, ok := range [][]string{
+		append(noAuth, "-admin-insecure"),
+		{"-id", "n1", "-dir", "/tmp/x", "-raft-addr", "127.0.0.1:7001", "-admin-addr", "[::1]:8001", "-proxy-addr", "127.0.0.1:9001", "-admin-insecure"},
+		{"-id", "n1", "-dir", "/tmp/x", "-raft-addr", "127.0.0.1:7001", "-admin-addr", "localhost:8001", "-proxy-addr", "127.0.0.1:9001", "-admin-insecure"},
+		append(public, "-admin-tls", "-tls-cert", "c", "-tls-key", "k", "-tls-ca", "ca", "-admin-client-ca", "ca"),
+		append(public, "-admin-token-file", "t", "-allow-private-upstreams"),
+	} {
+		if _, err := parseFlags(ok, io.Discard); err != nil {
+			t.Errorf("%v: %v", ok, err)
 		}
 	}
 	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {

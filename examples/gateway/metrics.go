@@ -41,6 +41,8 @@ func registerMetrics(r *metrics.Registry, g *gateway) {
 	r.Value("gateway_admin_apply_failures_total", "Commands whose Apply failed (no leader, outcome unknown).", metrics.Counter, ad(func(s admin.Stats) uint64 { return s.ApplyFailures }))
 	r.Value("gateway_admin_rejected_total", "Commands the state machine refused (conflict, not found).", metrics.Counter, ad(func(s admin.Stats) uint64 { return s.Rejected }))
 	r.Value("gateway_admin_refused_total", "Write requests refused before reaching raft (bad input).", metrics.Counter, ad(func(s admin.Stats) uint64 { return s.Refused }))
+	r.Value("gateway_admin_unauthorized_total", "Admin requests answered 401 (no or bad credentials).", metrics.Counter, ad(func(s admin.Stats) uint64 { return s.Unauthorized }))
+	r.Value("gateway_admin_forbidden_total", "Admin requests answered 403 (a read token asking to write).", metrics.Counter, ad(func(s admin.Stats) uint64 { return s.Forbidden }))
 
 	rd := func(f func(s readiness.Status) float64) func() float64 {
 		return func() float64 { return f(g.node.Readiness()) }

@@ -49,11 +49,25 @@ type gwCluster struct {
 	nodes  []*gwNode
 	client *http.Client
 	scheme string
+	// auth is the Authorization header every admin request carries
+	// (Bearer testWriteToken), unless a test clears it.
+	auth      string
+	tokenFile string
 }
 
+// The tokens in every test cluster's -admin-token-file.
+const (
+	testWriteToken = "gw-test-write-token-0123456789abcdef"
+	testReadToken  = "gw-test-read-token-0123456789abcdef"
+)
+
 type clusterOpts struct {
-	extra []string    // flags for every node
-	tls   *tls.Config // client config for an -admin-tls cluster
+	extra   []string         // flags for every node
+	perNode map[int][]string // flags for node i (0-based) only
+	tls     *tls.Config      // client config for an -admin-tls cluster
+	// strictUpstreams leaves out -allow-loopback-upstreams, which the
+	// test clusters otherwise take to reach their loopback upstreams.
+	strictUpstreams bool
 }
 
 // newCluster starts n nodes (the first bootstraps, the others join it)
@@ -66,12 +80,22 @@ func newCluster(t *testing.T, n int, o clusterOpts) *gwCluster {
 	if o.tls != nil {
 		c.scheme = "https"
 	}
-	c.base, c.common = t.TempDir(), o.extra
+	c.base = t.TempDir()
+	c.tokenFile = filepath.Join(c.base, "admin-tokens")
+	tokens := "# test cluster\n" + testWriteToken + "\n" + testReadToken + " read\n"
+	if err := os.WriteFile(c.tokenFile, []byte(tokens), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.auth = "Bearer " + testWriteToken
+	c.common = append([]string{"-admin-token-file", c.tokenFile}, o.extra...)
+	if !o.strictUpstreams {
+		c.common = append(c.common, "-allow-loopback-upstreams")
+	}
 	for i := 0; i < n; i++ {
 		if i == 0 {
-			c.nodes = append(c.nodes, c.newNode("-bootstrap"))
+			c.nodes = append(c.nodes, c.newNode(append([]string{"-bootstrap"}, o.perNode[i]...)...))
 		} else {
-			c.nodes = append(c.nodes, c.newNode("-join", c.nodes[0].raftAddr))
+			c.nodes = append(c.nodes, c.newNode(append([]string{"-join", c.nodes[0].raftAddr}, o.perNode[i]...)...))
 		}
 	}
 	t.Cleanup(func() {
@@ -281,8 +305,14 @@ func (r response) decode(t *testing.T, v any) {
 	}
 }
 
-// do sends a request to a node's admin API.
+// do sends a request to a node's admin API, with the cluster's token.
 func (c *gwCluster) do(n *gwNode, method, path, body string) (response, error) {
+	return c.doAuth(n, method, path, body, c.auth)
+}
+
+// doAuth sends a request with the given Authorization header (none when
+// empty).
+func (c *gwCluster) doAuth(n *gwNode, method, path, body, authorization string) (response, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -290,6 +320,9 @@ func (c *gwCluster) do(n *gwNode, method, path, body string) (response, error) {
 	req, err := http.NewRequest(method, c.scheme+"://"+n.adminAddr+path, rd)
 	if err != nil {
 		return response{}, err
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {

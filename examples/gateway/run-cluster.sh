@@ -14,29 +14,44 @@
 #
 # Ports: node N uses raft 700N, admin API 800N, proxy 900N; the echo
 # upstreams listen on 9101 (named a) and 9102 (named b).
-# With GW_TLS=1 the nodes talk mutual TLS to each other and serve the admin
-# API over HTTPS, with certificates made by "gateway gencert" in $GW_DATA/certs.
+#
+# The admin API needs a bearer token: "up" writes a random one to
+# $GW_DATA/admin-tokens (mode 0600) and every node reads it with
+# -admin-token-file. Send it with
+#   curl -H "Authorization: Bearer $(cat $GW_DATA/admin-tokens)" ...
+# The nodes run with -allow-loopback-upstreams, because the demo upstreams
+# listen on 127.0.0.1 (a production gateway refuses loopback upstreams).
+# With GW_TLS=1 the nodes talk mutual TLS to each other, and the admin API
+# is HTTPS that also requires a client certificate from a separate admin
+# CA; "gateway gencert" makes both in $GW_DATA/certs and $GW_DATA/admin-certs.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DATA="${GW_DATA:-/tmp/gateway-demo}"
 BIN="$DATA/bin/gateway"
 CERTS="$DATA/certs"
+ADMIN_CERTS="$DATA/admin-certs"
+TOKENS="$DATA/admin-tokens"
+COMMON_FLAGS="-admin-token-file $TOKENS -allow-loopback-upstreams"
 if [ "${GW_TLS:-0}" = 1 ]; then
   SCHEME=https
-  CURL=(curl --cacert "$CERTS/ca.pem")
-  TLS_FLAGS="-tls-cert $CERTS/node.pem -tls-key $CERTS/node-key.pem -tls-ca $CERTS/ca.pem -admin-tls"
+  CURL=(curl --cacert "$CERTS/ca.pem" --cert "$ADMIN_CERTS/node.pem" --key "$ADMIN_CERTS/node-key.pem")
+  TLS_FLAGS="-tls-cert $CERTS/node.pem -tls-key $CERTS/node-key.pem -tls-ca $CERTS/ca.pem -admin-tls -admin-client-ca $ADMIN_CERTS/ca.pem"
 else
   SCHEME=http
   CURL=(curl)
   TLS_FLAGS=""
 fi
 
+# admin_curl ARGS...: curl to the admin API, with the token (read when
+# called: "up" may have just written it).
+admin_curl() { "${CURL[@]}" -H "Authorization: Bearer $(cat "$TOKENS")" "$@"; }
+
 die() { echo "run-cluster.sh: $*" >&2; exit 1; }
 
 node_flags() {
   local n=$1
-  echo "-id node$n -dir $DATA/node$n -raft-addr 127.0.0.1:700$n -admin-addr 127.0.0.1:800$n -proxy-addr 127.0.0.1:900$n $TLS_FLAGS"
+  echo "-id node$n -dir $DATA/node$n -raft-addr 127.0.0.1:700$n -admin-addr 127.0.0.1:800$n -proxy-addr 127.0.0.1:900$n $COMMON_FLAGS $TLS_FLAGS"
 }
 
 running() { # running NAME: is the process of pid file NAME alive?
@@ -55,7 +70,7 @@ wait_ready() { # wait_ready N: until node N serves traffic (60s at most)
   local n=$1
   for _ in $(seq 1 600); do
     # Ready, and the proxy has built its table and opened its port.
-    if "${CURL[@]}" -fsS "$SCHEME://127.0.0.1:800$n/status" 2>/dev/null | grep -q '"proxy_serving": true'; then
+    if admin_curl -fsS "$SCHEME://127.0.0.1:800$n/status" 2>/dev/null | grep -q '"proxy_serving": true'; then
       # ... and it is ours, not a leftover process on the same port.
       sleep 0.2
       running "node$n" || die "node$n exited; see $DATA/node$n.log (is another gateway using its ports?)"
@@ -109,8 +124,14 @@ case "$cmd" in
     mkdir -p "$DATA/bin"
     echo "building $BIN"
     (cd "$HERE" && go build -o "$BIN" .)
+    if [ ! -f "$TOKENS" ]; then
+      # 32 random bytes, hex: the admin API's one (write) token.
+      (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOKENS" && echo >>"$TOKENS")
+      echo "wrote the admin token to $TOKENS"
+    fi
     if [ "${GW_TLS:-0}" = 1 ] && [ ! -f "$CERTS/ca.pem" ]; then
       "$BIN" gencert -dir "$CERTS"
+      "$BIN" gencert -dir "$ADMIN_CERTS"   # a separate CA for admin clients
     fi
     for p in 9101 9102; do
       running echo-a || running echo-b || ! port_busy "$p" || die "port $p is in use by another process: stop it first"
@@ -127,7 +148,7 @@ case "$cmd" in
   status)
     for n in 1 2 3; do
       if ! running "node$n"; then echo "node$n: not running"; continue; fi
-      "${CURL[@]}" -fsS "$SCHEME://127.0.0.1:800$n/metrics" | awk -v n="node$n" '
+      admin_curl -fsS "$SCHEME://127.0.0.1:800$n/metrics" | awk -v n="node$n" '
         /^gateway_raft_is_leader /            { role = ($2 == 1) ? "leader  " : "follower" }
         /^gateway_readiness_state.* 1$/       { split($1, a, "\""); state = a[2] }
         /^gateway_raft_applied_index /        { applied = $2 }
@@ -147,7 +168,7 @@ case "$cmd" in
     echo "removed $DATA"
     ;;
   *)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

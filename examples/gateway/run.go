@@ -19,6 +19,7 @@ import (
 	"github.com/raftkit/raftkit/examples/gateway/admin"
 	"github.com/raftkit/raftkit/examples/gateway/metrics"
 	"github.com/raftkit/raftkit/examples/gateway/proxy"
+	"github.com/raftkit/raftkit/examples/gateway/route"
 	"github.com/raftkit/raftkit/examples/gateway/store"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
@@ -50,6 +51,27 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	auth, err := g.adminAuth()
+	if err != nil {
+		return err
+	}
+	// The upstream address policy: the admin API checks every route and
+	// group against it, and the proxy every address it dials. The node's
+	// own listeners are added as they become known.
+	policy := &route.UpstreamPolicy{AllowPrivate: o.allowPrivateUpstreams, AllowLoopback: o.allowLoopbackUpstreams}
+	ownAddr := func(addr string) {
+		if addr == "" {
+			return
+		}
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		defer acancel()
+		if err := policy.AddOwn(actx, addr); err != nil {
+			log.Warn("cannot resolve an own address for the upstream policy", "addr", addr, "error", err)
+		}
+	}
+	for _, a := range []string{o.raftAddr, o.raftAdvertise, o.adminAddr, o.proxyAddr} {
+		ownAddr(a)
+	}
 	// The state machine. To use a durable one (bbolt, say), construct it
 	// here: it must implement store.Store, and raftsync.DurableFSM to skip
 	// what it already holds at restart.
@@ -66,6 +88,7 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 			err = fmt.Errorf("closing the node: %w", cerr)
 		}
 	}()
+	ownAddr(g.node.AdvertiseAddr())
 	log.Info("node open", "id", o.id, "raft", g.node.AdvertiseAddr(), "cluster", g.node.ClusterID(), "readiness", g.node.Readiness().State)
 
 	// The data plane follows the store. The subscription delivers nothing
@@ -76,7 +99,7 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 	defer wg.Wait() // runs after sub.Close below, which ends proxy.Run
 	sub := g.node.SubscribeChanges()
 	defer sub.Close()
-	g.proxy = proxy.New(g.store, proxy.Options{Logger: log.Named("proxy")})
+	g.proxy = proxy.New(g.store, proxy.Options{Logger: log.Named("proxy"), Upstreams: policy})
 	defer g.proxy.Close()
 	wg.Add(1)
 	go func() {
@@ -87,7 +110,7 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 	reg := &metrics.Registry{}
 	g.admin, err = admin.New(admin.Config{
 		Node: g.node, Store: g.store, Metrics: reg, DataPlane: g.proxy, Extra: g.statusExtra,
-		Timeout: o.requestTimeout, Logger: log.Named("admin"),
+		Timeout: o.requestTimeout, Logger: log.Named("admin"), Auth: auth, Upstreams: policy,
 	})
 	if err != nil {
 		return err
@@ -130,14 +153,21 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 	// the node recovers and catches up.
 	var adminConf *tls.Config
 	if o.adminTLS {
-		adminConf = adminTLS(cfg.TLS)
+		if adminConf, err = adminTLS(cfg.TLS, o.adminClientCA); err != nil {
+			return err
+		}
 	}
 	a, err := serve("admin", o.adminAddr, g.admin, adminConf)
 	if err != nil {
 		return err
 	}
 	g.adminAddr.Store(&a)
-	log.Info("admin API listening", "addr", a, "tls", o.adminTLS)
+	ownAddr(a)
+	log.Info("admin API listening", "addr", a, "tls", o.adminTLS, "client_certs", o.adminClientCA != "",
+		"tokens", auth.Tokens != nil, "insecure", o.adminInsecure)
+	if !o.adminTLS && auth.Tokens != nil && !isLoopbackHost(o.adminAddr) {
+		log.Warn("admin tokens travel in clear text: anyone who can watch this network can take them; serve the admin API with -admin-tls", "addr", a)
+	}
 
 	// The proxy serves only once the node is ready and the route table is
 	// built from the state it was ready at.
@@ -157,6 +187,7 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 		return err
 	}
 	g.proxyAddr.Store(&p)
+	ownAddr(p)
 	g.serving.Store(true)
 	st := g.proxy.Stats()
 	log.Info("proxy serving", "addr", p, "routes", st.Routes, "table_index", st.TableIndex, "readiness", g.node.Readiness().State)
@@ -209,6 +240,24 @@ func (g *gateway) nodeConfig() (raftsync.Config, error) {
 		cfg.TLS = tc
 	}
 	return cfg, nil
+}
+
+// adminAuth builds the admin API's authentication from the flags (parseFlags
+// made sure there is some, or -admin-insecure on loopback).
+func (g *gateway) adminAuth() (admin.Auth, error) {
+	o := g.o
+	a := admin.Auth{ClientCerts: o.adminClientCA != "", Insecure: o.adminInsecure}
+	if o.adminTokenFile != "" {
+		tok, err := admin.LoadTokens(o.adminTokenFile)
+		if err != nil {
+			return admin.Auth{}, fmt.Errorf("-admin-token-file: %w", err)
+		}
+		a.Tokens = tok
+	}
+	if a.Insecure {
+		g.log.Warn("the admin API is unauthenticated (-admin-insecure): anyone who reaches " + o.adminAddr + " can change routes and remove members")
+	}
+	return a, nil
 }
 
 // statusExtra is what /status shows under "gateway".

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,14 +12,15 @@ import (
 	"time"
 )
 
-// A cluster with mutual TLS between nodes and HTTPS on the admin API,
-// using certificates from "gateway gencert"; a node with a certificate from
+// A cluster with mutual TLS between nodes and on the admin API (whose
+// clients need a certificate from a separate admin CA, and a token), using
+// certificates from "gateway gencert"; a node with a certificate from
 // another CA cannot join.
 func TestTLSCluster(t *testing.T) {
 	bin := gatewayBinary(t)
 	dir := t.TempDir()
-	certs, rogue := filepath.Join(dir, "certs"), filepath.Join(dir, "rogue")
-	for _, d := range []string{certs, rogue} {
+	certs, rogue, adminCerts := filepath.Join(dir, "certs"), filepath.Join(dir, "rogue"), filepath.Join(dir, "admin")
+	for _, d := range []string{certs, rogue, adminCerts} {
 		if out, err := exec.Command(bin, "gencert", "-dir", d).CombinedOutput(); err != nil {
 			t.Fatalf("gencert: %v\n%s", err, out)
 		}
@@ -32,7 +34,32 @@ func TestTLSCluster(t *testing.T) {
 	tlsFlags := func(d string) []string {
 		return []string{"-tls-cert", filepath.Join(d, "node.pem"), "-tls-key", filepath.Join(d, "node-key.pem"), "-tls-ca", filepath.Join(d, "ca.pem")}
 	}
-	c := newCluster(t, 3, clusterOpts{extra: append(tlsFlags(certs), "-admin-tls"), tls: &tls.Config{RootCAs: pool}})
+	adminCert, err := tls.LoadX509KeyPair(filepath.Join(adminCerts, "node.pem"), filepath.Join(adminCerts, "node-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	memberCert, err := tls.LoadX509KeyPair(filepath.Join(certs, "node.pem"), filepath.Join(certs, "node-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 3, clusterOpts{
+		extra: append(tlsFlags(certs), "-admin-tls", "-admin-client-ca", filepath.Join(adminCerts, "ca.pem")),
+		tls:   &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{adminCert}},
+	})
+	// Without a certificate, or with a member's (another CA), the
+	// handshake fails; with the admin certificate but no token, 401.
+	for name, certs := range map[string][]tls.Certificate{"no certificate": nil, "a member certificate": {memberCert}} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + c.nodes[0].adminAddr + "/v1/routes")
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: the admin API answered %d", name, resp.StatusCode)
+		}
+		tr.CloseIdleConnections()
+	}
+	if r, err := c.doAuth(c.nodes[0], "GET", "/v1/routes", "", ""); err != nil || r.code != http.StatusUnauthorized {
+		t.Fatalf("certificate without a token: %d %v", r.code, err)
+	}
 	up := newTestUpstream(t, "tls-up")
 	_, followers := c.leader()
 	c.put(followers[0], "secure", routeJSON("/secure", false, "", up.URL))
@@ -48,7 +75,7 @@ func TestTLSCluster(t *testing.T) {
 	ports := freePorts(t, 3)
 	cmd := exec.Command(bin, append([]string{"-id", "rogue", "-dir", filepath.Join(dir, "rogue-data"),
 		"-raft-addr", ports[0], "-admin-addr", ports[1], "-proxy-addr", ports[2],
-		"-join", c.nodes[0].raftAddr, "-join-timeout", "3s"}, tlsFlags(rogue)...)...)
+		"-join", c.nodes[0].raftAddr, "-join-timeout", "3s", "-admin-insecure"}, tlsFlags(rogue)...)...)
 	done := make(chan struct{})
 	var out []byte
 	go func() { out, err = cmd.CombinedOutput(); close(done) }()

@@ -32,9 +32,23 @@ func loadTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
 	}, nil
 }
 
-// adminTLS is the admin API's server configuration: the node's certificate,
-// no client certificates asked (put an authenticating proxy or client
-// certificates in front of it in production).
-func adminTLS(node *tls.Config) *tls.Config {
-	return &tls.Config{Certificates: node.Certificates, MinVersion: tls.VersionTLS12}
+// adminTLS is the admin API's server configuration: the node's
+// certificate, and with clientCA set, mutual TLS: every client must present
+// a certificate that CA signed (tls.RequireAndVerifyClientCert), or the
+// handshake fails before any request is read.
+func adminTLS(node *tls.Config, clientCA string) (*tls.Config, error) {
+	c := &tls.Config{Certificates: node.Certificates, MinVersion: tls.VersionTLS12}
+	if clientCA == "" {
+		return c, nil
+	}
+	pem, err := os.ReadFile(clientCA)
+	if err != nil {
+		return nil, fmt.Errorf("reading -admin-client-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-admin-client-ca %s holds no PEM certificate", clientCA)
+	}
+	c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	return c, nil
 }

@@ -27,6 +27,27 @@
 // heard from the leader), in the manner of Consul. Every request takes
 // ?timeout=DURATION (default 10s, at most 1m) bounding its wait for Raft.
 //
+// # Authentication
+//
+// Every endpoint except /readyz and /livez needs credentials (see Auth):
+// a bearer token from the gateway's token file ("Authorization: Bearer
+// TOKEN"), a client certificate verified by the admin listener's CA, or
+// both when both are configured. A GET needs a token of any role; every
+// other method a write token. No or bad credentials: 401 with
+// WWW-Authenticate: Bearer (error="invalid_token" for a token that is not
+// in the file); a read-only token asking to write: 403. Both carry a JSON
+// error, reach no handler, and write nothing. Tokens are compared in
+// constant time and never logged. Every response carries
+// X-Content-Type-Options: nosniff, Cache-Control: no-store,
+// X-Frame-Options: DENY, Referrer-Policy: no-referrer and
+// Content-Security-Policy: default-src 'none'; frame-ancestors 'none'.
+//
+// Upstream URLs in routes and groups are checked against an address
+// policy (route.UpstreamPolicy) before the write reaches Raft: loopback,
+// link-local (169.254.169.254), unspecified, multicast and private
+// addresses, and the node's own listeners, are refused with 400 naming
+// the field ("upstreams[0].url") unless the policy allows them.
+//
 // Writes work on every node: a follower forwards them to the leader
 // (raftsync.Node.Apply), so clients never look for the leader.
 //
@@ -34,7 +55,8 @@
 //
 // Every error is JSON {"error": "...", "field": "..."} ("field" names the
 // offending field of the body when there is one). Bad input changes
-// nothing: 400 for malformed JSON, unknown fields or query parameters, and
+// nothing: 401 and 403 as above, 400 for malformed JSON, a forbidden
+// upstream address, unknown fields or query parameters, and
 // invalid values; 413 for a body over 64 KiB; 405 for a wrong method; 409
 // for a conflict with the current state (an existing ID on create, a host
 // and path prefix another route serves, a group still in use). Refusals

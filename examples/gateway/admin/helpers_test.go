@@ -16,6 +16,7 @@ import (
 
 	"github.com/raftkit/raftkit/examples/gateway/admin"
 	"github.com/raftkit/raftkit/examples/gateway/proxy"
+	"github.com/raftkit/raftkit/examples/gateway/route"
 	"github.com/raftkit/raftkit/examples/gateway/store"
 	"github.com/raftkit/raftkit/raftsync"
 )
@@ -29,9 +30,34 @@ type api struct {
 	proxy  *proxy.Proxy
 	url    string
 	client *http.Client
+	token  string // sent as a bearer token when set
 }
 
+// testToken is the write token newAPI's server accepts, and readToken a
+// read-only one.
+const (
+	testToken = "write-token-0123456789abcdef"
+	readToken = "read-token-0123456789abcdef"
+)
+
+func testTokens(t *testing.T) *admin.Tokens {
+	t.Helper()
+	tok, err := admin.ParseTokens("test", strings.NewReader(testToken+"\n"+readToken+" read\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// newAPI serves the admin API of a fresh single-node cluster, accepting
+// testToken (which the api's calls send) and loopback upstreams.
 func newAPI(t *testing.T, metrics http.Handler) *api {
+	t.Helper()
+	return newAPIWith(t, func(c *admin.Config) { c.Metrics = metrics })
+}
+
+// newAPIWith is newAPI with the configuration adjusted by edit.
+func newAPIWith(t *testing.T, edit func(*admin.Config)) *api {
 	t.Helper()
 	a := &api{t: t, store: store.NewMem(store.Options{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -57,7 +83,15 @@ func newAPI(t *testing.T, metrics http.Handler) *api {
 	done := make(chan struct{})
 	go func() { a.proxy.Run(sub.C()); close(done) }()
 	t.Cleanup(func() { sub.Close(); <-done; a.proxy.Close() })
-	a.srv, err = admin.New(admin.Config{Node: a.node, Store: a.store, Metrics: metrics, DataPlane: a.proxy, Timeout: 5 * time.Second})
+	cfg := admin.Config{
+		Node: a.node, Store: a.store, DataPlane: a.proxy, Timeout: 5 * time.Second,
+		Auth: admin.Auth{Tokens: testTokens(t)}, Upstreams: &route.UpstreamPolicy{AllowLoopback: true},
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a.token = testToken
+	a.srv, err = admin.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +128,17 @@ func (r reply) json(t *testing.T) map[string]any {
 
 func (a *api) call(method, path, body string) reply {
 	a.t.Helper()
+	auth := ""
+	if a.token != "" {
+		auth = "Bearer " + a.token
+	}
+	return a.callWith(method, path, body, auth)
+}
+
+// callWith sends a request with the given Authorization header (none when
+// empty).
+func (a *api) callWith(method, path, body, authorization string) reply {
+	a.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -101,6 +146,9 @@ func (a *api) call(method, path, body string) reply {
 	req, err := http.NewRequest(method, a.url+path, rd)
 	if err != nil {
 		a.t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,8 +45,14 @@ type Config struct {
 	// Timeout bounds a request's wait for Raft when it names no
 	// ?timeout. Default DefaultTimeout.
 	Timeout time.Duration
-	// Logger receives failed writes. Default: none.
+	// Logger receives failed writes and refused requests. Default: none.
 	Logger hclog.Logger
+	// Auth says who may call the API. Required: the zero value is refused.
+	Auth Auth
+	// Upstreams is the policy route and group upstreams are checked
+	// against before a write reaches Raft. Default: the strictest
+	// (&route.UpstreamPolicy{}).
+	Upstreams *route.UpstreamPolicy
 }
 
 // DataPlane is what the admin API needs from the proxy.
@@ -64,6 +71,11 @@ type Server struct {
 	mux *http.ServeMux
 
 	applies, applyFailures, rejected, refused atomic.Uint64
+	unauthorized, forbidden                   atomic.Uint64
+
+	denyLog        sync.Mutex // rate-limits the refusal log
+	denyLast       time.Time
+	denySuppressed uint64
 }
 
 // Stats counts what the admin API did with writes.
@@ -79,10 +91,14 @@ type Stats struct {
 	// Refused counts write requests answered 4xx before anything was
 	// handed to Raft: bad JSON, invalid values, oversized bodies.
 	Refused uint64 `json:"refused"`
+	// Unauthorized counts requests answered 401 (no or bad credentials),
+	// Forbidden those answered 403 (a read-only token asking to write).
+	Unauthorized uint64 `json:"unauthorized"`
+	Forbidden    uint64 `json:"forbidden"`
 }
 
-// New returns the admin API for cfg. Errors: a missing Node or Store, or a
-// negative Timeout.
+// New returns the admin API for cfg. Errors: a missing Node or Store, a
+// Timeout out of range, or ErrNoAuth.
 func New(cfg Config) (*Server, error) {
 	if cfg.Node == nil || cfg.Store == nil {
 		return nil, errors.New("admin: Config.Node and Config.Store are required")
@@ -93,8 +109,14 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Timeout == 0:
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.Auth.Tokens == nil && !cfg.Auth.ClientCerts && !cfg.Auth.Insecure {
+		return nil, ErrNoAuth
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Upstreams == nil {
+		cfg.Upstreams = &route.UpstreamPolicy{}
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.routes()
@@ -144,14 +166,26 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
-// ServeHTTP serves the API. Every response carries X-Raft-Index.
+// ServeHTTP serves the API. Every response carries the security headers,
+// and every authorized one X-Raft-Index; a request without the credentials Config.Auth asks
+// for is answered 401 or 403 before any handler runs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(&indexWriter{ResponseWriter: w, applied: s.cfg.Node.AppliedIndex}, r)
+	securityHeaders(w.Header())
+	// A refusal does not carry X-Raft-Index: an anonymous caller learns
+	// nothing about the log.
+	if !s.authorize(w, r) {
+		return
+	}
+	iw := &indexWriter{ResponseWriter: w, applied: s.cfg.Node.AppliedIndex}
+	s.mux.ServeHTTP(iw, r)
 }
 
 // Stats returns the write counters. It never blocks.
 func (s *Server) Stats() Stats {
-	return Stats{Applies: s.applies.Load(), ApplyFailures: s.applyFailures.Load(), Rejected: s.rejected.Load(), Refused: s.refused.Load()}
+	return Stats{
+		Applies: s.applies.Load(), ApplyFailures: s.applyFailures.Load(), Rejected: s.rejected.Load(), Refused: s.refused.Load(),
+		Unauthorized: s.unauthorized.Load(), Forbidden: s.forbidden.Load(),
+	}
 }
 
 // query parses the query string, refusing parameters outside allowed

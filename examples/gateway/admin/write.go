@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/raftkit/raftkit/examples/gateway/route"
 	"github.com/raftkit/raftkit/raftsync"
@@ -23,6 +24,9 @@ func (s *Server) putRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt, err := route.DecodeRoute(s.body(w, r))
+	if err == nil {
+		err = s.checkUpstreams(r, rt.Upstreams)
+	}
 	if err != nil {
 		s.refuse(w, err)
 		return
@@ -38,6 +42,9 @@ func (s *Server) createRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, rt, err := route.DecodeNewRoute(s.body(w, r))
+	if err == nil {
+		err = s.checkUpstreams(r, rt.Upstreams)
+	}
 	if err != nil {
 		s.refuse(w, err)
 		return
@@ -64,6 +71,9 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g, err := route.DecodeGroup(s.body(w, r))
+	if err == nil {
+		err = s.checkUpstreams(r, g.Upstreams)
+	}
 	if err != nil {
 		s.refuse(w, err)
 		return
@@ -99,6 +109,21 @@ func (s *Server) writePrologue(w http.ResponseWriter, r *http.Request, hasID boo
 		return "", nil, false
 	}
 	return id, q, true
+}
+
+// upstreamCheckTimeout bounds the name resolution of one write's upstreams.
+const upstreamCheckTimeout = 5 * time.Second
+
+// checkUpstreams checks upstreams against the address policy
+// (route.UpstreamPolicy.CheckUpstreams), resolving host names.
+func (s *Server) checkUpstreams(r *http.Request, ups []route.Upstream) error {
+	ctx, cancel := context.WithTimeout(r.Context(), upstreamCheckTimeout)
+	defer cancel()
+	err := s.cfg.Upstreams.CheckUpstreams(ctx, ups)
+	if err != nil && !errors.Is(err, route.ErrInvalid) {
+		return fmt.Errorf("%w: checking the upstreams' addresses: %w", ErrBadRequest, err)
+	}
+	return err
 }
 
 // body returns the request body, capped at route.MaxBodyBytes.

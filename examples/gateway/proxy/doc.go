@@ -25,9 +25,13 @@
 // # Forwarding
 //
 // Upstreams are chosen by smooth weighted round robin (each route keeps its
-// own rotation). A request without a body is retried on the next upstream
-// after a connection failure or a 502, 503 or 504 answer, up to the route's
-// Retries; the route's timeout bounds the whole exchange, retries included.
+// own rotation). A request without a body is retried on the next upstream,
+// up to the route's Retries, when the connection to the first could not be
+// made (nothing was sent). A GET, HEAD, OPTIONS or TRACE request is also
+// retried after a 502, 503 or 504 answer or a connection broken mid-way;
+// any other method (POST, PATCH, PUT, DELETE, ...) reached the upstream
+// then and is never sent twice: the client gets the upstream's answer. The
+// route's timeout bounds the whole exchange, retries included.
 // Forwarding itself is net/http/httputil.ReverseProxy, with one shared
 // http.Transport so that connection pools outlive route swaps.
 package proxy

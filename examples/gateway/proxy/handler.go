@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httputil"
 )
@@ -16,7 +17,34 @@ type attempt struct {
 	// retry: a failure may be retried, so the hooks record it instead of
 	// answering the client.
 	retry bool
-	err   error
+	// idempotent: the method may be sent twice (see idempotent). Other
+	// requests are retried only when nothing was sent.
+	idempotent bool
+	err        error
+}
+
+// idempotent reports whether a request may be sent to a second upstream
+// after the first one received it and answered 502, 503 or 504, or broke
+// off: only the safe methods of RFC 9110 section 9.2.1, the set net/http's
+// Transport itself replays. PUT and DELETE are idempotent in the RFC, but
+// a gateway cannot know that the application behind it honours that (a
+// DELETE of "the next job" is not), so they are treated like POST and
+// PATCH.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// notSent reports whether err means the request never left the proxy:
+// the connection to the upstream could not be made (refused, unreachable,
+// or refused by the upstream address policy). Any request may then go to
+// another upstream.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 type attemptKey struct{}
@@ -57,10 +85,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Only a request without a body can be sent again: the body of the
 	// first try has been consumed.
 	replayable := r.Body == nil || r.Body == http.NoBody
+	idem := idempotent(r.Method)
 	t := c.pick()
 	var tried map[*target]bool
 	for n := 0; ; n++ {
-		a := &attempt{route: c, target: t}
+		a := &attempt{route: c, target: t, idempotent: idem}
 		if replayable && n < c.retries {
 			if tried == nil {
 				tried = make(map[*target]bool, len(c.targets))
@@ -95,7 +124,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	a := attemptOf(resp.Request.Context())
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		if a != nil && a.retry {
+		// The upstream received the request: only an idempotent one
+		// may be sent again.
+		if a != nil && a.retry && a.idempotent {
 			return errRetryStatus{resp.StatusCode}
 		}
 	}
@@ -105,7 +136,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	a := attemptOf(r.Context())
 	p.upstreamErrors.Add(1)
-	if a != nil && a.retry && r.Context().Err() == nil {
+	if a != nil && a.retry && r.Context().Err() == nil && (a.idempotent || notSent(err)) {
 		a.err = err // ServeHTTP tries the next upstream
 		return
 	}

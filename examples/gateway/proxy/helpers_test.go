@@ -25,11 +25,16 @@ type rig struct {
 	proxy  *proxy.Proxy
 	front  *httptest.Server
 	client *http.Client
+	policy *route.UpstreamPolicy
 }
 
 func newRig(t *testing.T, o store.Options) *rig {
-	r := &rig{t: t, store: store.NewMem(o)}
-	r.proxy = proxy.New(r.store, proxy.Options{})
+	return newRigWith(t, o, proxy.Options{Upstreams: &route.UpstreamPolicy{AllowLoopback: true}})
+}
+
+func newRigWith(t *testing.T, o store.Options, po proxy.Options) *rig {
+	r := &rig{t: t, store: store.NewMem(o), policy: po.Upstreams}
+	r.proxy = proxy.New(r.store, po)
 	r.front = httptest.NewServer(r.proxy)
 	tr := &http.Transport{}
 	r.client = &http.Client{Transport: tr}

@@ -26,10 +26,15 @@ type Source interface {
 // Options tunes a Proxy. The zero value works.
 type Options struct {
 	// Transport carries requests to upstreams. Default: a clone of
-	// http.DefaultTransport with a larger idle pool per upstream.
+	// http.DefaultTransport with a larger idle pool per upstream, that
+	// ignores the proxy environment variables (HTTP_PROXY, ...).
 	Transport http.RoundTripper
 	// Logger receives table updates and upstream errors. Default: none.
 	Logger hclog.Logger
+	// Upstreams, when set, is checked on every address the default
+	// Transport dials (see route.UpstreamPolicy.DialControl); a refused
+	// upstream answers 502. It is not applied to a Transport given above.
+	Upstreams *route.UpstreamPolicy
 }
 
 // Proxy is the data plane: an http.Handler that serves from a route table
@@ -102,7 +107,14 @@ func New(src Source, o Options) *Proxy {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConns = 1024
 		t.MaxIdleConnsPerHost = 128
-		t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		// Upstreams are dialled directly, never through HTTP_PROXY and
+		// the like: the address policy judges the real destination.
+		t.Proxy = nil
+		d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+		if o.Upstreams != nil {
+			d.Control = o.Upstreams.DialControl
+		}
+		t.DialContext = d.DialContext
 		p.transport = t
 	}
 	p.rp = &httputil.ReverseProxy{

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,5 +172,69 @@ func TestTimeoutAnswers504(t *testing.T) {
 	}
 	if s := r.proxy.Stats(); s.Timeouts != 1 {
 		t.Fatalf("timeouts %d", s.Timeouts)
+	}
+}
+
+// A request that is not idempotent reached an upstream once it got an
+// answer, even a 502, 503 or 504: sending it to another upstream could do
+// it twice. Only GET, HEAD, OPTIONS and TRACE are retried on such answers;
+// every method is retried when the connection could not be made, since
+// then nothing was sent.
+func TestNonIdempotentRequestsAreNotRetriedOnUpstreamAnswers(t *testing.T) {
+	r := newRig(t, store.Options{})
+	good := newUpstream(t, "good")
+	var busyMu sync.Mutex
+	busyHits := map[string]int{}
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		busyMu.Lock()
+		busyHits[req.Method]++
+		busyMu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(busy.Close)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	r.put("busy", route.Route{PathPrefix: "/busy", Retries: 1, Upstreams: []route.Upstream{{URL: busy.URL, Weight: 1}, {URL: good.URL, Weight: 1}}})
+	r.put("dead", route.Route{PathPrefix: "/dead", Retries: 1, Upstreams: []route.Upstream{{URL: deadURL, Weight: 1}, {URL: good.URL, Weight: 1}}})
+	r.sync(true)
+
+	send := func(method, path string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, r.front.URL+path, nil) // no body: replayable as far as bytes go
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := r.do(req)
+		return code
+	}
+	for _, m := range []string{http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodPut, "PURGE"} {
+		before := good.count()
+		codes := []int{send(m, "/busy"), send(m, "/busy")} // both rotation orders
+		busyMu.Lock()
+		onBusy := busyHits[m]
+		busyMu.Unlock()
+		if got := good.count() - before; got != 1 || onBusy != 1 {
+			t.Errorf("%s twice over busy+good: good got %d, busy got %d (codes %v); want 1 and 1: a 503 answer is not retried", m, got, onBusy, codes)
+		}
+	}
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+		before := good.count()
+		for i := 0; i < 2; i++ {
+			if code := send(m, "/busy"); code != 200 {
+				t.Errorf("%s /busy try %d: %d, want 200 after a retry", m, i, code)
+			}
+		}
+		if got := good.count() - before; got != 2 {
+			t.Errorf("%s: good got %d of 2", m, got)
+		}
+	}
+	// A refused connection sent nothing: every method may go elsewhere.
+	for _, m := range []string{http.MethodPost, http.MethodDelete} {
+		for i := 0; i < 2; i++ {
+			if code := send(m, "/dead"); code != 200 {
+				t.Errorf("%s /dead try %d: %d, want 200 (retried after connection refused)", m, i, code)
+			}
+		}
 	}
 }

@@ -10,12 +10,15 @@ import (
 var ErrInvalid = errors.New("invalid configuration")
 
 // ValidationError names the field that made a route, group or command
-// invalid, and why. It unwraps to ErrInvalid.
+// invalid, and why. It unwraps to ErrInvalid (and to Cause).
 type ValidationError struct {
 	// Field is the JSON path of the offending field, such as
 	// "upstreams[1].url"; empty when the problem is the document as a whole.
 	Field  string
 	Reason string
+	// Cause, when set, is a more specific sentinel the error also
+	// unwraps to (ErrForbiddenUpstream).
+	Cause error
 }
 
 // Error returns "field: reason", or the reason alone when Field is empty.
@@ -26,8 +29,13 @@ func (e *ValidationError) Error() string {
 	return e.Field + ": " + e.Reason
 }
 
-// Unwrap returns ErrInvalid.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
+// Unwrap returns ErrInvalid, and Cause when set.
+func (e *ValidationError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{ErrInvalid, e.Cause}
+	}
+	return []error{ErrInvalid}
+}
 
 func invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}

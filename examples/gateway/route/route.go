@@ -49,7 +49,10 @@ type Route struct {
 	// 0 means no bound beyond the client's own.
 	TimeoutMS int `json:"timeout_ms"`
 	// Retries is how many more upstreams a request without a body is
-	// tried on after a connection failure or a 502, 503 or 504 answer.
+	// tried on after a connection to an upstream could not be made, and,
+	// for GET, HEAD, OPTIONS and TRACE only, after a 502, 503 or 504
+	// answer or a broken connection. Other methods are never sent to a
+	// second upstream once one has received them.
 	Retries int `json:"retries"`
 	// StripPrefix removes PathPrefix from the path before forwarding.
 	StripPrefix bool `json:"strip_prefix"`
