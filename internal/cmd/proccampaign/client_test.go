@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -104,5 +106,35 @@ func TestResetAfterSendingIsIndeterminate(t *testing.T) {
 	defer hc.CloseIdleConnections()
 	if op := w.write(context.Background(), hc, &node{adminAddr: srv.Listener.Addr().String()}, "k", "v"); op.Result != Indeterminate {
 		t.Fatalf("write dropped after sending: %s", op)
+	}
+}
+
+// TestReadTokenTakesTheFirstWriteToken reads the gateway's token file
+// format: comments and read tokens are skipped.
+func TestReadTokenTakesTheFirstWriteToken(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(path, []byte("# admins\n\nreader-0123456789abcdef read\n  writer-0123456789abcdef  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := readToken(path)
+	if err != nil || tok != "writer-0123456789abcdef" {
+		t.Fatalf("readToken = %q, %v; want the write token", tok, err)
+	}
+	if err := os.WriteFile(path, []byte("# none\nreader-0123456789abcdef read\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := readToken(path); err == nil {
+		t.Fatalf("readToken = %q with no write token in the file; want an error", tok)
+	}
+	gen, err := writeToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(gen); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("generated token file mode: %v, %v; want 0600", fi, err)
+	}
+	if tok, err := readToken(gen); err != nil || len(tok) != 48 {
+		t.Fatalf("generated token %q, %v", tok, err)
 	}
 }

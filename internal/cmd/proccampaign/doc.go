@@ -13,14 +13,18 @@
 //
 //	go run ./internal/cmd/proccampaign                      # 20 minutes, a seed from the clock
 //	go run ./internal/cmd/proccampaign -duration 1m -seed 7 # a short run
-//	go run ./internal/cmd/proccampaign -token-file /path/to/token -out /tmp/pc
+//	go run ./internal/cmd/proccampaign -out /tmp/pc
 //
 // It builds the gateway once (go build; -race builds it with the race
 // detector; -gateway uses a prebuilt binary), starts node1 (-bootstrap),
 // then node2 and node3 (-join node1) on free loopback ports below the
 // ephemeral range, each with its own directory under -out, and waits for
-// each one's /readyz. With -token-file the gateways get -admin-token-file
-// and every request carries "Authorization: Bearer <token>". A one-line
+// each one's /readyz. The gateways' admin API requires a token: the
+// first write token of -token-file, or a fresh one written to -out, is
+// passed as -admin-token-file and sent as "Authorization: Bearer <token>"
+// on every request. Routes point at a loopback address nothing listens
+// on (-allow-loopback-upstreams): the campaign checks the route table,
+// not proxying. A one-line
 // progress summary is printed every minute.
 //
 // # Faults

@@ -3,6 +3,8 @@ package main
 import (
 	"compress/gzip"
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -84,17 +86,40 @@ func parseFlags(args []string) (config, error) {
 	return c, nil
 }
 
-// readToken returns the token in path, without surrounding white space.
+// readToken returns the first write token in path, in the gateway's token
+// file format: one token per line, optionally followed by its role ("read"
+// or "write", default write); blank lines and lines starting with # are
+// skipped.
 func readToken(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("-token-file: %w", err)
 	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {
-		return "", fmt.Errorf("-token-file %s: want one token without white space", path)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if len(f) == 1 || (len(f) == 2 && f[1] == "write") {
+			return f[0], nil
+		}
 	}
-	return tok, nil
+	return "", fmt.Errorf("-token-file %s: no write token in it", path)
+}
+
+// writeToken makes a fresh random write token in dir/admin-token, readable
+// by its owner only, as the gateway requires.
+func writeToken(dir string) (string, error) {
+	var b [24]byte
+	if _, err := cryptorand.Read(b[:]); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "admin-token")
+	data := "# written by proccampaign\n" + hex.EncodeToString(b[:]) + " write\n"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 func run(args []string) int {
@@ -139,16 +164,7 @@ func run(args []string) int {
 // cluster started, and an error when the run could not be carried out.
 // Every gateway process is gone when it returns.
 func campaign(ctx context.Context, cfg config) (*summary, error) {
-	var token, tokenPath string
-	if cfg.tokenFile != "" {
-		var err error
-		if token, err = readToken(cfg.tokenFile); err != nil {
-			return nil, err
-		}
-		if tokenPath, err = filepath.Abs(cfg.tokenFile); err != nil {
-			return nil, err
-		}
-	}
+	var tokenPath string
 	out := cfg.out
 	if out == "" {
 		var err error
@@ -166,6 +182,23 @@ func campaign(ctx context.Context, cfg config) (*summary, error) {
 	}
 	logf("seed %d, output in %s", cfg.seed, cfg.out)
 
+	// The gateway's admin API always requires a token: use the one given,
+	// or a fresh one.
+	tokenFile := cfg.tokenFile
+	if tokenFile == "" {
+		var err error
+		if tokenFile, err = writeToken(cfg.out); err != nil {
+			return nil, err
+		}
+	}
+	token, err := readToken(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	if tokenPath, err = filepath.Abs(tokenFile); err != nil {
+		return nil, err
+	}
+
 	bin := cfg.gateway
 	if bin == "" {
 		logf("building examples/gateway (race=%v)", cfg.race)
@@ -178,9 +211,10 @@ func campaign(ctx context.Context, cfg config) (*summary, error) {
 		"-raft-timeout", cfg.raftTimeout.String(), "-log-level", "info",
 		// Snapshots during the run, so that restarts restore them.
 		"-snapshot-threshold", "1024", "-snapshot-interval", "5s",
-	}
-	if tokenPath != "" {
-		extra = append(extra, "-admin-token-file", tokenPath)
+		// Routes point at a loopback address nothing listens on: the
+		// campaign checks the route table, not proxying.
+		"-allow-loopback-upstreams",
+		"-admin-token-file", tokenPath,
 	}
 	c, err := newCluster(bin, filepath.Join(cfg.out, "nodes"), 3, extra, token)
 	if err != nil {
