@@ -41,7 +41,7 @@ type Node struct {
 	fsm    *fsm
 	raft   *raft.Raft
 	trans  *raft.NetworkTransport
-	fence  *voteFence // nil on a first start
+	fence  *voteFence
 	mux    *mux.Mux
 	rpcSrv *rpc.Server
 	rpcCli *rpc.Client
@@ -54,6 +54,7 @@ type Node struct {
 	persist   *persister
 
 	lease          *consistency.LeaseHolder
+	transfer       transferGate // the leadership transfer this node runs as leader
 	leaderRounds   *consistency.Batcher
 	followerStrong *consistency.Batcher
 	followerLease  *consistency.Batcher
@@ -163,14 +164,14 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	var trans raft.Transport = n.trans
+	var restartFence time.Duration
 	if hasState && !cfg.NonVoter {
 		// A restarted voter may have promised a leader, before it went
 		// down, not to vote for anyone else for a while: keep the promise.
-		n.fence = newVoteFence(n.trans, n.heartbeatTimeout, n.voteRefusal(rc))
-		trans = n.fence
+		restartFence = n.heartbeatTimeout
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, trans)
+	n.fence = newVoteFence(n.trans, restartFence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.fence)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
 	}
@@ -250,12 +251,12 @@ func (n *Node) startNetwork() error {
 	}
 	netLogger := n.cfg.Logger.Named("net")
 	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{})
-	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: 5 * time.Second, DialContext: n.cfg.DialContext}
+	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: raftDialTimeout, DialContext: n.cfg.DialContext}
 	stream := mux.NewStreamLayer(n.mux.Listener(mux.KindRaft), adv, dialer)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
-		Timeout: 10 * time.Second,
+		Timeout: raftRPCTimeout,
 		Logger:  n.cfg.Logger.Named("transport"),
 		// One AppendEntries in flight per follower: no pipelining. raft
 		// v1.7.3's pipeline deadlocks when a follower refuses an append
@@ -271,8 +272,11 @@ func (n *Node) startNetwork() error {
 	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
 		MaxBody: maxBody,
 		Logger:  netLogger.Named("rpc"),
-		// Confirmations only read raft's state: answer them at once.
-		Inline: func(t wire.Type) bool { return t == wire.TypeConfirmRequest },
+		// Confirmations and transfer checks only read raft's state:
+		// answer them at once.
+		Inline: func(t wire.Type) bool {
+			return t == wire.TypeConfirmRequest || t == wire.TypeTransferCheckRequest
+		},
 	})
 	n.rpcCli = rpc.NewClient(rpc.ClientOptions{
 		MaxBody: maxBody,
