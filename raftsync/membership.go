@@ -163,7 +163,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
 	}
-	if n.raft.State() == raft.Leader && n.voterCount() > 1 {
+	if voters, err := n.voterCount(); n.raft.State() == raft.Leader && (err != nil || voters > 1) {
 		if err := n.TransferLeadership(ctx); err != nil {
 			n.logger.Warn("leadership transfer before leave failed; removing self as leader", "error", err)
 		}
@@ -381,18 +381,19 @@ func (n *Node) confirmTransfer(ctx context.Context, cmd any, window time.Duratio
 	return nil
 }
 
-func (n *Node) voterCount() int {
-	p := n.voters.Load()
-	if p == nil {
-		return 0
+// voterCount returns the number of voters in raft's latest configuration.
+func (n *Node) voterCount() (int, error) {
+	servers, err := n.votersNow()
+	if err != nil {
+		return 0, err
 	}
 	c := 0
-	for _, s := range *p {
+	for _, s := range servers {
 		if s.Suffrage == raft.Voter {
 			c++
 		}
 	}
-	return c
+	return c, nil
 }
 
 // viaLeader runs do against the current leader (addr "" means this node

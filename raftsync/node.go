@@ -59,10 +59,16 @@ type Node struct {
 	followerStrong *consistency.Batcher
 	followerLease  *consistency.Batcher
 
-	epoch  atomic.Pointer[epoch]
-	voters atomic.Pointer[[]raft.Server]
+	epoch atomic.Pointer[epoch]
+	// leaseConfig is the configuration the lease was last granted for;
+	// the lease is used only while it is raft's latest.
+	leaseConfig atomic.Pointer[leaseConfig]
 
 	recovered atomic.Bool
+	// dropObservations makes the monitor's observer drop every raft event
+	// (set only by tests, through export_test.go): nothing the node
+	// guarantees may depend on an event arriving.
+	dropObservations atomic.Bool
 	// started is set once raft runs; RPC handlers, which the listener
 	// starts before raft, answer "starting" until then.
 	started atomic.Bool
