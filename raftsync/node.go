@@ -457,7 +457,7 @@ func (n *Node) setClusterID(id string) { n.cluster.Store(&id) }
 
 // Raft returns the underlying *raft.Raft. It is an escape hatch for
 // introspection and tuning; calls that change state behind the node's back
-// void its guarantees: LeadershipTransfer bypasses the lease revocation
-// (use TransferLeadership), Barrier entries are invisible to the applied
+// void its guarantees: LeadershipTransfer bypasses TransferLeadership and
+// is refused by the other nodes' transfer checks, Barrier entries are invisible to the applied
 // index, and Apply skips forwarding.
 func (n *Node) Raft() *raft.Raft { return n.raft }
