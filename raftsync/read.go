@@ -220,12 +220,17 @@ func (n *Node) leaderRoundOnce(ctx context.Context) (uint64, error) {
 	if n.raft.CurrentTerm() != term || n.raft.State() != raft.Leader {
 		return 0, fmt.Errorf("%w: leadership changed", errRetryElsewhere)
 	}
-	tok := n.lease.Begin()
-	sentAt := n.clock.Now()
 	servers, err := n.votersNow()
 	if err != nil {
 		return 0, err
 	}
+	if p := n.leaseConfig.Load(); p != nil && p.key != configurationKey(servers) {
+		// A grant extends the lease held; what is held rests on another
+		// configuration's promises, so it must not be carried over.
+		n.lease.Revoke()
+	}
+	tok := n.lease.Begin()
+	sentAt := n.clock.Now()
 
 	voterIDs := make([]string, 0, len(servers))
 	var peers []raft.Server

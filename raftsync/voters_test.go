@@ -20,7 +20,8 @@ import (
 // and the leader is cut off from three of the five: with itself and one
 // follower it has 2 of 5, no quorum, so no Strong or Lease read may be
 // confirmed. Counted against the old 3 voters, 2 would be a quorum that
-// does not meet the 3 the others can elect a new leader with.
+// does not meet the 3 the others can elect a new leader with; and a lease
+// taken just before the change, counted against the 3, no longer holds.
 func TestRoundsCountTheLatestVoters(t *testing.T) {
 	net := faultnet.New()
 	t.Cleanup(net.Close)
@@ -39,6 +40,10 @@ func TestRoundsCountTheLatestVoters(t *testing.T) {
 		return l.Node.State() == raft.Leader && l.Node.Readiness().State == readiness.Ready
 	})
 	raftsync.DropObservations(l.Node)
+	// A lease, counted against the 3 voters, right before the change.
+	if err := l.Node.Read(ctxTimeout(t, 5*time.Second), consistency.Strong, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range c.Members[3:] {
 		if err := l.Node.Raft().AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Addr), 0, 5*time.Second).Error(); err != nil {
 			t.Fatalf("promoting %s: %v", m.ID, err)
@@ -49,7 +54,7 @@ func TestRoundsCountTheLatestVoters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, level := range []consistency.Level{consistency.Strong, consistency.Lease} {
+	for _, level := range []consistency.Level{consistency.Lease, consistency.Strong} {
 		err := l.Node.Read(ctxTimeout(t, time.Second), level, func() error { return nil })
 		if err == nil {
 			t.Fatalf("%v read confirmed by 2 of 5 voters", level)
