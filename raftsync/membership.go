@@ -222,16 +222,18 @@ const (
 // void in its term. raft answers the transfer's future after
 // ElectionTimeout while its TimeoutNow may not even have been written
 // yet: raft's transfer goroutine can still dial (up to raftDialTimeout)
-// and then send within raftRPCTimeout, and the target that acts on it
-// forgets its leader at once. The other nodes check every TimeoutNow and
-// every vote request carrying raft's transfer flag with this leader
+// and then send within raftRPCTimeout; the target then campaigns at once,
+// for up to 2×ElectionTimeout, and followers grant its flagged votes
+// without waiting for their promise to run out; HeartbeatTimeout is the
+// margin the issue asked for on top. The other nodes check every
+// TimeoutNow and every flagged vote request with this leader
 // (confirmTransfer), which answers no once the attempt has ended, so this
-// bound only matters against a node that does not check (an older
-// version during a rolling upgrade); HeartbeatTimeout covers the campaign
-// such a TimeoutNow starts, in which followers grant its votes without
-// waiting for their promise to run out.
+// bound only matters against a node that does not check (an older version
+// during a rolling upgrade), and even there it does not cover a message
+// held in a TCP stream past the transport's timeout, nor a flagged vote
+// request delayed past the campaign: nothing but the check can.
 func (n *Node) transferVoid() time.Duration {
-	return n.remoteSpan(raftDialTimeout + raftRPCTimeout + n.heartbeatTimeout)
+	return n.remoteSpan(raftDialTimeout + raftRPCTimeout + 2*n.electionTimeout + n.heartbeatTimeout)
 }
 
 // remoteSpan returns a duration on this node's clock that outlasts d

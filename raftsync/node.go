@@ -48,6 +48,7 @@ type Node struct {
 	rpcSeq atomic.Uint64
 
 	heartbeatTimeout time.Duration
+	electionTimeout  time.Duration
 
 	tracker   *readiness.Tracker
 	coalescer *readiness.Coalescer
@@ -115,6 +116,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
 		clock:            clock.Real{},
 		heartbeatTimeout: rc.HeartbeatTimeout,
+		electionTimeout:  rc.ElectionTimeout,
 		kick:             make(chan struct{}, 1),
 		futures:          newFutureWaits(),
 	}
