@@ -42,7 +42,8 @@
 //
 // And around them: [LeaseHolder.Revoke] when leadership is lost, on
 // stepping down, on every membership change and at shutdown;
-// [LeaseHolder.Suspend] for the length of a leadership transfer.
+// [LeaseHolder.Suspend] for the length of a leadership transfer, and
+// [LeaseHolder.VoidUntil] for what the transfer can still set off after it.
 //
 // # Why a confirmed round makes the read index linearizable
 //
@@ -73,5 +74,7 @@
 // restarts forgets its leader and so its promise, so a restarted node
 // should not take part in raft before MaxDuration has passed since it went
 // down (in practice: set MaxDuration to HeartbeatTimeout and delay rejoining
-// by it); and Suspend must cover the whole of a leadership transfer.
+// by it); and Suspend plus VoidUntil must cover every moment at which a
+// voter may grant a vote on the transfer's behalf (raftsync checks each
+// such vote with the leader; see docs/consistency.md).
 package consistency

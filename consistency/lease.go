@@ -15,23 +15,27 @@ import (
 //
 // The protocol: take a LeaseToken with Begin before sending a confirmation
 // round, read the clock for sentAt, send, evaluate the acks with
-// EvaluateRound, and Grant the result with the token. Revoke and Suspend
-// void every token taken before them, so a round that was in flight when
-// leadership was lost or a transfer began can never grant a lease.
+// EvaluateRound, and Grant the result with the token. Revoke, Suspend and
+// VoidUntil void every token taken before them, so a round that was in
+// flight when leadership was lost or a transfer began can never grant a
+// lease.
 type LeaseHolder struct {
 	clk clock.Clock
 
 	mu        sync.Mutex
 	term      uint64
 	until     time.Time
-	epoch     uint64 // bumped by Revoke, Suspend and resume; tokens carry it
+	epoch     uint64 // bumped by Revoke, Suspend, resume and VoidUntil; tokens carry it
 	suspended int    // Suspend calls not yet resumed
+	voidTerm  uint64 // VoidUntil: no lease in a term <= voidTerm ...
+	voidUntil time.Time
 }
 
 // LeaseToken identifies a round begun with LeaseHolder.Begin. Its zero
 // value is never accepted by Grant.
 type LeaseToken struct {
 	epoch uint64
+	at    time.Time // the clock when Begin was called
 }
 
 // NewLease returns a LeaseHolder with no lease held, reading time from clk
@@ -44,9 +48,10 @@ func NewLease(clk clock.Clock) *LeaseHolder {
 // reading sentAt and sending the round: a Revoke or Suspend after Begin
 // voids that round's Grant. Begin never blocks.
 func (l *LeaseHolder) Begin() LeaseToken {
+	now := l.clk.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return LeaseToken{epoch: l.epoch}
+	return LeaseToken{epoch: l.epoch, at: now}
 }
 
 // Grant records that the round begun with tok established a lease in term
@@ -54,11 +59,15 @@ func (l *LeaseHolder) Begin() LeaseToken {
 // shortens it; a later term replaces the lease. Grant reports false, and
 // changes nothing, when the lease was revoked or suspended (or resumed)
 // since tok was taken, when a suspension is in force, when tok is the zero
-// token, or when term is older than the term already held. Never blocks.
+// token, when term is older than the term already held, or when the round
+// began before the end of a VoidUntil that covers term. Never blocks.
 func (l *LeaseHolder) Grant(tok LeaseToken, term uint64, until time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if tok.epoch == 0 || tok.epoch != l.epoch || l.suspended > 0 || term < l.term {
+		return false
+	}
+	if term <= l.voidTerm && tok.at.Before(l.voidUntil) {
 		return false
 	}
 	if term > l.term {
@@ -84,6 +93,9 @@ func (l *LeaseHolder) Remaining(term uint64) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.suspended > 0 || term != l.term || l.until.IsZero() {
+		return 0
+	}
+	if term <= l.voidTerm && now.Before(l.voidUntil) {
 		return 0
 	}
 	if d := l.until.Sub(now); d > 0 {
@@ -123,5 +135,24 @@ func (l *LeaseHolder) Suspend() (resume func()) {
 			l.suspended--
 			l.epoch++
 		})
+	}
+}
+
+// VoidUntil ends the lease at once and keeps every term up to term without
+// a lease until the clock reads until: no round begun before until can
+// grant a lease in such a term, so the promises a lease rests on are all
+// made after until. A later term is not affected. Calls accumulate: the
+// highest term and the latest time are kept. It is how a leader covers
+// what a leadership transfer can still set off after the transfer itself
+// has ended (a TimeoutNow delivered late, a vote granted on a transfer the
+// leader confirmed). Never blocks.
+func (l *LeaseHolder) VoidUntil(term uint64, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.until = time.Time{}
+	l.epoch++
+	l.voidTerm = max(l.voidTerm, term)
+	if until.After(l.voidUntil) {
+		l.voidUntil = until
 	}
 }

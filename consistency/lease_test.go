@@ -227,3 +227,47 @@ func TestNewLeaseNilClockUsesRealClock(t *testing.T) {
 		t.Fatal("lease an hour into the real future is not valid")
 	}
 }
+
+// TestLeaseVoidUntil: after VoidUntil(term, t) no lease holds in term (or
+// an older one) before t, no round begun before t grants one even when it
+// completes after t, a round begun at t or later grants again, and a later
+// term is not affected.
+func TestLeaseVoidUntil(t *testing.T) {
+	clk := clock.NewFake(leaseEpoch)
+	l := NewLease(clk)
+	l.Grant(l.Begin(), 5, leaseEpoch.Add(time.Hour))
+	before := l.Begin()
+	l.VoidUntil(5, leaseEpoch.Add(10*time.Second))
+	if l.Valid(5) {
+		t.Fatal("lease valid right after VoidUntil")
+	}
+	if l.Grant(before, 5, leaseEpoch.Add(time.Hour)) {
+		t.Fatal("a round begun before VoidUntil granted")
+	}
+	clk.Advance(5 * time.Second)
+	during := l.Begin()
+	clk.Advance(6 * time.Second) // past the void's end
+	if l.Grant(during, 5, clk.Now().Add(time.Second)) {
+		t.Fatal("a round begun inside the void granted after it ended")
+	}
+	if l.Valid(5) {
+		t.Fatal("lease valid without a grant after the void")
+	}
+	if !l.Grant(l.Begin(), 5, clk.Now().Add(time.Second)) || !l.Valid(5) {
+		t.Fatal("a round begun after the void did not grant")
+	}
+
+	// A shorter void never shortens a longer one; a later term is free.
+	l.VoidUntil(5, clk.Now().Add(time.Minute))
+	l.VoidUntil(5, clk.Now().Add(time.Second))
+	clk.Advance(2 * time.Second)
+	if l.Grant(l.Begin(), 5, clk.Now().Add(time.Second)) {
+		t.Fatal("a shorter VoidUntil shortened the void")
+	}
+	if l.Grant(l.Begin(), 4, clk.Now().Add(time.Second)) {
+		t.Fatal("an older term granted inside the void")
+	}
+	if !l.Grant(l.Begin(), 6, clk.Now().Add(time.Second)) || !l.Valid(6) {
+		t.Fatal("a later term was held by the void")
+	}
+}

@@ -11,3 +11,7 @@ func AppEntries(n *Node) uint64 { return n.fsm.appEntries.Load() }
 
 // LeaderRounds returns how many quorum rounds the node ran as leader.
 func LeaderRounds(n *Node) uint64 { return n.leaderRounds.Rounds() }
+
+// DropObservations makes n's monitor lose every raft observation from now
+// on, as raft's non-blocking observer loses them under load.
+func DropObservations(n *Node) { n.dropObservations.Store(true) }

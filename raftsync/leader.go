@@ -71,6 +71,9 @@ func (e *epoch) sync() (uint64, bool) {
 func (n *Node) runMonitor() {
 	events := make(chan raft.Observation, 16)
 	obs := raft.NewObserver(events, false, func(o *raft.Observation) bool {
+		if n.dropObservations.Load() {
+			return false // tests: every event lost, as a full channel loses them
+		}
 		switch o.Data.(type) {
 		case raft.LeaderObservation, raft.PeerObservation:
 			return true
@@ -85,7 +88,7 @@ func (n *Node) runMonitor() {
 	var epochCancel context.CancelFunc = func() {}
 	defer func() { epochCancel() }()
 
-	check := func(refreshVoters bool) {
+	check := func() {
 		addr, id := n.raft.LeaderWithID()
 		term := n.raft.CurrentTerm()
 		isLeader := n.raft.State() == raft.Leader && string(id) == n.cfg.ID
@@ -95,26 +98,23 @@ func (n *Node) runMonitor() {
 			var ctx context.Context
 			ctx, epochCancel = context.WithCancel(n.ctx)
 			n.changeEpoch(ctx, cur, newEpoch(string(id), string(addr), term, isLeader))
-			refreshVoters = true
-		}
-		if refreshVoters {
-			n.refreshVoters()
 		}
 		n.updateReadiness()
 	}
-	check(true)
+	check()
 	for {
 		select {
 		case o := <-events:
-			_, peer := o.Data.(raft.PeerObservation)
-			if peer {
-				// A membership change changes what a quorum is; the lease
-				// was computed for the old one.
+			if _, peer := o.Data.(raft.PeerObservation); peer {
+				// A membership change changes what a quorum is. The lease
+				// does not depend on this event (a lease is used only while
+				// raft's latest configuration is the one its round
+				// counted), ending it here only ends it sooner.
 				n.lease.Revoke()
 			}
-			check(peer)
+			check()
 		case <-ticker.C:
-			check(false)
+			check()
 		case <-n.kick:
 			n.updateReadiness()
 		case <-n.ctx.Done():
@@ -186,16 +186,6 @@ func (n *Node) establishFollowerSync(ctx context.Context, ep *epoch) {
 			return
 		}
 	}
-}
-
-// refreshVoters caches the voting members for quorum rounds.
-func (n *Node) refreshVoters() {
-	f := n.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return
-	}
-	servers := f.Configuration().Servers
-	n.voters.Store(&servers)
 }
 
 // updateReadiness feeds the tracker a fresh observation.

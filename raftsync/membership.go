@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftkit/raftkit/consistency"
 	"github.com/raftkit/raftkit/internal/wire"
 )
 
@@ -161,7 +163,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
 	}
-	if n.raft.State() == raft.Leader && n.voterCount() > 1 {
+	if voters, err := n.voterCount(); n.raft.State() == raft.Leader && (err != nil || voters > 1) {
 		if err := n.TransferLeadership(ctx); err != nil {
 			n.logger.Warn("leadership transfer before leave failed; removing self as leader", "error", err)
 		}
@@ -173,13 +175,18 @@ func (n *Node) Leave(ctx context.Context) error {
 	return n.Close()
 }
 
-// TransferLeadership hands leadership to another voter. The lease is
-// suspended before the transfer starts (the transfer target is allowed to
-// win votes from followers that still know this leader, so a lease would no
-// longer be safe) and stays void in this node's term.
+// TransferLeadership hands leadership to another voter (raft picks the
+// one furthest replicated). The lease ends before the transfer starts and
+// stays void afterwards, in this node's term, for as long as anything the
+// attempt set off can still make another node leader: see transferVoid,
+// and docs/consistency.md for the argument. Lease reads meanwhile confirm
+// leadership with a quorum round, as Strong reads do.
 //
 // Errors: ErrClosed, a *NotLeaderError when this node is not the leader,
-// raft's error when the transfer fails.
+// raft.ErrLeadershipTransferInProgress when a transfer is already under
+// way, raft's error when the transfer fails, ctx's error when it ends
+// first (raft's attempt may then still be running; the lease stays void
+// as for any other outcome).
 func (n *Node) TransferLeadership(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
@@ -187,26 +194,208 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
 	}
+	term := n.raft.CurrentTerm()
+	if !n.transfer.begin(term) {
+		return fmt.Errorf("raftsync: leadership transfer: %w", raft.ErrLeadershipTransferInProgress)
+	}
 	resume := n.lease.Suspend()
-	defer resume()
-	if err := n.futures.wait(ctx, n.raft.LeadershipTransfer()); err != nil {
+	err := n.futures.wait(ctx, n.raft.LeadershipTransfer())
+	// No yes to a transfer check after this point; then the void, then the
+	// suspension may end.
+	n.transfer.end()
+	n.lease.VoidUntil(term, n.clock.Now().Add(n.transferVoid()))
+	resume()
+	if err != nil {
 		return fmt.Errorf("raftsync: leadership transfer: %w", err)
 	}
 	return nil
 }
 
-func (n *Node) voterCount() int {
-	p := n.voters.Load()
-	if p == nil {
-		return 0
+// Bounds of raft's transport (startNetwork): how long a dial may take and
+// how long one raft RPC may take once its connection is open.
+const (
+	raftDialTimeout = 5 * time.Second
+	raftRPCTimeout  = 10 * time.Second
+)
+
+// transferVoid is how long after a transfer attempt ends the lease stays
+// void in its term. raft answers the transfer's future after
+// ElectionTimeout while its TimeoutNow may not even have been written
+// yet: raft's transfer goroutine can still dial (up to raftDialTimeout)
+// and then send within raftRPCTimeout; the target then campaigns at once,
+// for up to 2×ElectionTimeout, and followers grant its flagged votes
+// without waiting for their promise to run out; HeartbeatTimeout is the
+// margin the issue asked for on top. The other nodes check every
+// TimeoutNow and every flagged vote request with this leader
+// (confirmTransfer), which answers no once the attempt has ended, so this
+// bound only matters against a node that does not check (an older version
+// during a rolling upgrade), and even there it does not cover a message
+// held in a TCP stream past the transport's timeout, nor a flagged vote
+// request delayed past the campaign: nothing but the check can.
+func (n *Node) transferVoid() time.Duration {
+	return n.remoteSpan(raftDialTimeout + raftRPCTimeout + 2*n.electionTimeout + n.heartbeatTimeout)
+}
+
+// remoteSpan returns a duration on this node's clock that outlasts d
+// measured on another node's clock, under the configured drift bound
+// (clock rates within a factor 1±DriftRatio of each other), plus the
+// margin.
+func (n *Node) remoteSpan(d time.Duration) time.Duration {
+	o := n.cfg.Consistency.Lease
+	drift, margin := o.DriftRatio, o.Margin
+	if drift == 0 {
+		drift = consistency.DefaultDriftRatio
+	}
+	if margin == 0 {
+		margin = consistency.DefaultMargin
+	}
+	return time.Duration(float64(d)/(1-drift)) + margin
+}
+
+// transferGate is the leader's record of the leadership transfer it runs,
+// for the transfer checks of the other nodes. It is safe for concurrent
+// use; no method blocks beyond a short lock.
+type transferGate struct {
+	mu     sync.Mutex
+	active bool
+	term   uint64
+}
+
+// begin records a transfer in term; false when one is already recorded.
+func (g *transferGate) begin(term uint64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.active {
+		return false
+	}
+	g.active, g.term = true, term
+	return true
+}
+
+// end records that the transfer is over: confirm answers no from now on.
+func (g *transferGate) end() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active = false
+}
+
+// confirm reports whether a transfer is in progress in term and, when it
+// is, runs void before it returns, under the same lock as end: no yes is
+// given after end, and every yes has voided the lease first.
+func (g *transferGate) confirm(term uint64, void func()) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.active || g.term != term {
+		return false
+	}
+	void()
+	return true
+}
+
+// errTransferNotConfirmed: a TimeoutNow or a vote request carrying raft's
+// transfer flag was dropped because the leader did not confirm, within the
+// window, that it is transferring leadership in this node's term.
+var errTransferNotConfirmed = errors.New("raftsync: leadership transfer not confirmed by the leader")
+
+// maxTransferWindow caps the window a node may ask for in a transfer
+// check: the leader's lease stays void that long after each yes.
+const maxTransferWindow = 10 * time.Second
+
+// transferWindow is how long after asking this node still acts on a
+// leader's yes to a transfer check.
+func (n *Node) transferWindow() time.Duration { return n.heartbeatTimeout / 2 }
+
+// handleTransferCheck answers another node's transfer check on the
+// leader: yes when this node leads in req.Term and a transfer it started
+// is in progress. Before it says yes, the lease is voided in that term
+// until req.Window (on the asker's clock, so converted with the drift
+// bound) has passed: whatever the asker then hands to raft, it hands over
+// before that time.
+func (n *Node) handleTransferCheck(req *wire.TransferCheckRequest) *wire.TransferCheckResponse {
+	if req.Window <= 0 || req.Window > maxTransferWindow {
+		return &wire.TransferCheckResponse{Status: wire.Status{Code: wire.CodeBadRequest,
+			Message: fmt.Sprintf("transfer check window %v outside (0, %v]", req.Window, maxTransferWindow)}}
+	}
+	if err := n.confirmLocalTransfer(req.Term, req.Window); err != nil {
+		return &wire.TransferCheckResponse{Status: n.errorStatus(err)}
+	}
+	return &wire.TransferCheckResponse{}
+}
+
+// confirmLocalTransfer is the leader's side of a transfer check.
+func (n *Node) confirmLocalTransfer(term uint64, window time.Duration) error {
+	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+		return fmt.Errorf("%w: not the leader in term %d", errTransferNotConfirmed, term)
+	}
+	ok := n.transfer.confirm(term, func() {
+		n.lease.VoidUntil(term, n.clock.Now().Add(n.remoteSpan(window)))
+	})
+	if !ok {
+		return fmt.Errorf("%w: no transfer in progress in term %d", errTransferNotConfirmed, term)
+	}
+	return nil
+}
+
+// confirmTransfer decides, for the vote fence, whether raft may act on
+// cmd, a TimeoutNow or a vote request carrying raft's transfer flag:
+// either would let this node break its promise to its leader (to vote for
+// no one else until the promise runs out; see handleConfirm). It asks the
+// leader concerned whether it is transferring leadership in this node's
+// term, and returns nil only on a yes. ctx bounds the question.
+//
+//   - TimeoutNow: the sender is asked. Its yes means it leads in this
+//     node's term, so the campaign this starts (in the next term) can only
+//     overtake that leader, whose lease stays void.
+//   - A flagged vote request: the leader this node knows is asked (itself
+//     when it leads). With no leader known, or when the candidate is that
+//     leader, voting breaks no promise and nil is returned at once.
+func (n *Node) confirmTransfer(ctx context.Context, cmd any, window time.Duration) error {
+	if !n.started.Load() || n.closed.Load() {
+		return fmt.Errorf("%w: node starting or closed", errTransferNotConfirmed)
+	}
+	term := n.raft.CurrentTerm()
+	var ask string
+	switch req := cmd.(type) {
+	case *raft.TimeoutNowRequest:
+		ask = string(n.trans.DecodePeer(req.Addr))
+	case *raft.RequestVoteRequest:
+		leaderAddr, leaderID := n.raft.LeaderWithID()
+		switch {
+		case leaderID == "" || (len(req.Addr) > 0 && leaderAddr == n.trans.DecodePeer(req.Addr)):
+			return nil
+		case string(leaderID) == n.cfg.ID:
+			return n.confirmLocalTransfer(term, window)
+		}
+		ask = string(leaderAddr)
+	default:
+		return nil
+	}
+	if ask == "" {
+		return fmt.Errorf("%w: no sender address", errTransferNotConfirmed)
+	}
+	var resp wire.TransferCheckResponse
+	if err := n.call(ctx, ask, &wire.TransferCheckRequest{Term: term, Window: window}, &resp); err != nil {
+		return fmt.Errorf("%w: asking %s: %w", errTransferNotConfirmed, ask, err)
+	}
+	if err := statusError(resp.Status); err != nil {
+		return fmt.Errorf("%w: %s answered: %w", errTransferNotConfirmed, ask, err)
+	}
+	return nil
+}
+
+// voterCount returns the number of voters in raft's latest configuration.
+func (n *Node) voterCount() (int, error) {
+	servers, err := n.votersNow()
+	if err != nil {
+		return 0, err
 	}
 	c := 0
-	for _, s := range *p {
+	for _, s := range servers {
 		if s.Suffrage == raft.Voter {
 			c++
 		}
 	}
-	return c
+	return c, nil
 }
 
 // viaLeader runs do against the current leader (addr "" means this node

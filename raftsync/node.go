@@ -41,27 +41,35 @@ type Node struct {
 	fsm    *fsm
 	raft   *raft.Raft
 	trans  *raft.NetworkTransport
-	fence  *voteFence // nil on a first start
+	fence  *voteFence
 	mux    *mux.Mux
 	rpcSrv *rpc.Server
 	rpcCli *rpc.Client
 	rpcSeq atomic.Uint64
 
 	heartbeatTimeout time.Duration
+	electionTimeout  time.Duration
 
 	tracker   *readiness.Tracker
 	coalescer *readiness.Coalescer
 	persist   *persister
 
 	lease          *consistency.LeaseHolder
+	transfer       transferGate // the leadership transfer this node runs as leader
 	leaderRounds   *consistency.Batcher
 	followerStrong *consistency.Batcher
 	followerLease  *consistency.Batcher
 
-	epoch  atomic.Pointer[epoch]
-	voters atomic.Pointer[[]raft.Server]
+	epoch atomic.Pointer[epoch]
+	// leaseConfig is the configuration the lease was last granted for;
+	// the lease is used only while it is raft's latest.
+	leaseConfig atomic.Pointer[leaseConfig]
 
 	recovered atomic.Bool
+	// dropObservations makes the monitor's observer drop every raft event
+	// (set only by tests, through export_test.go): nothing the node
+	// guarantees may depend on an event arriving.
+	dropObservations atomic.Bool
 	// started is set once raft runs; RPC handlers, which the listener
 	// starts before raft, answer "starting" until then.
 	started atomic.Bool
@@ -108,6 +116,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
 		clock:            clock.Real{},
 		heartbeatTimeout: rc.HeartbeatTimeout,
+		electionTimeout:  rc.ElectionTimeout,
 		kick:             make(chan struct{}, 1),
 		futures:          newFutureWaits(),
 	}
@@ -163,14 +172,14 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	var trans raft.Transport = n.trans
+	var restartFence time.Duration
 	if hasState && !cfg.NonVoter {
 		// A restarted voter may have promised a leader, before it went
 		// down, not to vote for anyone else for a while: keep the promise.
-		n.fence = newVoteFence(n.trans, n.heartbeatTimeout, n.voteRefusal(rc))
-		trans = n.fence
+		restartFence = n.heartbeatTimeout
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, trans)
+	n.fence = newVoteFence(n.trans, restartFence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.fence)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
 	}
@@ -250,12 +259,12 @@ func (n *Node) startNetwork() error {
 	}
 	netLogger := n.cfg.Logger.Named("net")
 	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{})
-	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: 5 * time.Second, DialContext: n.cfg.DialContext}
+	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: raftDialTimeout, DialContext: n.cfg.DialContext}
 	stream := mux.NewStreamLayer(n.mux.Listener(mux.KindRaft), adv, dialer)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
-		Timeout: 10 * time.Second,
+		Timeout: raftRPCTimeout,
 		Logger:  n.cfg.Logger.Named("transport"),
 		// One AppendEntries in flight per follower: no pipelining. raft
 		// v1.7.3's pipeline deadlocks when a follower refuses an append
@@ -271,8 +280,11 @@ func (n *Node) startNetwork() error {
 	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
 		MaxBody: maxBody,
 		Logger:  netLogger.Named("rpc"),
-		// Confirmations only read raft's state: answer them at once.
-		Inline: func(t wire.Type) bool { return t == wire.TypeConfirmRequest },
+		// Confirmations and transfer checks only read raft's state:
+		// answer them at once.
+		Inline: func(t wire.Type) bool {
+			return t == wire.TypeConfirmRequest || t == wire.TypeTransferCheckRequest
+		},
 	})
 	n.rpcCli = rpc.NewClient(rpc.ClientOptions{
 		MaxBody: maxBody,
@@ -447,7 +459,7 @@ func (n *Node) setClusterID(id string) { n.cluster.Store(&id) }
 
 // Raft returns the underlying *raft.Raft. It is an escape hatch for
 // introspection and tuning; calls that change state behind the node's back
-// void its guarantees: LeadershipTransfer bypasses the lease revocation
-// (use TransferLeadership), Barrier entries are invisible to the applied
+// void its guarantees: LeadershipTransfer bypasses TransferLeadership and
+// is refused by the other nodes' transfer checks, Barrier entries are invisible to the applied
 // index, and Apply skips forwarding.
 func (n *Node) Raft() *raft.Raft { return n.raft }

@@ -171,7 +171,9 @@ func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (ui
 		return 0, 0, fmt.Errorf("%w: waiting for this term's first entry to apply: %w", ErrNoLeader, ctx.Err())
 	}
 	if level == consistency.Lease && n.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term {
-		return n.raft.CommitIndex(), ep.term, nil
+		if commit := n.raft.CommitIndex(); n.leaseConfigCurrent(commit) {
+			return commit, ep.term, nil
+		}
 	}
 	idx, err := n.leaderRounds.Do(ctx)
 	if err != nil {
@@ -189,7 +191,26 @@ var errNotConfirmed = errors.New("raftsync: leadership not confirmed by a quorum
 // newer leader had been elected when the index was taken, so a read at
 // that index is linearizable. The promises in the answers extend the lease,
 // timed from when the round was sent.
+//
+// The voters are those of raft's latest configuration, read when the round
+// starts and again when it ends (see votersNow); a round during which the
+// configuration changed is run again, up to maxRoundAttempts times.
 func (n *Node) leaderRound(ctx context.Context) (uint64, error) {
+	for attempt := 1; ; attempt++ {
+		idx, err := n.leaderRoundOnce(ctx)
+		if !errors.Is(err, errConfigurationChanged) || attempt == maxRoundAttempts {
+			return idx, err
+		}
+	}
+}
+
+// maxRoundAttempts bounds how often leaderRound starts over after the
+// configuration changed under a round.
+const maxRoundAttempts = 3
+
+var errConfigurationChanged = errors.New("raftsync: the voter configuration changed during the round")
+
+func (n *Node) leaderRoundOnce(ctx context.Context) (uint64, error) {
 	ep := n.epoch.Load()
 	if !ep.isLeader {
 		return 0, fmt.Errorf("%w: %w", errRetryElsewhere, n.notLeader())
@@ -199,13 +220,18 @@ func (n *Node) leaderRound(ctx context.Context) (uint64, error) {
 	if n.raft.CurrentTerm() != term || n.raft.State() != raft.Leader {
 		return 0, fmt.Errorf("%w: leadership changed", errRetryElsewhere)
 	}
+	servers, err := n.votersNow()
+	if err != nil {
+		return 0, err
+	}
+	if p := n.leaseConfig.Load(); p != nil && p.key != configurationKey(servers) {
+		// A grant extends the lease held; what is held rests on another
+		// configuration's promises, so it must not be carried over.
+		n.lease.Revoke()
+	}
 	tok := n.lease.Begin()
 	sentAt := n.clock.Now()
 
-	var servers []raft.Server
-	if p := n.voters.Load(); p != nil {
-		servers = *p
-	}
 	voterIDs := make([]string, 0, len(servers))
 	var peers []raft.Server
 	for _, s := range servers {
@@ -226,10 +252,105 @@ func (n *Node) leaderRound(ctx context.Context) (uint64, error) {
 		}
 		return 0, fmt.Errorf("%w (%d of %d voters answered in term %d)", errNotConfirmed, len(acks)+1, len(voterIDs), term)
 	}
+	commit := n.raft.CommitIndex() // before the configuration: see leaseConfigCurrent
+	after, err := n.votersNow()
+	if err != nil {
+		return 0, err
+	}
+	if !sameConfiguration(servers, after) {
+		return 0, errConfigurationChanged
+	}
 	if !until.IsZero() {
+		// The lease is used only while this configuration is the latest
+		// (leaseConfigCurrent); rounds run one at a time, so the
+		// configuration recorded is the one of the latest grant.
+		n.leaseConfig.Store(&leaseConfig{key: configurationKey(servers), checked: commit})
 		n.lease.Grant(tok, term, until)
 	}
 	return idx, nil
+}
+
+// errNoConfiguration: raft could not report its configuration, so no
+// quorum can be counted.
+var errNoConfiguration = errors.New("raftsync: raft's configuration is unavailable")
+
+// votersNow returns the servers of raft's latest configuration: the last
+// configuration entry in this node's log, committed or not. The slice is
+// raft's own copy and must not be modified. In raft v1.7.3 GetConfiguration
+// reads an atomic copy that the main loop replaces with a fresh clone on
+// every change, without a round trip through the main loop; it never fails
+// there, but if it does the round fails rather than count an older list.
+//
+// Why the latest configuration, even uncommitted: hashicorp/raft itself
+// uses its latest configuration for elections and commitment (Raft thesis
+// §4.1), and changes it one server at a time, starting a change only once
+// the previous one is committed (configurationChangeChIfStable). So at any
+// moment the configuration a competing leader can be elected with is the
+// leader's latest one or the one before it (a server that missed the
+// latest entry), and any majority of either meets any majority of the
+// latest: a quorum counted in the latest configuration meets the quorum
+// that elected any newer leader. A list two changes old (3 -> 5 voters)
+// gives no such guarantee, and neither does one read before a change
+// appended during the round, hence the second read after it.
+func (n *Node) votersNow() ([]raft.Server, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoConfiguration, err)
+	}
+	return f.Configuration().Servers, nil
+}
+
+// configurationKey identifies a configuration returned by votersNow: raft
+// stores every new configuration as a fresh copy, so the address of its
+// first server changes whenever the configuration does (and cannot be
+// reused by a later copy while the key is held).
+func configurationKey(servers []raft.Server) *raft.Server {
+	if len(servers) == 0 {
+		return nil
+	}
+	return &servers[0]
+}
+
+func sameConfiguration(a, b []raft.Server) bool {
+	return len(a) == len(b) && configurationKey(a) == configurationKey(b)
+}
+
+// leaseConfig is the configuration a lease was granted for, and a log
+// index up to which the log is known to hold no later configuration.
+type leaseConfig struct {
+	key     *raft.Server // configurationKey
+	checked uint64
+}
+
+// leaseConfigCurrent reports whether raft's configuration is still the one
+// the lease was granted for, at most one change aside, given commit, the
+// commit index read just before. A lease counts the promises of a quorum
+// of its configuration; a single-server change keeps every quorum of the
+// next configuration meeting that quorum, two changes would not.
+//
+// Asking raft for its configuration costs two allocations, so it is asked
+// only when the commit index has moved past the one checked last. That is
+// sound because hashicorp/raft starts a configuration change only once the
+// previous one is committed (at most one uncommitted configuration entry,
+// hence at most one change past the entries up to the commit index), and
+// its leader publishes a configuration entry as the latest configuration
+// in the same main-loop step that appends it, while the commit index
+// advances only in a later step: a configuration read after the commit
+// index reflects every configuration entry up to that index.
+func (n *Node) leaseConfigCurrent(commit uint64) bool {
+	p := n.leaseConfig.Load()
+	if p == nil || p.key == nil {
+		return false
+	}
+	if commit <= p.checked {
+		return true
+	}
+	servers, err := n.votersNow()
+	if err != nil || configurationKey(servers) != p.key {
+		return false
+	}
+	n.leaseConfig.CompareAndSwap(p, &leaseConfig{key: p.key, checked: commit})
+	return true
 }
 
 func (n *Node) leaseOptions() consistency.LeaseOptions {

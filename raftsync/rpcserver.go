@@ -47,6 +47,11 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 		if answer = n.decodeRequest(req, &m); answer == nil {
 			answer = n.handleConfirm(&m)
 		}
+	case wire.TypeTransferCheckRequest:
+		var m wire.TransferCheckRequest
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleTransferCheck(&m)
+		}
 	default:
 		answer = &wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("unsupported request type %v", req.Type)}
 	}
@@ -97,13 +102,19 @@ func (n *Node) handleReadIndex(ctx context.Context, req *wire.ReadIndexRequest) 
 // is lastContact + HeartbeatTimeout - now. The values are read in the order
 // contact, leader, term: a vote for a newer term raises the term before it
 // is granted, so a term read last that still equals the leader's proves no
-// such vote had been granted when the leader was read.
+// such vote had been granted when the leader was read. No promise is made
+// while the vote fence checks or raft handles a transfer message (a
+// TimeoutNow, a vote request with raft's transfer flag): raft may act on
+// it against the promise (see voteFence). That is read last: a fence that
+// starts a check afterwards reads the leader after this did, and finds it
+// unknown only once the promise has run out.
 func (n *Node) handleConfirm(req *wire.ConfirmRequest) *wire.ConfirmResponse {
 	lastContact := n.raft.LastContact()
 	_, leaderID := n.raft.LeaderWithID()
 	term := n.raft.CurrentTerm()
+	promising := n.fence.promising()
 	resp := &wire.ConfirmResponse{Term: term, LeaderID: string(leaderID)}
-	if string(leaderID) == req.LeaderID && term == req.Term && !lastContact.IsZero() {
+	if promising && string(leaderID) == req.LeaderID && term == req.Term && !lastContact.IsZero() {
 		if free := n.heartbeatTimeout - time.Since(lastContact); free > 0 {
 			resp.VoteFree = free
 		}

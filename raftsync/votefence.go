@@ -1,45 +1,81 @@
 package raftsync
 
 import (
+	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// voteFence keeps a restarted node from granting votes for one
-// HeartbeatTimeout after it starts.
+// voteFence sits between raft's transport and raft on every node and keeps
+// the node's promises to its leader: not to vote for any other candidate
+// until HeartbeatTimeout after it last heard from the leader (see
+// handleConfirm). hashicorp/raft keeps that promise by itself (followers
+// refuse votes while they know a leader) except in two cases, which the
+// fence covers:
 //
-// A leader's lease rests on its followers' promises not to vote for anyone
-// else until HeartbeatTimeout after they last heard from it (see
-// handleConfirm): hashicorp/raft followers refuse votes while they know a
-// leader. A follower that crashes and restarts forgets its leader and would
-// grant a vote at once, breaking a promise it made before the crash. The
-// fence refuses RequestVote and RequestPreVote (except for a leadership
-// transfer, which the old leader started itself, ending its lease first)
-// until the longest promise the node can have made has run out. The node
-// cannot campaign itself before then either: raft waits at least
-// HeartbeatTimeout before a follower's first candidacy.
+//   - A restart: a node forgets its leader and would grant a vote at once.
+//     For restartFence after it starts (one HeartbeatTimeout, the longest
+//     promise it can have made) the fence refuses every RequestVote and
+//     RequestPreVote. The node cannot campaign itself before then either:
+//     raft waits at least HeartbeatTimeout before a follower's first
+//     candidacy.
+//   - A leadership transfer: a TimeoutNow makes raft campaign at once, and
+//     a vote request carrying raft's transfer flag is granted even by a
+//     follower that knows a leader. raft sends both without checking that
+//     the transfer is still wanted (its TimeoutNow can arrive long after
+//     the leader gave up on the transfer, a held TCP segment after any
+//     time bound). The fence hands either to raft only when the leader
+//     concerned confirms, through confirm, that its transfer is in
+//     progress, and only within window of asking (on this node's clock);
+//     otherwise it answers with an error (TimeoutNow) or a refused vote.
+//     The leader keeps its lease void that long after each yes.
 //
-// It wraps raft's transport and forwards every other RPC unchanged;
-// heartbeats keep raft's fast path, which does not go through Consumer.
+// While such a message is being checked or handled by raft (until raft
+// has answered it), pending is non-zero and the node promises nothing to
+// any leader (handleConfirm): a promise made while a transfer vote may be
+// granted could not be kept.
+//
+// The fence forwards every other RPC unchanged; heartbeats keep raft's
+// fast path, which does not go through Consumer.
 type voteFence struct {
 	*raft.NetworkTransport
-	out    chan raft.RPC
-	until  time.Time
-	answer func() (raft.RPCHeader, uint64) // header and term to refuse with
+	out     chan raft.RPC
+	until   time.Time // end of the restart fence
+	answer  func() (raft.RPCHeader, uint64)
+	confirm func(ctx context.Context, cmd any, window time.Duration) error
+	window  time.Duration
 
+	pending  atomic.Int32 // transfer messages checked or not yet answered by raft
+	checking atomic.Bool  // one check at a time; more are refused
+
+	ctx      context.Context // ended by Close
+	cancel   context.CancelFunc
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
+	wg       sync.WaitGroup
 }
 
-func newVoteFence(t *raft.NetworkTransport, d time.Duration, answer func() (raft.RPCHeader, uint64)) *voteFence {
+// newVoteFence wraps t. restartFence is how long after now every vote is
+// refused (0 on a first start); answer gives the header and term to
+// refuse with; confirm checks a transfer message with its leader (see
+// Node.confirmTransfer) and window bounds, from asking, when the fence may
+// still hand a confirmed message to raft.
+func newVoteFence(t *raft.NetworkTransport, restartFence time.Duration, answer func() (raft.RPCHeader, uint64),
+	confirm func(ctx context.Context, cmd any, window time.Duration) error, window time.Duration) *voteFence {
+	ctx, cancel := context.WithCancel(context.Background())
 	v := &voteFence{
 		NetworkTransport: t,
 		out:              make(chan raft.RPC),
-		until:            time.Now().Add(d),
+		until:            time.Now().Add(restartFence),
 		answer:           answer,
+		confirm:          confirm,
+		window:           window,
+		ctx:              ctx,
+		cancel:           cancel,
 		stop:             make(chan struct{}),
 		done:             make(chan struct{}),
 	}
@@ -50,6 +86,9 @@ func newVoteFence(t *raft.NetworkTransport, d time.Duration, answer func() (raft
 // Consumer is part of raft.Transport.
 func (v *voteFence) Consumer() <-chan raft.RPC { return v.out }
 
+// promising reports whether the node may promise its leader anything now.
+func (v *voteFence) promising() bool { return v.pending.Load() == 0 }
+
 func (v *voteFence) run() {
 	defer close(v.done)
 	in := v.NetworkTransport.Consumer()
@@ -57,6 +96,10 @@ func (v *voteFence) run() {
 		select {
 		case rpc := <-in:
 			if v.refuse(rpc) {
+				continue
+			}
+			if isTransferMessage(rpc.Command) {
+				v.check(rpc)
 				continue
 			}
 			select {
@@ -71,30 +114,100 @@ func (v *voteFence) run() {
 	}
 }
 
-// refuse answers a vote request inside the fence and reports whether it
-// did.
+// isTransferMessage reports whether cmd lets raft vote or campaign despite
+// a known leader: a TimeoutNow, or a vote request with the transfer flag.
+func isTransferMessage(cmd any) bool {
+	switch req := cmd.(type) {
+	case *raft.TimeoutNowRequest:
+		return true
+	case *raft.RequestVoteRequest:
+		return req.LeadershipTransfer
+	}
+	return false
+}
+
+// refuse answers a vote request inside the restart fence and reports
+// whether it did.
 func (v *voteFence) refuse(rpc raft.RPC) bool {
 	if !time.Now().Before(v.until) {
 		return false
 	}
-	header, term := v.answer()
-	switch req := rpc.Command.(type) {
-	case *raft.RequestVoteRequest:
-		if req.LeadershipTransfer {
-			return false
-		}
-		rpc.Respond(&raft.RequestVoteResponse{RPCHeader: header, Term: term, Granted: false}, nil)
-		return true
-	case *raft.RequestPreVoteRequest:
-		rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: header, Term: term, Granted: false}, nil)
+	switch rpc.Command.(type) {
+	case *raft.RequestVoteRequest, *raft.RequestPreVoteRequest:
+		v.reject(rpc, nil)
 		return true
 	}
 	return false
 }
 
+// reject answers rpc without raft: a refused vote, or err for anything
+// else.
+func (v *voteFence) reject(rpc raft.RPC, err error) {
+	header, term := v.answer()
+	switch rpc.Command.(type) {
+	case *raft.RequestVoteRequest:
+		rpc.Respond(&raft.RequestVoteResponse{RPCHeader: header, Term: term, Granted: false}, nil)
+	case *raft.RequestPreVoteRequest:
+		rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: header, Term: term, Granted: false}, nil)
+	default:
+		rpc.Respond(nil, err)
+	}
+}
+
+// check confirms a transfer message with its leader and hands it to raft
+// within the window, on its own goroutine so that the other RPCs keep
+// flowing. One check runs at a time; a message arriving meanwhile is
+// refused (raft's transfer sends one TimeoutNow, and a candidate one vote
+// request per voter).
+func (v *voteFence) check(rpc raft.RPC) {
+	if !v.checking.CompareAndSwap(false, true) {
+		v.reject(rpc, errTransferNotConfirmed)
+		return
+	}
+	v.pending.Add(1)
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		defer v.pending.Add(-1)
+		defer v.checking.Store(false)
+		deadline := time.Now().Add(v.window)
+		ctx, cancel := context.WithDeadline(v.ctx, deadline)
+		defer cancel()
+		if err := v.confirm(ctx, rpc.Command, v.window); err != nil {
+			v.reject(rpc, err)
+			return
+		}
+		// raft answers on a channel of the fence's own, so that pending
+		// lasts until raft has acted on the message.
+		answered := make(chan raft.RPCResponse, 1)
+		fwd := rpc
+		fwd.RespChan = answered
+		select {
+		case v.out <- fwd:
+		case <-ctx.Done():
+			if v.ctx.Err() != nil {
+				rpc.Respond(nil, raft.ErrTransportShutdown)
+			} else {
+				v.reject(rpc, errTransferNotConfirmed) // the window ran out
+			}
+			return
+		}
+		select {
+		case r := <-answered:
+			rpc.RespChan <- r
+		case <-v.stop:
+			rpc.Respond(nil, raft.ErrTransportShutdown)
+		}
+	}()
+}
+
 // Close stops forwarding and closes the wrapped transport.
 func (v *voteFence) Close() error {
-	v.stopOnce.Do(func() { close(v.stop) })
+	v.stopOnce.Do(func() {
+		v.cancel()
+		close(v.stop)
+	})
 	<-v.done
+	v.wg.Wait()
 	return v.NetworkTransport.Close()
 }

@@ -52,6 +52,10 @@ func NewMessage(t Type) Message {
 		return new(LeadershipTransferResponse)
 	case TypeError:
 		return new(Status)
+	case TypeTransferCheckRequest:
+		return new(TransferCheckRequest)
+	case TypeTransferCheckResponse:
+		return new(TransferCheckResponse)
 	}
 	return nil
 }

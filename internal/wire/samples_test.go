@@ -40,6 +40,8 @@ func fullSamples() []sample {
 		{"ConfirmResponse", TypeConfirmResponse, &ConfirmResponse{Status: Status{Code: CodeInternal, Message: "x"}, Term: 9, LeaderID: "n1", VoteFree: 800 * time.Millisecond}},
 		{"LeadershipTransferRequest", TypeLeadershipTransferRequest, &LeadershipTransferRequest{Timeout: 10 * time.Second}},
 		{"LeadershipTransferResponse", TypeLeadershipTransferResponse, &LeadershipTransferResponse{Status: Status{Code: CodeNoLeader}}},
+		{"TransferCheckRequest", TypeTransferCheckRequest, &TransferCheckRequest{Term: 1 << 33, Window: 250 * time.Millisecond}},
+		{"TransferCheckResponse", TypeTransferCheckResponse, &TransferCheckResponse{Status: notLeader}},
 		{"Status", TypeError, &Status{Code: CodeBadRequest, Message: "cannot decode ApplyRequest", LeaderID: "n2", LeaderAddr: "a:1"}},
 	}
 }

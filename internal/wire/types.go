@@ -25,6 +25,10 @@ const (
 	// TypeError carries a bare Status: the answer of a server that could
 	// not decode or serve a request at all.
 	TypeError Type = 15
+	// TypeTransferCheckRequest asks a leader whether a leadership
+	// transfer is in progress (see TransferCheckRequest).
+	TypeTransferCheckRequest  Type = 16
+	TypeTransferCheckResponse Type = 17
 )
 
 var typeNames = [...]string{
@@ -43,6 +47,8 @@ var typeNames = [...]string{
 	TypeLeadershipTransferRequest:  "LeadershipTransferRequest",
 	TypeLeadershipTransferResponse: "LeadershipTransferResponse",
 	TypeError:                      "Error",
+	TypeTransferCheckRequest:       "TransferCheckRequest",
+	TypeTransferCheckResponse:      "TransferCheckResponse",
 }
 
 // Valid reports whether t is a Type this version of the protocol defines.
