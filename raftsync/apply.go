@@ -5,6 +5,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -24,7 +25,10 @@ type ApplyResult struct {
 	// only nil, []byte and string cross the network unchanged; a value that
 	// implements encoding.BinaryMarshaler arrives as its []byte encoding,
 	// and any other value as its fmt %v string. An error is not a Response:
-	// Apply returns it as its error.
+	// Apply returns it as its error. A forwarded response whose encoding
+	// fails, panics or exceeds the RPC body limit (Config.MaxCommandSize
+	// plus 64 KiB) is not returned: Apply reports ErrCommittedNoResponse
+	// with the Index.
 	Response any
 }
 
@@ -39,11 +43,16 @@ type ApplyResult struct {
 //
 // Errors: ErrClosed; ErrTooLarge (nothing applied); ErrNoLeader when no
 // leader is found before ctx ends; ErrIndeterminate when the outcome is
-// unknown (leadership lost after the append, the forward's answer lost, ctx
-// ended mid-commit). When the application's FSM returned an error for the
-// command, the command is committed, the ApplyResult carries its Index and
-// the error is returned: the FSM's own error value on the leader, an
-// *ApplyError carrying its text when forwarded.
+// unknown (leadership lost after the append, the forward's answer lost or
+// replaced by the RPC layer, the leader failing after the append, ctx
+// ended mid-commit or the node closed during it); ErrCommittedNoResponse
+// when the leader committed the command but could not send its response
+// back (the ApplyResult carries the Index; do not retry). When the
+// application's FSM returned an error for the command, the command is
+// committed, the ApplyResult carries its Index and the error is returned:
+// the FSM's own error value on the leader, an *ApplyError carrying its text
+// when forwarded. An error wrapping ErrTooLarge, ErrNoLeader, ErrClosed or
+// ErrTimeout but not ErrIndeterminate means that nothing was applied.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 	if n.closed.Load() {
 		return ApplyResult{}, ErrClosed
@@ -135,14 +144,52 @@ func (n *Node) forwardApply(ctx context.Context, addr string, cmd []byte) (Apply
 		req.Timeout = time.Until(dl)
 	}
 	var resp wire.ApplyResponse
-	if err := n.call(ctx, addr, req, &resp); err != nil {
+	frameType, err := n.callFrame(ctx, addr, req, &resp)
+	if err != nil {
 		if errors.Is(err, rpc.ErrNotSent) {
 			return ApplyResult{}, fmt.Errorf("%w: %w", errRetryElsewhere, err)
 		}
 		return ApplyResult{}, fmt.Errorf("%w: forwarding to %s: %w", ErrIndeterminate, addr, err)
 	}
-	if err := statusError(resp.Status); err != nil {
-		return ApplyResult{}, err
+	return forwardedApplyResult(frameType, &resp)
+}
+
+// forwardedApplyResult reads the leader's answer to a forwarded Apply. An
+// answer other than success says "nothing applied" only when it can only
+// come from a refusal made before the command reached raft's log:
+//
+//   - an ApplyResponse carrying an Index (non-zero) means the command was
+//     committed at that index and only its response was lost: the result
+//     carries the Index and the error wraps ErrCommittedNoResponse;
+//   - CodeNotLeader, CodeNoLeader (handleApply refuses before raft sees the
+//     command, or raft refused it before appending) and CodeClosed,
+//     CodeBadRequest (handleRPC refuses before handleApply runs) mean
+//     nothing was applied;
+//   - CodeTooLarge and CodeTimeout mean nothing was applied only in an
+//     ApplyResponse frame, where handleApply put them (the command over the
+//     leader's limit, raft's enqueue timeout). In a TypeError frame they
+//     come from the RPC layer, which replaces a response it cannot send:
+//     the command may have been committed;
+//   - everything else (CodeIndeterminate, CodeInternal from a recovered
+//     panic, codes this node does not know) wraps ErrIndeterminate.
+func forwardedApplyResult(frameType wire.Type, resp *wire.ApplyResponse) (ApplyResult, error) {
+	if !resp.Status.OK() {
+		if resp.Index != 0 {
+			return ApplyResult{Index: resp.Index}, fmt.Errorf("%w (index %d): %s", ErrCommittedNoResponse, resp.Index, resp.Status.Message)
+		}
+		switch resp.Status.Code {
+		case wire.CodeNotLeader, wire.CodeNoLeader, wire.CodeClosed, wire.CodeBadRequest:
+			return ApplyResult{}, statusError(resp.Status)
+		case wire.CodeTooLarge, wire.CodeTimeout:
+			if frameType == wire.TypeApplyResponse {
+				return ApplyResult{}, statusError(resp.Status)
+			}
+		case wire.CodeIndeterminate:
+			return ApplyResult{}, statusError(resp.Status)
+		}
+		// The remote code is named, not wrapped: its sentinel (ErrTooLarge,
+		// ErrTimeout) would claim that nothing was applied.
+		return ApplyResult{}, fmt.Errorf("%w: the leader answered %v after it may have appended the command: %s", ErrIndeterminate, resp.Status.Code, resp.Status.Message)
 	}
 	res := ApplyResult{Index: resp.Index}
 	switch resp.ResultKind {
@@ -158,7 +205,13 @@ func (n *Node) forwardApply(ctx context.Context, addr string, cmd []byte) (Apply
 
 // handleApply serves a forwarded Apply on the leader. It never forwards
 // again: a node that is not the leader refuses, and the caller retries.
-func (n *Node) handleApply(ctx context.Context, req *wire.ApplyRequest) *wire.ApplyResponse {
+//
+// Once raft has given the command an index, every answer carries that
+// Index: a failure to build the response then (an encoding that fails or
+// panics) is answered with the Index and a non-OK Status, which the caller
+// reads as ErrCommittedNoResponse. A panic before that is answered with
+// CodeIndeterminate: the command may have been appended.
+func (n *Node) handleApply(ctx context.Context, req *wire.ApplyRequest) (resp *wire.ApplyResponse) {
 	if len(req.Command) > n.cfg.MaxCommandSize {
 		return &wire.ApplyResponse{Status: n.errorStatus(fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(req.Command), n.cfg.MaxCommandSize))}
 	}
@@ -170,8 +223,19 @@ func (n *Node) handleApply(ctx context.Context, req *wire.ApplyRequest) *wire.Ap
 		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
 		defer cancel()
 	}
+	var index uint64
+	defer func() {
+		if p := recover(); p != nil {
+			n.logger.Error("panic while answering a forwarded Apply", "index", index, "panic", p, "stack", string(debug.Stack()))
+			resp = &wire.ApplyResponse{Index: index, Status: wire.Status{Code: wire.CodeInternal, Message: fmt.Sprintf("building the response panicked: %v", p)}}
+			if index == 0 {
+				resp.Status.Code = wire.CodeIndeterminate
+			}
+		}
+	}()
 	res, err := n.applyLocal(ctx, req.Command)
-	resp := &wire.ApplyResponse{Index: res.Index}
+	index = res.Index
+	resp = &wire.ApplyResponse{Index: res.Index}
 	if err != nil {
 		if res.Index == 0 {
 			if errors.Is(err, errRetryElsewhere) {
@@ -192,7 +256,7 @@ func (n *Node) handleApply(ctx context.Context, req *wire.ApplyRequest) *wire.Ap
 	case encoding.BinaryMarshaler:
 		b, merr := v.MarshalBinary()
 		if merr != nil {
-			resp.ResultKind, resp.Result = wire.ResultError, []byte("raftsync: encoding the FSM response: "+merr.Error())
+			resp.Status = wire.Status{Code: wire.CodeInternal, Message: "encoding the FSM response: " + merr.Error()}
 		} else {
 			resp.ResultKind, resp.Result = wire.ResultBytes, b
 		}
@@ -200,4 +264,30 @@ func (n *Node) handleApply(ctx context.Context, req *wire.ApplyRequest) *wire.Ap
 		resp.ResultKind, resp.Result = wire.ResultString, []byte(fmt.Sprint(v))
 	}
 	return resp
+}
+
+// encodeApplyAnswer encodes the answer to a forwarded Apply. An answer
+// that does not fit the RPC body limit, or does not encode, is replaced by
+// one that still tells the caller what is known: the command's Index when
+// it has one (ErrCommittedNoResponse at the caller), else
+// CodeIndeterminate. The RPC layer's own replacement (a bare CodeTooLarge)
+// would lose the Index.
+func (n *Node) encodeApplyAnswer(id uint64, resp *wire.ApplyResponse) wire.Frame {
+	f, err := wire.Encode(id, resp)
+	switch {
+	case err != nil:
+		n.logger.Error("encoding the answer to a forwarded Apply", "index", resp.Index, "error", err)
+		err = fmt.Errorf("encoding the response: %w", err)
+	case len(f.Body) > n.maxRPCBody():
+		n.logger.Warn("the response to a forwarded Apply exceeds the RPC body limit; answering without it",
+			"index", resp.Index, "size", len(f.Body), "max_body", n.maxRPCBody())
+		err = fmt.Errorf("response of %d bytes exceeds the RPC body limit of %d (Config.MaxCommandSize + %d)", len(f.Body), n.maxRPCBody(), rpcFrameOverhead)
+	default:
+		return f
+	}
+	code := wire.CodeTooLarge
+	if resp.Index == 0 {
+		code = wire.CodeIndeterminate
+	}
+	return n.encodeAnswer(id, &wire.ApplyResponse{Index: resp.Index, Status: wire.Status{Code: code, Message: err.Error()}})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 )
 
 // ErrBadBackup is returned by Restore for a backup that is not a raftkit
-// backup, is corrupt or truncated, or that the application's
-// SnapshotValidator refused. Nothing is changed.
+// backup, is corrupt, truncated or forged (header values no writer
+// produces), expands past Config.MaxRestoreSize (then it wraps
+// snapshot.ErrTooLarge too), or that the application's SnapshotValidator
+// refused. Nothing is changed.
 var ErrBadBackup = errors.New("raftsync: unusable backup")
 
 // Backup writes a consistent, self-describing, checksummed backup of the
@@ -93,19 +96,39 @@ func (n *Node) snapshotForBackup(ctx context.Context) (*raft.SnapshotMeta, io.Re
 
 // Restore replaces the whole cluster's state with a backup written by
 // Backup, like `consul snapshot restore`. The backup is verified in full
-// (format, checksums, and the application's SnapshotValidator when its FSM
-// implements one) before anything changes; a corrupt, truncated or foreign
-// backup is refused with ErrBadBackup and the state stays as it was.
+// before raft sees anything: its format and checksums, every header value
+// (a checksum proves integrity, not origin: an index of 0 or past
+// snapshot.MaxBackupIndex, a term out of range or a configuration raft
+// would refuse is refused), the snapshot inside, its decompressed size
+// (at most Config.MaxRestoreSize), and the application's SnapshotValidator
+// when its FSM implements one. A corrupt, truncated, forged or oversized
+// backup is refused with ErrBadBackup, its spool files are deleted and the
+// cluster's state and log stay as they were.
+//
+// The restore lands one past the larger of the leader's last index and
+// the backup's Index (raft's rule, which keeps the log's indexes above
+// those the restored state was taken at), in the live cluster's current
+// term; the backup's Term and membership are not used (the cluster keeps
+// its own). The backup's Index is bounded (see snapshot.MaxBackupIndex), so
+// no backup can make raft's index wrap.
 //
 // Restore must be called on the leader (a *NotLeaderError names it
 // otherwise): the backup is streamed into raft there and reaches the
-// followers as an installed snapshot. The cluster's membership is kept, not
-// taken from the backup. Writes in flight when the restore starts fail with
-// ErrIndeterminate. Once Restore returns, every node's applied index moves
-// past the restore point with its next entry; Restore commits one so that
-// WaitIndex on the returned index works on every node.
+// followers as an installed snapshot. Writes in flight when the restore
+// starts fail with ErrIndeterminate. Once Restore returns, every node's
+// applied index moves past the restore point with its next entry; Restore
+// commits one so that WaitIndex on the returned index works on every node.
 //
-// Errors: ErrClosed, *NotLeaderError, ErrBadBackup, raft's error.
+// ctx bounds the whole call, checked between reads of r (a Read blocked
+// inside r returns when r does). When ctx ends before the verified backup
+// is handed to raft, Restore returns ctx's error and nothing has changed.
+// When it ends after, Restore returns at once with an error wrapping both
+// ctx's error and ErrIndeterminate: raft runs a restore it has accepted to
+// its end (or fails it), so the cluster's state may still be replaced
+// afterwards; Status or a Strong read tell.
+//
+// Errors: ErrClosed, *NotLeaderError, ErrBadBackup, ctx's error,
+// ErrIndeterminate, raft's error.
 func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 	if n.closed.Load() {
 		return 0, ErrClosed
@@ -113,37 +136,49 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return 0, n.notLeader()
 	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("raftsync: restore: %w", err)
+	}
 	start := time.Now()
-	h, data, err := snapshot.ReadBackup(r, n.store.spoolDir)
+	h, data, err := snapshot.ReadBackup(ctxReader{ctx, r}, n.store.spoolDir)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrBadBackup, err)
+		return 0, restoreReadError(ctx, err)
 	}
 	defer data.Close()
-	// The snapshot inside is verified again and re-framed with index 0:
-	// its payload was taken at an index of another log, which means
-	// nothing here (the FSM wrapper takes raft's index instead).
-	hdr, payload, err := snapshot.Verify(data, n.store.spoolDir)
+	// The snapshot inside is verified again and re-framed with index 0 and
+	// the live cluster's term: its own header describes another log.
+	limit := restoreLimit(n.cfg.MaxRestoreSize, h.Size)
+	hdr, payload, err := snapshot.VerifyLimited(ctxReader{ctx, data}, n.store.spoolDir, limit)
+	if errors.Is(err, snapshot.ErrTooLarge) {
+		return 0, fmt.Errorf("%w: %w (Config.MaxRestoreSize; the backup's snapshot is %d bytes)", ErrBadBackup, err, h.Size)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrBadBackup, err)
+		return 0, restoreReadError(ctx, err)
 	}
 	defer payload.Close()
+	term := n.raft.CurrentTerm()
 	// Re-frame into a temporary file while the application's validator,
 	// if any, reads the same bytes.
 	tmp, err := os.CreateTemp(n.store.spoolDir, "restore-*")
 	if err != nil {
 		return 0, fmt.Errorf("raftsync: restore: %w", err)
 	}
+	handedOff := false
 	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		if !handedOff {
+			removeSpool(tmp)
+		}
 	}()
-	w, err := snapshot.NewWriter(tmp, snapshot.Header{Term: hdr.Term, Compression: hdr.Compression, CreatedUnixNano: hdr.CreatedUnixNano})
+	w, err := snapshot.NewWriter(tmp, snapshot.Header{Term: term, Compression: hdr.Compression, CreatedUnixNano: hdr.CreatedUnixNano})
 	if err != nil {
 		return 0, fmt.Errorf("raftsync: restore: %w", err)
 	}
-	tee := io.TeeReader(payload, w)
+	tee := io.TeeReader(ctxReader{ctx, payload}, w)
 	if v, ok := n.fsm.app.(SnapshotValidator); ok {
 		if err := v.ValidateSnapshot(tee); err != nil {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("raftsync: restore: %w", ctx.Err())
+			}
 			return 0, fmt.Errorf("%w: the application refused it: %w", ErrBadBackup, err)
 		}
 	}
@@ -160,10 +195,43 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("raftsync: restore: %w", err)
 	}
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: h.Index, Term: h.Term, Size: size}
-	// raft.Restore's timeout bounds only the enqueue; the restore itself
-	// runs to completion once started.
-	if err := n.raft.Restore(meta, tmp, requestTimeout(ctx, time.Minute)); err != nil {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("raftsync: restore: %w", err)
+	}
+	// raft places a user restore at max(meta.Index, its last index) + 1,
+	// in its current term (restoreUserSnapshot); meta.Term is not used.
+	// meta.Index is the backup's Index, which ReadBackup bounded to
+	// 1..snapshot.MaxBackupIndex, so the +1 cannot wrap: it only keeps the
+	// log's indexes from falling below the indexes the restored state was
+	// taken at, which FSMs that record raft indexes in their state (the
+	// gateway's ModifiedIndex and tombstone horizon) rely on.
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: h.Index, Term: term, Size: size}
+	// raft.Restore cannot be cancelled: its timeout bounds only the
+	// enqueues, and it then waits for the restore and a no-op after it.
+	// It runs on its own goroutine, which owns tmp from here on and
+	// removes it when raft is done with it.
+	handedOff = true
+	result := make(chan error, 1)
+	go func() {
+		defer removeSpool(tmp)
+		result <- n.raft.Restore(meta, tmp, requestTimeout(ctx, time.Minute))
+	}()
+	select {
+	case err = <-result:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: restore handed to raft, which runs it to its end: %w", ErrIndeterminate, ctx.Err())
+	case <-n.ctx.Done():
+		return 0, fmt.Errorf("%w: %w", ErrIndeterminate, ErrClosed)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, raft.ErrNotLeader):
+		return 0, n.notLeader()
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return 0, fmt.Errorf("%w: %w", ErrIndeterminate, ErrClosed)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return 0, fmt.Errorf("raftsync: restore: raft did not accept it in time: %w", err)
+	default:
 		return 0, fmt.Errorf("raftsync: restore: %w", err)
 	}
 	metrics.MeasureSince([]string{"raftkit", "restore", "duration"}, start)
@@ -174,4 +242,51 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 	}
 	n.logger.Info("restored backup", "from_cluster", h.ClusterID, "from_node", h.NodeID, "backup_index", h.Index, "index", f.Index())
 	return f.Index(), nil
+}
+
+// restoreLimit is the largest decompressed payload Restore spools for a
+// backup whose snapshot is backupSize bytes: configured, or 32 times
+// backupSize but at least 64 MiB.
+func restoreLimit(configured, backupSize int64) int64 {
+	if configured > 0 {
+		return configured
+	}
+	const floor, ratio = 64 << 20, 32
+	if backupSize > math.MaxInt64/ratio {
+		return math.MaxInt64
+	}
+	return max(floor, ratio*backupSize)
+}
+
+// restoreReadError classifies a failure to read or verify a backup: ctx's
+// end, a failure of the input or the spool, or a bad backup.
+func restoreReadError(ctx context.Context, err error) error {
+	var fe *snapshot.FormatError
+	switch {
+	case errors.As(err, &fe):
+		return fmt.Errorf("%w: %w", ErrBadBackup, err)
+	case ctx.Err() != nil:
+		return fmt.Errorf("raftsync: restore: %w", ctx.Err())
+	default:
+		return fmt.Errorf("raftsync: restore: reading the backup: %w", err)
+	}
+}
+
+// removeSpool closes and deletes a temporary file.
+func removeSpool(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// ctxReader fails every Read once ctx has ended.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -19,19 +19,31 @@ var errRetryElsewhere = errors.New("raftsync: refused by a node that is not the 
 // errors wrapping rpc.ErrNotSent (certainly not delivered) or
 // rpc.ErrNoResponse (delivered or not, unknown).
 func (n *Node) call(ctx context.Context, addr string, req, resp wire.Message) error {
+	_, err := n.callFrame(ctx, addr, req, resp)
+	return err
+}
+
+// callFrame is call that also returns the type of the answer's frame: a
+// TypeError frame (a bare Status) rather than resp's own type tells an
+// answer the RPC layer or handleRPC made from one the handler made.
+func (n *Node) callFrame(ctx context.Context, addr string, req, resp wire.Message) (wire.Type, error) {
 	f, err := wire.Encode(n.rpcSeq.Add(1), req)
 	if err != nil {
-		return fmt.Errorf("raftsync: encoding %v: %w", req.MessageType(), err)
+		return 0, fmt.Errorf("raftsync: encoding %v: %w", req.MessageType(), err)
 	}
 	out, err := n.rpcCli.Call(ctx, addr, f)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := wire.Decode(out, resp); err != nil {
-		return fmt.Errorf("%w: decoding answer from %s: %w", rpc.ErrNoResponse, addr, err)
+		return 0, fmt.Errorf("%w: decoding answer from %s: %w", rpc.ErrNoResponse, addr, err)
 	}
-	return nil
+	return out.Type, nil
 }
+
+// maxRPCBody bounds the body of every node RPC frame, requests and
+// answers alike, on the server and the client.
+func (n *Node) maxRPCBody() int { return n.cfg.MaxCommandSize + rpcFrameOverhead }
 
 // statusError turns a non-OK remote Status into the node's error values.
 func statusError(s wire.Status) error {

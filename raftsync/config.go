@@ -89,6 +89,15 @@ type Config struct {
 	// Default 4 MiB; at most 64 MiB.
 	MaxCommandSize int
 
+	// MaxRestoreSize bounds the decompressed snapshot payload of a backup
+	// that Restore spools to disk under Dir (the disk that holds the raft
+	// log): a larger one is refused with ErrBadBackup wrapping
+	// snapshot.ErrTooLarge, and its spool deleted, so a small compressed
+	// backup that expands without bound cannot fill the disk. Zero means
+	// 32 times the size of the backup's snapshot, and at least 64 MiB;
+	// compressed configuration state expands about 6 times.
+	MaxRestoreSize int64
+
 	// Readiness tunes when the node reports Degraded and whether WaitReady
 	// may return before Ready. See readiness.Policy.
 	Readiness readiness.Policy
@@ -217,6 +226,9 @@ func (c *Config) validate() error {
 		c.MaxCommandSize = defaultMaxCommandSize
 	case c.MaxCommandSize < 0 || c.MaxCommandSize > maxMaxCommandSize:
 		return &ConfigError{Field: "MaxCommandSize", Reason: "must be between 1 and 64 MiB"}
+	}
+	if c.MaxRestoreSize < 0 {
+		return &ConfigError{Field: "MaxRestoreSize", Reason: "must not be negative"}
 	}
 	if err := c.Readiness.Validate(); err != nil {
 		return &ConfigError{Field: "Readiness", Reason: err.Error()}

@@ -36,7 +36,9 @@
 //
 // Writes: Apply works on every node; followers forward to the leader over
 // the node RPC and never send a command twice. An outcome that cannot be
-// known is reported as ErrIndeterminate rather than guessed.
+// known is reported as ErrIndeterminate rather than guessed; a write known
+// committed whose response could not come back is ErrCommittedNoResponse,
+// with its index.
 //
 // Reads: Read, ReadIndex and WaitIndex give the Strong, Lease and Stale
 // levels of package consistency on leaders, followers and non-voters, and

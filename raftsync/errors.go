@@ -35,6 +35,14 @@ var (
 	// Nothing is applied.
 	ErrTooLarge = errors.New("raftsync: command too large")
 
+	// ErrCommittedNoResponse is returned by a forwarded Apply when the
+	// leader committed and applied the command but could not send back the
+	// FSM's response (its encoding exceeds the RPC body limit, or encoding
+	// it failed or panicked). The write took effect: ApplyResult.Index is
+	// its index, usable with WaitIndex; only the Response is missing. Do
+	// not retry the command.
+	ErrCommittedNoResponse = errors.New("raftsync: write committed, but its response could not be returned")
+
 	// ErrInvalidConfig is wrapped by *ConfigError for every invalid Config.
 	ErrInvalidConfig = errors.New("raftsync: invalid config")
 

@@ -276,7 +276,7 @@ func (n *Node) startNetwork() error {
 		// TestFollowerDiskFaultsDoNotWedgeReplication).
 		MaxRPCsInFlight: 1,
 	})
-	maxBody := n.cfg.MaxCommandSize + rpcFrameOverhead
+	maxBody := n.maxRPCBody()
 	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
 		MaxBody: maxBody,
 		Logger:  netLogger.Named("rpc"),

@@ -20,7 +20,7 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 	case wire.TypeApplyRequest:
 		var m wire.ApplyRequest
 		if answer = n.decodeRequest(req, &m); answer == nil {
-			answer = n.handleApply(ctx, &m)
+			return n.encodeApplyAnswer(req.ID, n.handleApply(ctx, &m))
 		}
 	case wire.TypeJoinRequest:
 		var m wire.JoinRequest

@@ -1,11 +1,13 @@
 package snapshot
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash"
 	"hash/crc32"
 	"io"
+	"math"
 
 	"github.com/hashicorp/raft"
 )
@@ -16,6 +18,13 @@ const (
 	MaxBackupIDLen            = 1 << 10 // ClusterID, NodeID
 	MaxBackupConfigurationLen = 1 << 20 // Configuration
 )
+
+// MaxBackupIndex is the largest Index, Term or ConfigurationIndex a backup
+// header may hold. No real log reaches it (at a billion entries a second it
+// takes 292 years), while values near math.MaxUint64 wrap the arithmetic
+// every raft implementation does on them (index+1); writers refuse and
+// readers reject anything above it.
+const MaxBackupIndex = math.MaxInt64
 
 // backupMagic opens every backup file (same construction as streamMagic).
 var backupMagic = [8]byte{0x89, 'R', 'K', 'B', 'K', 'U', 'P', '\n'}
@@ -46,15 +55,21 @@ type BackupHeader struct {
 	// ClusterID and NodeID name the cluster and node the backup was taken
 	// from (informational; at most MaxBackupIDLen bytes each).
 	ClusterID, NodeID string
-	// Index and Term are those of the snapshot (raft.SnapshotMeta).
+	// Index and Term are those of the snapshot (raft.SnapshotMeta), each
+	// in 1..MaxBackupIndex. They describe the log the backup came from; a
+	// restore takes its index and term from the live cluster, never from
+	// here.
 	Index, Term uint64
-	// ConfigurationIndex is the index at which Configuration was committed.
+	// ConfigurationIndex is the index at which Configuration was committed:
+	// 1..Index, or 0 when Configuration is empty.
 	ConfigurationIndex uint64
 	// Configuration is raft.EncodeConfiguration output (at most
-	// MaxBackupConfigurationLen bytes); see RaftConfiguration.
+	// MaxBackupConfigurationLen bytes) of a configuration raft accepts (at
+	// least one voter, unique non-empty IDs and addresses), or empty; see
+	// RaftConfiguration.
 	Configuration []byte
 	// CreatedUnixNano is when the backup was taken, in nanoseconds since the
-	// Unix epoch; 0 means unknown.
+	// Unix epoch; 0 means unknown; never negative.
 	CreatedUnixNano int64
 	// Size is the number of snapshot bytes that follow the header.
 	Size int64
@@ -82,7 +97,84 @@ func (h BackupHeader) validate() error {
 	case h.Size < 0:
 		return fmt.Errorf("%w: BackupHeader.Size is negative (%d)", ErrInvalidHeader, h.Size)
 	}
+	if field, reason := h.checkValues(); field != "" {
+		return fmt.Errorf("%w: BackupHeader.%s %s", ErrInvalidHeader, field, reason)
+	}
 	return nil
+}
+
+// checkValues checks the values of the fixed fields against what a raft
+// snapshot can hold, and returns the first bad field and why, or "". The
+// same rules bind writers and readers, so the encoding stays canonical:
+// every backup ReadBackup accepts is one WriteBackup can produce.
+//
+//   - Index and Term: 1..MaxBackupIndex (raft's first entry has index 1
+//     and term 1; a snapshot is never taken before it).
+//   - Configuration: empty (none recorded) with ConfigurationIndex 0; or
+//     exactly raft.EncodeConfiguration of a configuration raft accepts
+//     (at least one voter; every server with an ID and an address, none
+//     twice; a known suffrage), with ConfigurationIndex in 1..Index.
+//   - CreatedUnixNano: not negative (0 means unknown).
+//
+// ClusterID and NodeID are informational and only length-limited.
+func (h BackupHeader) checkValues() (field, reason string) {
+	switch {
+	case h.Index == 0 || h.Index > MaxBackupIndex:
+		return "Index", fmt.Sprintf("is %d, want 1..%d", h.Index, uint64(MaxBackupIndex))
+	case h.Term == 0 || h.Term > MaxBackupIndex:
+		return "Term", fmt.Sprintf("is %d, want 1..%d", h.Term, uint64(MaxBackupIndex))
+	case h.CreatedUnixNano < 0:
+		return "CreatedUnixNano", fmt.Sprintf("is negative (%d)", h.CreatedUnixNano)
+	case len(h.Configuration) == 0 && h.ConfigurationIndex != 0:
+		return "ConfigurationIndex", fmt.Sprintf("is %d without a Configuration", h.ConfigurationIndex)
+	case len(h.Configuration) == 0:
+		return "", ""
+	case h.ConfigurationIndex == 0 || h.ConfigurationIndex > h.Index:
+		return "ConfigurationIndex", fmt.Sprintf("is %d, want 1..Index (%d)", h.ConfigurationIndex, h.Index)
+	}
+	cfg, err := h.RaftConfiguration()
+	if err != nil {
+		return "Configuration", "does not decode"
+	}
+	if reason := checkRaftConfiguration(cfg); reason != "" {
+		return "Configuration", reason
+	}
+	if !bytes.Equal(raft.EncodeConfiguration(cfg), h.Configuration) {
+		return "Configuration", "is not in raft's encoding (it re-encodes differently)"
+	}
+	return "", ""
+}
+
+// checkRaftConfiguration applies the rules raft itself applies to a
+// configuration (raft's checkConfiguration is not exported).
+func checkRaftConfiguration(cfg raft.Configuration) string {
+	ids := make(map[raft.ServerID]bool, len(cfg.Servers))
+	addrs := make(map[raft.ServerAddress]bool, len(cfg.Servers))
+	voters := 0
+	for i, s := range cfg.Servers {
+		switch {
+		case s.ID == "":
+			return fmt.Sprintf("server %d has an empty ID", i)
+		case s.Address == "":
+			return fmt.Sprintf("server %d (%q) has an empty address", i, s.ID)
+		case ids[s.ID]:
+			return fmt.Sprintf("server ID %q appears twice", s.ID)
+		case addrs[s.Address]:
+			return fmt.Sprintf("server address %q appears twice", s.Address)
+		}
+		ids[s.ID], addrs[s.Address] = true, true
+		switch s.Suffrage {
+		case raft.Voter:
+			voters++
+		case raft.Nonvoter, raft.Staging:
+		default:
+			return fmt.Sprintf("server %q has unknown suffrage %d", s.ID, s.Suffrage)
+		}
+	}
+	if voters == 0 {
+		return "has no voter"
+	}
+	return ""
 }
 
 func appendBackupHeader(b []byte, h BackupHeader) []byte {
@@ -108,8 +200,9 @@ func appendBackupHeader(b []byte, h BackupHeader) []byte {
 // exactly h.Size bytes read from snapshotData, and a trailing CRC-32C over
 // everything. It blocks until everything is written or something fails.
 //
-// A header that cannot be encoded is refused with an error wrapping
-// ErrInvalidHeader before anything is written. If snapshotData yields fewer
+// A header that cannot be encoded, or whose values ReadBackup would refuse
+// (see BackupHeader), is refused with an error wrapping ErrInvalidHeader
+// before anything is written. If snapshotData yields fewer
 // or more than h.Size bytes, WriteBackup stops with an error wrapping
 // ErrSizeMismatch and writes no trailer, so the partial output is refused
 // by ReadBackup. Failures of w or snapshotData are returned wrapped.
@@ -174,12 +267,18 @@ func expectNoMore(r io.Reader, buf []byte) error {
 // MaxBackupConfigurationLen are refused before anything is allocated for
 // them.
 //
+// A header checksum proves only that the header was not damaged, not who
+// wrote it: every header value is checked against the rules BackupHeader
+// documents (Index and Term in 1..MaxBackupIndex, a configuration raft
+// accepts, ...) and a header that breaks one is refused with ErrCorrupt,
+// naming the field, before a byte of the snapshot is read.
+//
 // ReadBackup blocks until r is exhausted or fails. On error it returns a
 // nil reader and leaves nothing in dir. Errors wrap ErrNotBackup (empty
 // input, wrong magic), ErrUnsupportedVersion (an intact header of another
-// version), ErrCorrupt (checksum or length mismatch, bytes after the
-// trailer) or ErrTruncated; failures of r or of the temporary file are
-// returned wrapped.
+// version), ErrCorrupt (checksum or length mismatch, a forged header
+// value, bytes after the trailer) or ErrTruncated; failures of r or of the
+// temporary file are returned wrapped.
 func ReadBackup(r io.Reader, dir string) (BackupHeader, io.ReadCloser, error) {
 	src := newSource(r)
 	h, crc, err := readBackupHeader(src)
@@ -254,7 +353,30 @@ func parseBackupFields(b []byte) (BackupHeader, error) {
 	if d.err != nil {
 		return BackupHeader{}, d.err
 	}
+	// The checksum only proves the header was not damaged, not that a
+	// writer of this format produced it: every value is checked too.
+	if field, reason := h.checkValues(); field != "" {
+		return BackupHeader{}, formatErr(ErrCorrupt, backupFieldOffset(h, field), "backup header field %s %s", field, reason)
+	}
 	return h, nil
+}
+
+// backupFieldOffset is the offset of field in the encoding of h.
+func backupFieldOffset(h BackupHeader, field string) int64 {
+	off := int64(backupPreambleSize + 2 + len(h.ClusterID) + 2 + len(h.NodeID))
+	switch field {
+	case "Index":
+		return off
+	case "Term":
+		return off + 8
+	case "ConfigurationIndex":
+		return off + 16
+	case "Configuration":
+		return off + 24
+	case "CreatedUnixNano":
+		return off + 28 + int64(len(h.Configuration))
+	}
+	return off
 }
 
 // fieldDecoder reads big-endian fields from b; after the first error every

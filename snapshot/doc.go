@@ -92,7 +92,12 @@
 // needs: cluster and node names, index, term, and the encoded membership
 // configuration with its index. The header has its own checksum and a
 // trailing CRC-32C covers the whole file; ReadBackup verifies everything,
-// spooling to a temporary file, before it returns anything.
+// spooling to a temporary file, before it returns anything. Checksums catch
+// damage, not forgery, so ReadBackup also refuses header values no writer
+// produces (an index of 0 or above MaxBackupIndex, a configuration raft
+// would refuse) before it reads the snapshot. A compressed snapshot can
+// expand far beyond its size: VerifyLimited bounds what it spools and
+// refuses more with ErrTooLarge.
 //
 // # Errors
 //

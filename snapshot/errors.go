@@ -27,7 +27,10 @@ var (
 
 	// ErrCorrupt means the bytes are damaged: a checksum, a length or a
 	// framing byte does not match what the writer produced, or bytes follow
-	// the trailer.
+	// the trailer. A backup header whose checksum matches but whose values
+	// no writer produces (an Index of 0 or past MaxBackupIndex, a
+	// configuration raft would refuse) is ErrCorrupt too: a checksum is not
+	// authentication.
 	ErrCorrupt = errors.New("snapshot: corrupt")
 
 	// ErrTruncated means the input ends before the format says it may:
@@ -37,13 +40,19 @@ var (
 
 	// ErrInvalidHeader means a Header or BackupHeader handed to a writer
 	// cannot be encoded (unknown compression, a field over its limit, a
-	// negative size). Nothing has been written when it is returned.
+	// negative size, a backup value outside what ReadBackup accepts).
+	// Nothing has been written when it is returned.
 	ErrInvalidHeader = errors.New("snapshot: invalid header")
 
 	// ErrSizeMismatch means the snapshot data given to WriteBackup did not
 	// hold exactly BackupHeader.Size bytes. The output then ends without a
 	// trailer, so ReadBackup refuses it.
 	ErrSizeMismatch = errors.New("snapshot: snapshot data size does not match the header")
+
+	// ErrTooLarge means a payload is larger than the limit its reader was
+	// given (VerifyLimited): typically a small compressed stream that
+	// expands far beyond its size. Nothing is kept.
+	ErrTooLarge = errors.New("snapshot: payload exceeds the size limit")
 
 	// ErrClosed is returned by Writer.Write after Close.
 	ErrClosed = errors.New("snapshot: writer closed")

@@ -36,13 +36,23 @@ func backupSeeds(t testing.TB) map[string][]byte {
 	inner := encodeStream(t, Header{Index: 10, Term: 2}, routeConfig(12, 100))
 	h := testBackupHeader(len(inner))
 	good := encodeBackup(t, h, inner)
+	forged := forgedHeaders()
+	fieldsEnd, _ := backupOffsets(h)
 	return map[string][]byte{
 		"valid":                      good,
-		"valid-empty":                encodeBackup(t, BackupHeader{}, nil),
+		"valid-minimal":              encodeBackup(t, BackupHeader{Index: 1, Term: 1}, nil),
 		"bad-data-byte":              flip(good, len(good)-10),
 		"truncated":                  good[:len(good)-1],
+		"truncated-header":           good[:fieldsEnd-3],
 		"absurd-length":              func() []byte { b := bytes.Clone(good); binary.BigEndian.PutUint32(b[10:], 0xffffffff); return b }(),
 		"snapshot-stream-not-backup": inner,
+		"intact-version-2":           rechecksumBackupHeader(func() []byte { b := bytes.Clone(good); b[9] = 2; return b }(), fieldsEnd),
+		"forged-index-maxuint64":     forgeBackup(forged["Index=MaxUint64"], inner),
+		"forged-index-0":             forgeBackup(forged["Index=0"], inner),
+		"forged-term-maxuint64":      forgeBackup(forged["Term=MaxUint64"], inner),
+		"forged-config-index":        forgeBackup(forged["ConfigurationIndex>Index"], inner),
+		"forged-config-no-voter":     forgeBackup(forged["Configuration without voter"], inner),
+		"forged-config-garbage":      forgeBackup(forged["Configuration garbage"], inner),
 	}
 }
 
@@ -132,6 +142,59 @@ func FuzzReadBackup(f *testing.F) {
 		}
 		if !bytes.Equal(re.Bytes(), data) {
 			t.Fatal("accepted backup differs from its re-encoding")
+		}
+	})
+}
+
+// FuzzBackupHeaderValues forges backups from arbitrary header values with
+// valid checksums (what a forger who knows the format writes) and checks
+// that ReadBackup accepts exactly the headers that satisfy every rule of
+// checkValues, read back unchanged, and refuses the others with
+// ErrCorrupt, leaving nothing behind. The seeds are the forged headers of
+// TestReadBackupRefusesForgedHeaders and valid ones.
+func FuzzBackupHeaderValues(f *testing.F) {
+	add := func(h BackupHeader) {
+		f.Add(h.Index, h.Term, h.ConfigurationIndex, h.Configuration, h.CreatedUnixNano, []byte(h.ClusterID))
+	}
+	add(testBackupHeader(0))
+	add(BackupHeader{Index: 1, Term: 1})
+	add(BackupHeader{Index: MaxBackupIndex, Term: MaxBackupIndex})
+	for _, h := range forgedHeaders() {
+		add(h)
+	}
+	dir := f.TempDir()
+	data := []byte("snapshot bytes")
+	f.Fuzz(func(t *testing.T, index, term, cfgIndex uint64, cfg []byte, created int64, clusterID []byte) {
+		if len(cfg) > MaxBackupConfigurationLen || len(clusterID) > MaxBackupIDLen {
+			return
+		}
+		h := BackupHeader{ClusterID: string(clusterID), Index: index, Term: term, ConfigurationIndex: cfgIndex, Configuration: cfg, CreatedUnixNano: created}
+		got, rc, err := ReadBackup(bytes.NewReader(forgeBackup(h, data)), dir)
+		if err != nil {
+			checkFormatError(t, err, ErrCorrupt)
+			if names := dirEntries(t, dir); len(names) != 0 {
+				t.Fatalf("ReadBackup left %v after an error", names)
+			}
+			if WriteBackup(io.Discard, h, bytes.NewReader(data)) == nil {
+				t.Fatalf("ReadBackup refused (%v) a header WriteBackup writes: %+v", err, h)
+			}
+			return
+		}
+		rc.Close()
+		// Accepted: every value within the documented bounds.
+		if got.Index == 0 || got.Index > MaxBackupIndex || got.Term == 0 || got.Term > MaxBackupIndex ||
+			got.ConfigurationIndex > got.Index || got.CreatedUnixNano < 0 {
+			t.Fatalf("accepted out-of-range header %+v", got)
+		}
+		if len(got.Configuration) > 0 {
+			c, err := got.RaftConfiguration()
+			if err != nil || checkRaftConfiguration(c) != "" || got.ConfigurationIndex == 0 {
+				t.Fatalf("accepted a configuration raft refuses: %+v (%v)", c, err)
+			}
+		}
+		h.Size = int64(len(data))
+		if !equalBackupHeaders(got, h) {
+			t.Fatalf("header read back as %+v, want %+v", got, h)
 		}
 	})
 }

@@ -23,15 +23,50 @@ const copyBufferSize = 32 << 10
 // Reader.Read (wrapping ErrNotSnapshot, ErrUnsupportedVersion, ErrCorrupt or
 // ErrTruncated), or a wrapped failure of src or of the temporary file.
 func Verify(src io.Reader, dir string) (Header, io.ReadCloser, error) {
+	return VerifyLimited(src, dir, -1)
+}
+
+// VerifyLimited is Verify that refuses a payload of more than maxPayload
+// bytes (after decompression) with an error wrapping ErrTooLarge, having
+// written at most maxPayload bytes to dir and removed them: a compressed
+// stream that expands without bound (a decompression bomb) cannot fill the
+// disk. A negative maxPayload means no limit.
+func VerifyLimited(src io.Reader, dir string, maxPayload int64) (Header, io.ReadCloser, error) {
 	r, err := NewReader(src)
 	if err != nil {
 		return Header{}, nil, err
 	}
-	spool, err := spoolTo(dir, "raftkit-snapshot-verify-*", r)
+	var payload io.Reader = r
+	if maxPayload >= 0 {
+		payload = &payloadLimit{r: r, remain: maxPayload, max: maxPayload, compression: r.Header().Compression}
+	}
+	spool, err := spoolTo(dir, "raftkit-snapshot-verify-*", payload)
 	if err != nil {
 		return Header{}, nil, err
 	}
 	return r.Header(), spool, nil
+}
+
+// payloadLimit passes at most max bytes of r through, and fails the read
+// that would go past them.
+type payloadLimit struct {
+	r           io.Reader
+	remain, max int64
+	compression Compression
+}
+
+func (l *payloadLimit) Read(p []byte) (int, error) {
+	// Ask for one byte more than allowed, so a payload of exactly max
+	// bytes still reaches its verified end.
+	if int64(len(p)) > l.remain+1 {
+		p = p[:l.remain+1]
+	}
+	n, err := l.r.Read(p)
+	if int64(n) > l.remain {
+		return 0, fmt.Errorf("%w: the %v payload exceeds the limit of %d bytes", ErrTooLarge, l.compression, l.max)
+	}
+	l.remain -= int64(n)
+	return n, err
 }
 
 // spooledFile is a verified payload in a temporary file, read from the
