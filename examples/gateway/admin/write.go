@@ -199,7 +199,8 @@ func applyStatus(err error) int {
 	switch {
 	case errors.Is(err, raftsync.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, raftsync.ErrIndeterminate), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, raftsync.ErrIndeterminate), errors.Is(err, raftsync.ErrCommittedNoResponse),
+		errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, raftsync.ErrNoLeader), errors.Is(err, raftsync.ErrNotReady),
 		errors.Is(err, raftsync.ErrClosed), errors.Is(err, raftsync.ErrTimeout):
@@ -211,6 +212,11 @@ func applyStatus(err error) int {
 func applyError(err error) error {
 	if errors.Is(err, raftsync.ErrIndeterminate) {
 		return fmt.Errorf("the write's outcome is unknown (it may or may not have been applied; read it back to find out): %w", err)
+	}
+	if errors.Is(err, raftsync.ErrCommittedNoResponse) {
+		// Committed, but whether the store accepted or refused it is in
+		// the response that was lost.
+		return fmt.Errorf("the write was committed but its result was lost (read it back to find out whether it was accepted): %w", err)
 	}
 	return err
 }
