@@ -18,7 +18,16 @@ import (
 // it runs before the level's check has passed. See package consistency for
 // what each level guarantees and costs.
 //
-// Cancelling ctx stops the wait; fn is then not run.
+// With Config.ReadFence, Read returns only once the persisted applied index
+// covers the applied index both before fn runs and after it returned, at
+// every level: after a crash the node recovers at least what fn saw before
+// it serves again. A closure that hands what it reads to a client before it
+// returns is covered for the state it was started on; entries applied while
+// it runs are covered once Read returns.
+//
+// Cancelling ctx stops the wait; fn is then not run, or, when ctx ends
+// during the fence after fn, Read returns the fence's error and the caller
+// must not release what fn read.
 //
 // Errors: ErrClosed; ErrNotReady (a Stale read before the node recovered
 // its local state); ErrTooStale (a Stale read beyond Config.Consistency's
@@ -31,33 +40,88 @@ func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() erro
 	if err := fn(); err != nil {
 		return err
 	}
-	if level == consistency.Stale && n.cfg.ReadFence {
-		// fn may have seen entries applied after the check: the fence must
-		// cover what it saw, so it covers the applied index after it ran.
-		if err := n.persist.waitCovers(ctx, n.fsm.applied.Index()); err != nil {
-			return err
-		}
-	}
-	return nil
+	// fn may have seen entries applied after the check: the fence must
+	// cover what it saw, so it covers the applied index after it ran.
+	return n.fenceApplied(ctx)
 }
 
 // ReadIndex makes the node's state satisfy level and returns what a read
-// made right after it is served at. With Config.ReadFence, the fence covers
-// the returned index; a read made after ReadIndex may see later entries
-// too, so a handler that needs the fence to cover everything it served
-// should use Read, which fences what its closure saw. It is the building block for handlers
+// made right after it is served at. It is the building block for handlers
 // that read outside a closure: read the FSM after ReadIndex returns, and
 // the read has the level's guarantee (report ReadInfo to clients the way
 // Consul reports X-Consul-Index, KnownLeader and LastContact).
 //
+// With Config.ReadFence, ReadIndex returns only once the persisted applied
+// index covers the node's applied index at that moment (at least the
+// returned Index), at every level. A read made after it returns may see
+// entries applied later still: a handler that reads outside a closure and
+// needs the fence to cover everything it serves calls Fence with the index
+// its read reflects before it releases the answer, or uses Read.
+//
 // Errors: as Read.
 func (n *Node) ReadIndex(ctx context.Context, level consistency.Level) (consistency.ReadInfo, error) {
+	info, err := n.readIndex(ctx, level)
+	if err != nil {
+		return info, err
+	}
+	if err := n.fenceApplied(ctx); err != nil {
+		return consistency.ReadInfo{}, err
+	}
+	return info, nil
+}
+
+// Fence blocks until the node's durable record of its applied index covers
+// index, so that after a crash the node recovers at least the state at
+// index before it serves anything. It is how a handler that read the FSM
+// after ReadIndex fences what it read: call it with the index the read
+// reflects (at least the ReadInfo.Index) before releasing the answer. An
+// index not yet applied here is waited for first. Concurrent callers share
+// one group-committed write.
+//
+// Without Config.ReadFence, Fence returns nil at once: the node makes no
+// promise across crashes.
+//
+// Errors: ErrClosed; ctx's error (wrapped) when ctx ends first.
+func (n *Node) Fence(ctx context.Context, index uint64) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	if !n.cfg.ReadFence {
+		return nil
+	}
+	if err := n.WaitIndex(ctx, index); err != nil {
+		return err
+	}
+	return n.waitFence(ctx, index)
+}
+
+// fenceApplied, with Config.ReadFence, waits until P covers the applied
+// index as it is now.
+func (n *Node) fenceApplied(ctx context.Context) error {
+	if !n.cfg.ReadFence {
+		return nil
+	}
+	return n.waitFence(ctx, n.fsm.applied.Index())
+}
+
+func (n *Node) waitFence(ctx context.Context, index uint64) error {
+	if err := n.persist.waitCovers(ctx, index); err != nil {
+		if n.closed.Load() {
+			return ErrClosed
+		}
+		return err
+	}
+	return nil
+}
+
+// readIndex is ReadIndex without the fence.
+func (n *Node) readIndex(ctx context.Context, level consistency.Level) (consistency.ReadInfo, error) {
 	if n.closed.Load() {
 		return consistency.ReadInfo{}, ErrClosed
 	}
 	switch level {
 	case consistency.Stale:
-		return n.staleIndex(ctx)
+		return n.staleIndex()
 	case consistency.Strong, consistency.Lease:
 	default:
 		return consistency.ReadInfo{}, fmt.Errorf("raftsync: %w: %v", consistency.ErrUnknownLevel, level)
@@ -118,9 +182,9 @@ func (n *Node) WaitIndex(ctx context.Context, index uint64) error {
 	return nil
 }
 
-// staleIndex serves a Stale read: local state, with the configured bounds
-// and, when Config.ReadFence is set, the persisted-index fence.
-func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
+// staleIndex checks a Stale read against the configured bounds: local
+// state, no communication. The caller applies the read fence.
+func (n *Node) staleIndex() (consistency.ReadInfo, error) {
 	if !n.recovered.Load() {
 		return consistency.ReadInfo{}, fmt.Errorf("%w: local state is still being recovered", ErrNotReady)
 	}
@@ -136,13 +200,7 @@ func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
 	if err := consistency.CheckStale(n.cfg.Consistency.Stale, obs); err != nil {
 		return consistency.ReadInfo{}, err
 	}
-	idx := obs.Applied
-	if n.cfg.ReadFence {
-		if err := n.persist.waitCovers(ctx, idx); err != nil {
-			return consistency.ReadInfo{}, err
-		}
-	}
-	return n.readInfo(consistency.Stale, idx), nil
+	return n.readInfo(consistency.Stale, obs.Applied), nil
 }
 
 func (n *Node) readInfo(level consistency.Level, idx uint64) consistency.ReadInfo {
