@@ -100,6 +100,7 @@ func (n *Node) runMonitor() {
 		if refreshVoters {
 			n.refreshVoters()
 		}
+		n.checkMembership()
 		n.updateReadiness()
 	}
 	check(true)
@@ -213,6 +214,7 @@ func (n *Node) updateReadiness() {
 		SyncKnown:   known,
 		CommitIndex: n.raft.CommitIndex(),
 		Progress:    n.progress(),
+		Removed:     n.membership.removed.Load(),
 	}
 	st := n.tracker.Update(obs)
 	emitReadinessMetrics(st)

@@ -62,6 +62,9 @@ type Node struct {
 	voters atomic.Pointer[[]raft.Server]
 
 	recovered atomic.Bool
+	// membership: whether this node has been in raft's latest
+	// configuration in this run, and whether it has since left it.
+	membership membership
 	// started is set once raft runs; RPC handlers, which the listener
 	// starts before raft, answer "starting" until then.
 	started atomic.Bool

@@ -1,0 +1,89 @@
+package raftsync_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/internal/testcluster"
+	"github.com/raftkit/raftkit/internal/testutil"
+	"github.com/raftkit/raftkit/raftsync"
+	"github.com/raftkit/raftkit/readiness"
+)
+
+// TestRemovedNodeStopsSayingReady removes a live voter and a live
+// non-voter from a cluster over loopback TCP. Each must stop answering
+// /readyz with 200 as soon as it sees a configuration without itself, with
+// a reason that says it was removed, long before LeaderLossBound (set to a
+// minute here) could make it Degraded; WaitReady then returns ErrRemoved.
+//
+// raft v1.7.3 delivers the removing entry to the removed server only on a
+// best-effort basis: replicateTo gives up when the stop signal arrives
+// while it is still sending earlier entries, and it also sends every
+// CommitTimeout on an idle cluster. So each removal is made on an idle
+// cluster with a CommitTimeout long next to a loopback round trip, where
+// raft delivers it (docs/readiness.md says what happens when it does not).
+func TestRemovedNodeStopsSayingReady(t *testing.T) {
+	c := testcluster.New(t, 4, testcluster.Options{NonVoters: 1, Configure: func(_ int, cfg *raftsync.Config) {
+		cfg.Readiness = readiness.Policy{LeaderLossBound: time.Minute}
+		cfg.RaftConfig = func(rc *raft.Config) {
+			testcluster.FastRaft(rc)
+			rc.CommitTimeout = 500 * time.Millisecond
+		}
+	}})
+	leader := c.Leader()
+	var voter *testcluster.Member
+	for _, m := range c.Followers() {
+		if m.Index != 3 {
+			voter = m
+			break
+		}
+	}
+	for _, m := range []*testcluster.Member{c.Members[3], voter} {
+		testutil.WaitFor(t, 10*time.Second, "an idle cluster", func() bool {
+			last := leader.Node.Raft().LastIndex()
+			for _, o := range c.Running() {
+				if o.Node.AppliedIndex() != last {
+					return false
+				}
+			}
+			return true
+		})
+		if err := leader.Node.RemoveServer(ctxTimeout(t, 10*time.Second), m.ID); err != nil {
+			t.Fatalf("RemoveServer(%s): %v", m.ID, err)
+		}
+		srv := httptest.NewServer(m.Node.ReadyHandler())
+		var code int
+		var body string
+		testutil.WaitFor(t, 10*time.Second, m.ID+"'s /readyz saying it was removed", func() bool {
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				return false
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			code, body = resp.StatusCode, string(b)
+			return code == http.StatusServiceUnavailable && strings.Contains(body, "removed")
+		})
+		srv.Close()
+		if st := m.Node.Readiness().State; st != readiness.Removed {
+			t.Fatalf("%s: readiness state %v after /readyz said %q, want removed", m.ID, st, body)
+		}
+		if err := m.Node.WaitReady(ctxTimeout(t, 5*time.Second)); !errors.Is(err, raftsync.ErrRemoved) {
+			t.Fatalf("%s: WaitReady = %v, want ErrRemoved", m.ID, err)
+		}
+		c.Stop(m)
+	}
+	// The members left are not taken for removed.
+	for _, m := range c.Running() {
+		if st := m.Node.Readiness().State; st != readiness.Ready {
+			t.Fatalf("%s: readiness %v after removing others, want ready", m.ID, st)
+		}
+	}
+}
