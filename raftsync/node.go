@@ -60,6 +60,9 @@ type Node struct {
 
 	epoch  atomic.Pointer[epoch]
 	voters atomic.Pointer[[]raft.Server]
+	// quorumContact is the latest leader round that confirmed this node's
+	// leadership: a leader's staleness for bounded Stale reads.
+	quorumContact atomic.Pointer[quorumContact]
 
 	recovered atomic.Bool
 	// membership: whether this node has been in raft's latest

@@ -121,7 +121,7 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level) (consiste
 	}
 	switch level {
 	case consistency.Stale:
-		return n.staleIndex()
+		return n.staleIndex(ctx)
 	case consistency.Strong, consistency.Lease:
 	default:
 		return consistency.ReadInfo{}, fmt.Errorf("raftsync: %w: %v", consistency.ErrUnknownLevel, level)
@@ -183,11 +183,41 @@ func (n *Node) WaitIndex(ctx context.Context, index uint64) error {
 }
 
 // staleIndex checks a Stale read against the configured bounds: local
-// state, no communication. The caller applies the read fence.
-func (n *Node) staleIndex() (consistency.ReadInfo, error) {
+// state, no communication, except on a leader whose last quorum contact
+// is older than MaxStaleness: it first confirms its leadership with a
+// quorum round (shared with Strong reads) bounded by MaxStaleness and ctx,
+// and is refused with ErrTooStale when that fails (a round slower than the
+// bound could not prove it fresh anyway). The caller applies the read
+// fence.
+func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
 	if !n.recovered.Load() {
 		return consistency.ReadInfo{}, fmt.Errorf("%w: local state is still being recovered", ErrNotReady)
 	}
+	bounds := n.cfg.Consistency.Stale
+	obs := n.staleObservation()
+	err := consistency.CheckStale(bounds, obs)
+	var tse *consistency.TooStaleError
+	if obs.IsLeader && errors.As(err, &tse) && tse.StalenessExceeded() {
+		rctx, cancel := context.WithTimeout(ctx, bounds.MaxStaleness)
+		_, rerr := n.leaderRounds.Do(rctx)
+		cancel()
+		if rerr != nil && ctx.Err() != nil {
+			return consistency.ReadInfo{}, fmt.Errorf("raftsync: confirming leadership for a bounded Stale read: %w", ctx.Err())
+		}
+		if rerr != nil {
+			n.logger.Debug("leader could not confirm its leadership for a bounded Stale read", "error", rerr)
+		}
+		obs = n.staleObservation()
+		err = consistency.CheckStale(bounds, obs)
+	}
+	if err != nil {
+		return consistency.ReadInfo{}, err
+	}
+	return n.readInfo(consistency.Stale, obs.Applied), nil
+}
+
+// staleObservation is what a Stale read is judged on.
+func (n *Node) staleObservation() consistency.StaleObservation {
 	ep := n.epoch.Load()
 	obs := consistency.StaleObservation{
 		IsLeader:    ep.isLeader,
@@ -197,10 +227,36 @@ func (n *Node) staleIndex() (consistency.ReadInfo, error) {
 		CommitIndex: n.raft.CommitIndex(),
 		Now:         time.Now(),
 	}
-	if err := consistency.CheckStale(n.cfg.Consistency.Stale, obs); err != nil {
-		return consistency.ReadInfo{}, err
+	if ep.isLeader {
+		obs.Now = n.clock.Now()
+		if qc := n.quorumContact.Load(); qc != nil && qc.term == ep.term {
+			obs.LastQuorumContact = qc.sentAt
+		}
 	}
-	return n.readInfo(consistency.Stale, obs.Applied), nil
+	return obs
+}
+
+// quorumContact records that a quorum round sent at sentAt confirmed this
+// node's leadership in term.
+type quorumContact struct {
+	term   uint64
+	sentAt time.Time
+}
+
+// confirmedAt records a confirming round, keeping the latest: a later
+// term replaces an earlier one, and within a term a later send time an
+// earlier one. leaderRound calls it; staleObservation only reads it.
+func (n *Node) confirmedAt(term uint64, sentAt time.Time) {
+	next := &quorumContact{term: term, sentAt: sentAt}
+	for {
+		cur := n.quorumContact.Load()
+		if cur != nil && (cur.term > term || (cur.term == term && !sentAt.After(cur.sentAt))) {
+			return
+		}
+		if n.quorumContact.CompareAndSwap(cur, next) {
+			return
+		}
+	}
 }
 
 func (n *Node) readInfo(level consistency.Level, idx uint64) consistency.ReadInfo {
@@ -284,6 +340,7 @@ func (n *Node) leaderRound(ctx context.Context) (uint64, error) {
 		}
 		return 0, fmt.Errorf("%w (%d of %d voters answered in term %d)", errNotConfirmed, len(acks)+1, len(voterIDs), term)
 	}
+	n.confirmedAt(term, sentAt)
 	if !until.IsZero() {
 		n.lease.Grant(tok, term, until)
 	}
