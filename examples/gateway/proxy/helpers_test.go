@@ -28,8 +28,12 @@ type rig struct {
 }
 
 func newRig(t *testing.T, o store.Options) *rig {
+	return newRigWith(t, o, proxy.Options{})
+}
+
+func newRigWith(t *testing.T, o store.Options, po proxy.Options) *rig {
 	r := &rig{t: t, store: store.NewMem(o)}
-	r.proxy = proxy.New(r.store, proxy.Options{})
+	r.proxy = proxy.New(r.store, po)
 	r.front = httptest.NewServer(r.proxy)
 	tr := &http.Transport{}
 	r.client = &http.Client{Transport: tr}
