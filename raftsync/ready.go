@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -54,7 +55,10 @@ type membership struct {
 	// node, from the join's answer (0 when unknown): once the node's log
 	// reaches it, its latest configuration is that one or a later one.
 	joinedAt atomic.Uint64
-	removed  atomic.Bool
+	// absentSince is when a check first found this member absent from the
+	// latest configuration (unix nanoseconds), 0 while it is present.
+	absentSince atomic.Int64
+	removed     atomic.Bool
 }
 
 // checkMembership reads raft's latest configuration (appended, not
@@ -63,8 +67,10 @@ type membership struct {
 // before, as a voter or a non-voter, and is not in this configuration. It
 // was a member if it saw itself in an earlier configuration, or if its log
 // reaches the entry that added it when it joined: a joining node catching
-// up sees older configurations without itself, which are not a removal. A
-// node added back is a member again.
+// up through older configurations is not taken for removed. The absence
+// must last a tick interval: while raft replaces a conflicting log tail it
+// briefly falls back to the committed configuration, which may predate
+// this node. A node added back is a member again.
 func (n *Node) checkMembership() {
 	// The last index is read before the configuration: raft processes a
 	// configuration entry before it publishes the last index past it.
@@ -77,6 +83,7 @@ func (n *Node) checkMembership() {
 	for _, s := range servers {
 		if string(s.ID) == n.cfg.ID {
 			n.membership.wasMember.Store(true)
+			n.membership.absentSince.Store(0)
 			if n.membership.removed.Swap(false) {
 				n.logger.Info("this node is in the cluster configuration again")
 			}
@@ -84,8 +91,14 @@ func (n *Node) checkMembership() {
 		}
 	}
 	joined := n.membership.joinedAt.Load()
-	member := n.membership.wasMember.Load() || (joined > 0 && last >= joined)
-	if len(servers) > 0 && member && !n.membership.removed.Swap(true) {
+	if len(servers) == 0 || !(n.membership.wasMember.Load() || (joined > 0 && last >= joined)) {
+		return
+	}
+	now := n.clock.Now().UnixNano()
+	if n.membership.absentSince.CompareAndSwap(0, now) {
+		return
+	}
+	if time.Duration(now-n.membership.absentSince.Load()) >= tickInterval && !n.membership.removed.Swap(true) {
 		n.logger.Warn("this node is not in the latest cluster configuration: it was removed")
 	}
 }
