@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,8 +31,14 @@ import (
 // cluster with a CommitTimeout long next to a loopback round trip, where
 // raft delivers it (docs/readiness.md says what happens when it does not).
 func TestRemovedNodeStopsSayingReady(t *testing.T) {
-	c := testcluster.New(t, 4, testcluster.Options{NonVoters: 1, Configure: func(_ int, cfg *raftsync.Config) {
+	var sawRemoved [4]atomic.Bool // by member index
+	c := testcluster.New(t, 4, testcluster.Options{NonVoters: 1, Configure: func(i int, cfg *raftsync.Config) {
 		cfg.Readiness = readiness.Policy{LeaderLossBound: time.Minute}
+		cfg.OnReadinessChange = func(_, now readiness.Status) {
+			if now.State == readiness.Removed {
+				sawRemoved[i].Store(true)
+			}
+		}
 		cfg.RaftConfig = func(rc *raft.Config) {
 			testcluster.FastRaft(rc)
 			rc.CommitTimeout = 500 * time.Millisecond
@@ -80,10 +87,11 @@ func TestRemovedNodeStopsSayingReady(t *testing.T) {
 		}
 		c.Stop(m)
 	}
-	// The members left are not taken for removed.
+	// The members left, which joined through older configurations that did
+	// not name them, were never taken for removed.
 	for _, m := range c.Running() {
-		if st := m.Node.Readiness().State; st != readiness.Ready {
-			t.Fatalf("%s: readiness %v after removing others, want ready", m.ID, st)
+		if st := m.Node.Readiness().State; st != readiness.Ready || sawRemoved[m.Index].Load() {
+			t.Fatalf("%s: readiness %v after removing others (removed seen: %v), want ready and never removed", m.ID, st, sawRemoved[m.Index].Load())
 		}
 	}
 }
