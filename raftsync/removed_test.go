@@ -2,10 +2,12 @@ package raftsync_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,5 +95,57 @@ func TestRemovedNodeStopsSayingReady(t *testing.T) {
 		if st := m.Node.Readiness().State; st != readiness.Ready || sawRemoved[m.Index].Load() {
 			t.Fatalf("%s: readiness %v after removing others (removed seen: %v), want ready and never removed", m.ID, st, sawRemoved[m.Index].Load())
 		}
+	}
+}
+
+// TestJoinerCatchingUpIsNotRemoved: a node that joins a cluster with a long
+// log catches up through configurations that do not name it yet (the
+// leader sends one entry per append here, so that lasts seconds). It has
+// not been a member of them: it must never be reported removed.
+func TestJoinerCatchingUpIsNotRemoved(t *testing.T) {
+	c := testcluster.New(t, 1, testcluster.Options{Configure: func(_ int, cfg *raftsync.Config) {
+		cfg.RaftConfig = func(rc *raft.Config) {
+			testcluster.FastRaft(rc)
+			rc.MaxAppendEntries = 1
+		}
+	}})
+	leader := c.Leader()
+	const entries = 1000
+	var wg sync.WaitGroup
+	for w := 0; w < 10; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < entries; i += 10 {
+				if _, err := leader.Node.Apply(ctxTimeout(t, 30*time.Second), testcluster.Set(fmt.Sprintf("k%d", i), "v")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var sawRemoved atomic.Bool
+	joiner, err := raftsync.Open(ctxTimeout(t, 30*time.Second), raftsync.Config{
+		ID: "joiner", Dir: t.TempDir(), Addr: "127.0.0.1:0", Join: []string{leader.Addr},
+		Logger: testcluster.Logger(t, "joiner"), RaftConfig: testcluster.FastRaft,
+		OnReadinessChange: func(_, now readiness.Status) {
+			if now.State == readiness.Removed {
+				sawRemoved.Store(true)
+			}
+		},
+	}, testcluster.NewKV())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer joiner.Close()
+	if err := joiner.WaitReady(ctxTimeout(t, 60*time.Second)); err != nil {
+		t.Fatalf("joiner: WaitReady = %v", err)
+	}
+	if sawRemoved.Load() {
+		t.Fatal("the joiner was reported removed while it caught up")
 	}
 }
