@@ -120,10 +120,12 @@ type Config struct {
 	// clock-drift allowance. See consistency.Options.
 	Consistency consistency.Options
 
-	// ReadFence makes every Stale read wait until the persisted applied
-	// index covers the index it is served at, so that no node serves older
-	// state than it served before, even across a crash. It costs one
-	// group-committed fsync per batch of concurrent reads.
+	// ReadFence makes every read, at every level, wait until the persisted
+	// applied index covers the state it served (Read: what its closure
+	// saw; ReadIndex: the applied index when it returns; Fence: the index
+	// named), so that no node serves older state than it served before,
+	// even across a crash. It costs one group-committed fsync per batch of
+	// concurrent reads.
 	ReadFence bool
 
 	// Snapshot sets when snapshots are taken and how many are kept. The

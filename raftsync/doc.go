@@ -42,7 +42,9 @@
 //
 // Reads: Read, ReadIndex and WaitIndex give the Strong, Lease and Stale
 // levels of package consistency on leaders, followers and non-voters, and
-// read-your-writes across nodes.
+// read-your-writes across nodes. With Config.ReadFence no node serves older
+// state than it served before, across crashes, at any level; Fence covers
+// a read made after ReadIndex.
 //
 // Membership: Bootstrap, Join (through any member), NonVoter, Leave,
 // RemoveServer and TransferLeadership.

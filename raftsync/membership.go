@@ -35,6 +35,7 @@ func (n *Node) join(ctx context.Context) error {
 				if err := n.store.setClusterID(n.ClusterID()); err != nil {
 					return err
 				}
+				n.membership.joinedAt.Store(resp.Index)
 				n.logger.Info("joined cluster", "via", addr, "cluster_id", n.ClusterID(), "index", resp.Index)
 				return nil
 			}

@@ -64,8 +64,14 @@ type Node struct {
 	// leaseConfig is the configuration the lease was last granted for;
 	// the lease is used only while it is raft's latest.
 	leaseConfig atomic.Pointer[leaseConfig]
+	// quorumContact is the latest leader round that confirmed this node's
+	// leadership: a leader's staleness for bounded Stale reads.
+	quorumContact atomic.Pointer[quorumContact]
 
 	recovered atomic.Bool
+	// membership: whether this node has been in raft's latest
+	// configuration in this run, and whether it has since left it.
+	membership membership
 	// dropObservations makes the monitor's observer drop every raft event
 	// (set only by tests, through export_test.go): nothing the node
 	// guarantees may depend on an event arriving.
