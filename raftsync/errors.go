@@ -48,6 +48,12 @@ var (
 	// ErrTimeout is returned when a bounded internal wait (an enqueue in
 	// raft, a forwarded request) runs out before the caller's context does.
 	ErrTimeout = errors.New("raftsync: timed out")
+
+	// ErrPermissionDenied is returned when a peer refuses a request because
+	// this node's certificate does not allow it (see Config.Authorize): a
+	// join under an ID the certificate does not name, a forwarded write or
+	// removal from a node that is not a member. Nothing was changed.
+	ErrPermissionDenied = errors.New("raftsync: permission denied")
 )
 
 // ConfigError reports an invalid Config field. It unwraps to

@@ -196,6 +196,7 @@ func (n *Node) refreshVoters() {
 	}
 	servers := f.Configuration().Servers
 	n.voters.Store(&servers)
+	n.storeMembers(servers)
 }
 
 // updateReadiness feeds the tracker a fresh observation.

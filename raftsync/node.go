@@ -60,6 +60,9 @@ type Node struct {
 
 	epoch  atomic.Pointer[epoch]
 	voters atomic.Pointer[[]raft.Server]
+	// members caches the IDs of the latest configuration for checking
+	// peers' identities (peerauth.go).
+	members atomic.Pointer[map[string]struct{}]
 
 	recovered atomic.Bool
 	// started is set once raft runs; RPC handlers, which the listener
@@ -249,7 +252,11 @@ func (n *Node) startNetwork() error {
 		return &ConfigError{Field: "AdvertiseAddr", Reason: err.Error()}
 	}
 	netLogger := n.cfg.Logger.Named("net")
-	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{})
+	if n.cfg.TLS == nil && plaintextExposed(ln.Addr()) {
+		n.logger.Warn("no TLS: every host that can reach this address can act as a cluster member "+
+			"(join, write, remove members); set Config.TLS unless this network is trusted that far", "addr", ln.Addr())
+	}
+	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{Admit: n.admitConn})
 	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: 5 * time.Second, DialContext: n.cfg.DialContext}
 	stream := mux.NewStreamLayer(n.mux.Listener(mux.KindRaft), adv, dialer)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -269,8 +276,9 @@ func (n *Node) startNetwork() error {
 	})
 	maxBody := n.cfg.MaxCommandSize + rpcFrameOverhead
 	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
-		MaxBody: maxBody,
-		Logger:  netLogger.Named("rpc"),
+		MaxBody:     maxBody,
+		Logger:      netLogger.Named("rpc"),
+		ConnContext: n.connContext,
 		// Confirmations only read raft's state: answer them at once.
 		Inline: func(t wire.Type) bool { return t == wire.TypeConfirmRequest },
 	})

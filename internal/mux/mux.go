@@ -26,7 +26,7 @@ const (
 const (
 	DefaultHandshakeTimeout  = 5 * time.Second
 	DefaultMaxPending        = 256
-	DefaultMaxPendingPerHost = 32
+	DefaultMaxPendingPerHost = 64
 	DefaultMaxConnsPerKind   = 512
 )
 
