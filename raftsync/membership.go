@@ -46,8 +46,9 @@ func (n *Node) join(ctx context.Context) error {
 				n.logger.Info("joined cluster", "via", addr, "cluster_id", n.ClusterID(), "index", resp.Index)
 				return nil
 			}
-			if errors.Is(err, ErrClusterMismatch) {
-				return err
+			if errors.Is(err, ErrClusterMismatch) || errors.Is(err, ErrPermissionDenied) {
+				// Asking again, or another member, cannot change the answer.
+				return fmt.Errorf("raftsync: joining via %s: %w", addr, err)
 			}
 			var nle *NotLeaderError
 			if errors.As(err, &nle) && nle.LeaderAddr != "" && nle.LeaderAddr != addr {

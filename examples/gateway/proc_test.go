@@ -43,17 +43,19 @@ type gwNode struct {
 
 // gwCluster is a set of gateway processes and an HTTP client for them.
 type gwCluster struct {
-	t      *testing.T
-	base   string   // data directories and logs
-	common []string // flags every node gets
-	nodes  []*gwNode
-	client *http.Client
-	scheme string
+	t       *testing.T
+	base    string   // data directories and logs
+	common  []string // flags every node gets
+	perNode func(id string) []string
+	nodes   []*gwNode
+	client  *http.Client
+	scheme  string
 }
 
 type clusterOpts struct {
-	extra []string    // flags for every node
-	tls   *tls.Config // client config for an -admin-tls cluster
+	extra   []string                 // flags for every node
+	perNode func(id string) []string // more flags for one node, when set
+	tls     *tls.Config              // client config for an -admin-tls cluster
 }
 
 // newCluster starts n nodes (the first bootstraps, the others join it)
@@ -66,7 +68,7 @@ func newCluster(t *testing.T, n int, o clusterOpts) *gwCluster {
 	if o.tls != nil {
 		c.scheme = "https"
 	}
-	c.base, c.common = t.TempDir(), o.extra
+	c.base, c.common, c.perNode = t.TempDir(), o.extra, o.perNode
 	for i := 0; i < n; i++ {
 		if i == 0 {
 			c.nodes = append(c.nodes, c.newNode("-bootstrap"))
@@ -111,6 +113,9 @@ func (c *gwCluster) newNode(flags ...string) *gwNode {
 		"-id", nd.id, "-dir", nd.dir, "-raft-addr", nd.raftAddr, "-admin-addr", nd.adminAddr,
 		"-proxy-addr", nd.proxyAddr, "-raft-timeout", raftTimeout, "-log-level", "debug",
 	}, c.common...)
+	if c.perNode != nil {
+		nd.flags = append(nd.flags, c.perNode(id)...)
+	}
 	nd.flags = append(nd.flags, flags...)
 	return nd
 }

@@ -25,7 +25,7 @@ CERTS="$DATA/certs"
 if [ "${GW_TLS:-0}" = 1 ]; then
   SCHEME=https
   CURL=(curl --cacert "$CERTS/ca.pem")
-  TLS_FLAGS="-tls-cert $CERTS/node.pem -tls-key $CERTS/node-key.pem -tls-ca $CERTS/ca.pem -admin-tls"
+  TLS_FLAGS="-tls-ca $CERTS/ca.pem -admin-tls"
 else
   SCHEME=http
   CURL=(curl)
@@ -35,8 +35,10 @@ fi
 die() { echo "run-cluster.sh: $*" >&2; exit 1; }
 
 node_flags() {
-  local n=$1
-  echo "-id node$n -dir $DATA/node$n -raft-addr 127.0.0.1:700$n -admin-addr 127.0.0.1:800$n -proxy-addr 127.0.0.1:900$n $TLS_FLAGS"
+  local n=$1 tls=""
+  # Each node presents its own certificate, which names its ID.
+  [ -n "$TLS_FLAGS" ] && tls="-tls-cert $CERTS/node$n.pem -tls-key $CERTS/node$n-key.pem $TLS_FLAGS"
+  echo "-id node$n -dir $DATA/node$n -raft-addr 127.0.0.1:700$n -admin-addr 127.0.0.1:800$n -proxy-addr 127.0.0.1:900$n $tls"
 }
 
 running() { # running NAME: is the process of pid file NAME alive?

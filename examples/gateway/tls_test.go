@@ -13,13 +13,14 @@ import (
 
 // A cluster with mutual TLS between nodes and HTTPS on the admin API,
 // using certificates from "gateway gencert"; a node with a certificate from
-// another CA cannot join.
+// another CA cannot join, nor can one with a member's certificate under
+// another ID.
 func TestTLSCluster(t *testing.T) {
 	bin := gatewayBinary(t)
 	dir := t.TempDir()
 	certs, rogue := filepath.Join(dir, "certs"), filepath.Join(dir, "rogue")
 	for _, d := range []string{certs, rogue} {
-		if out, err := exec.Command(bin, "gencert", "-dir", d).CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, "gencert", "-dir", d, "-ids", "node1,node2,node3,rogue").CombinedOutput(); err != nil {
 			t.Fatalf("gencert: %v\n%s", err, out)
 		}
 	}
@@ -29,10 +30,14 @@ func TestTLSCluster(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	tlsFlags := func(d string) []string {
-		return []string{"-tls-cert", filepath.Join(d, "node.pem"), "-tls-key", filepath.Join(d, "node-key.pem"), "-tls-ca", filepath.Join(d, "ca.pem")}
+	tlsFlags := func(d, id string) []string {
+		return []string{"-tls-cert", filepath.Join(d, id+".pem"), "-tls-key", filepath.Join(d, id+"-key.pem"), "-tls-ca", filepath.Join(certs, "ca.pem")}
 	}
-	c := newCluster(t, 3, clusterOpts{extra: append(tlsFlags(certs), "-admin-tls"), tls: &tls.Config{RootCAs: pool}})
+	c := newCluster(t, 3, clusterOpts{
+		extra:   []string{"-admin-tls"},
+		perNode: func(id string) []string { return tlsFlags(certs, id) },
+		tls:     &tls.Config{RootCAs: pool},
+	})
 	up := newTestUpstream(t, "tls-up")
 	_, followers := c.leader()
 	c.put(followers[0], "secure", routeJSON("/secure", false, "", up.URL))
@@ -44,27 +49,32 @@ func TestTLSCluster(t *testing.T) {
 		c.waitProxy(n, "", "/secure", "tls-up /secure")
 	}
 
-	// A node whose certificate another CA signed is refused.
-	ports := freePorts(t, 3)
-	cmd := exec.Command(bin, append([]string{"-id", "rogue", "-dir", filepath.Join(dir, "rogue-data"),
-		"-raft-addr", ports[0], "-admin-addr", ports[1], "-proxy-addr", ports[2],
-		"-join", c.nodes[0].raftAddr, "-join-timeout", "3s"}, tlsFlags(rogue)...)...)
-	done := make(chan struct{})
-	var out []byte
-	go func() { out, err = cmd.CombinedOutput(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(waitLong):
-		cmd.Process.Kill()
-		<-done
-		t.Fatal("the rogue node neither joined nor gave up")
-	}
-	if err == nil || !strings.Contains(string(out), "opening the node") {
-		t.Fatalf("rogue node: err %v\n%s", err, out)
-	}
-	for _, n := range c.nodes {
-		if st, err := c.status(n); err != nil || len(st.Members) != 3 {
-			t.Fatalf("%s: members %+v, %v", n.id, st.Members, err)
+	// A node whose certificate another CA signed is refused, and so is
+	// one that presents a member's certificate under another ID.
+	rogueCA := tlsFlags(rogue, "rogue")
+	rogueCA[len(rogueCA)-1] = filepath.Join(rogue, "ca.pem")
+	for _, flags := range [][]string{rogueCA, tlsFlags(certs, "node2")} {
+		ports := freePorts(t, 3)
+		cmd := exec.Command(bin, append([]string{"-id", "rogue", "-dir", filepath.Join(dir, "rogue-data", ports[0]),
+			"-raft-addr", ports[0], "-admin-addr", ports[1], "-proxy-addr", ports[2],
+			"-join", c.nodes[0].raftAddr, "-join-timeout", "3s"}, flags...)...)
+		done := make(chan struct{})
+		var out []byte
+		go func() { out, err = cmd.CombinedOutput(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(waitLong):
+			cmd.Process.Kill()
+			<-done
+			t.Fatal("the rogue node neither joined nor gave up")
+		}
+		if err == nil || !strings.Contains(string(out), "opening the node") {
+			t.Fatalf("rogue node: err %v\n%s", err, out)
+		}
+		for _, n := range c.nodes {
+			if st, err := c.status(n); err != nil || len(st.Members) != 3 {
+				t.Fatalf("%s: members %+v, %v", n.id, st.Members, err)
+			}
 		}
 	}
 }
