@@ -62,7 +62,8 @@ type Node struct {
 	voters atomic.Pointer[[]raft.Server]
 	// members caches the IDs of the latest configuration for checking
 	// peers' identities (peerauth.go).
-	members atomic.Pointer[map[string]struct{}]
+	members      atomic.Pointer[map[string]struct{}]
+	lastDenyWarn atomic.Int64 // unix nanoseconds of the last refused-request warning
 
 	recovered atomic.Bool
 	// started is set once raft runs; RPC handlers, which the listener

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -322,11 +323,20 @@ func (n *Node) decide(kind RequestKind, id string, p *peerIdentity, member bool)
 	return DefaultAuthorize(PeerRequest{Kind: kind, NodeID: id, Chains: p.chains, NamedIDs: p.namedIDs(n.ClusterID()), Member: member})
 }
 
+// deniedWarnInterval is the least time between two warnings about refused
+// requests; the ones in between go to Debug.
+const deniedWarnInterval = 10 * time.Second
+
 func (n *Node) deniedStatus(err error) *wire.Status {
 	if err == nil {
 		return nil
 	}
-	n.logger.Warn("refused a peer's request", "error", err)
+	now := time.Now().UnixNano()
+	if last := n.lastDenyWarn.Load(); now-last >= int64(deniedWarnInterval) && n.lastDenyWarn.CompareAndSwap(last, now) {
+		n.logger.Warn("refused a peer's request", "error", err, "note", "further refusals are logged at debug level for 10s")
+	} else {
+		n.logger.Debug("refused a peer's request", "error", err)
+	}
 	return &wire.Status{Code: wire.CodePermissionDenied, Message: err.Error()}
 }
 

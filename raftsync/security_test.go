@@ -403,3 +403,41 @@ func TestRestartedFollowerBecomesReadyUnderASilentConnectionFlood(t *testing.T) 
 	}
 	t.Logf("%d flood connections", dials.Load())
 }
+
+func TestAuthorizeReplacesTheRule(t *testing.T) {
+	ca := testtls.NewCA(t)
+	var mu sync.Mutex
+	seen := map[raftsync.RequestKind]bool{}
+	authorize := func(r raftsync.PeerRequest) error {
+		mu.Lock()
+		seen[r.Kind] = true
+		mu.Unlock()
+		// An operator's certificate may write; everything else as usual.
+		if r.Kind == raftsync.RequestApply && len(r.Chains) > 0 && r.Chains[0][0].Subject.CommonName == "ops" {
+			return nil
+		}
+		return raftsync.DefaultAuthorize(r)
+	}
+	c := testcluster.New(t, 3, testcluster.Options{
+		TLS:       func(i int) *tls.Config { return ca.AppConfig(ca.Issue(t, fmt.Sprintf("node%d", i), loopback)) },
+		Configure: func(i int, cfg *raftsync.Config) { cfg.Authorize = authorize },
+	})
+	leader := c.Leader()
+	var resp wire.ApplyResponse
+	if err := rawCall(t, leader.Addr, ca.AppConfig(ca.Issue(t, "ops", loopback)), &wire.ApplyRequest{Command: testcluster.Set("by", "ops")}, &resp); err != nil {
+		t.Fatalf("Apply with the operator's certificate: %v", err)
+	}
+	err := rawCall(t, leader.Addr, ca.AppConfig(ca.Issue(t, "intruder", loopback)), &wire.ApplyRequest{Command: testcluster.Set("by", "intruder")}, &resp)
+	if !errors.Is(err, raftsync.ErrPermissionDenied) {
+		t.Fatalf("Apply with another certificate: %v, want ErrPermissionDenied", err)
+	}
+	idx := mustApply(t, c.Followers()[0], testcluster.Set("by", "member"))
+	waitConverged(t, c, idx)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, k := range []raftsync.RequestKind{raftsync.RequestJoin, raftsync.RequestRaft, raftsync.RequestApply} {
+		if !seen[k] {
+			t.Errorf("Authorize never saw a %v request", k)
+		}
+	}
+}
