@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/internal/wire"
 )
 
@@ -46,7 +47,7 @@ func (n *Node) join(ctx context.Context) error {
 				n.logger.Info("joined cluster", "via", addr, "cluster_id", n.ClusterID(), "index", resp.Index)
 				return nil
 			}
-			if errors.Is(err, ErrClusterMismatch) || errors.Is(err, ErrPermissionDenied) {
+			if errors.Is(err, ErrClusterMismatch) || errors.Is(err, ErrPermissionDenied) || errors.Is(err, mux.ErrRefused) {
 				// Asking again, or another member, cannot change the answer.
 				return fmt.Errorf("raftsync: joining via %s: %w", addr, err)
 			}

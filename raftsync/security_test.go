@@ -78,10 +78,20 @@ func TestMutualTLSJoinNeedsACertificateNamingTheJoiner(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := raftsync.Open(ctxTimeout(t, 3*time.Second), joinerConfig(t, tt.id, leader.Addr, tt.tls), testcluster.NewKV())
+			// A refusal ends the join at once; a failed TLS handshake is
+			// retried (another member may trust the joiner's CA during a
+			// rotation) until the context ends.
+			timeout := 10 * time.Second
+			if tt.want == nil {
+				timeout = 3 * time.Second
+			}
+			n, err := raftsync.Open(ctxTimeout(t, timeout), joinerConfig(t, tt.id, leader.Addr, tt.tls), testcluster.NewKV())
 			if err == nil {
 				n.Close()
 				t.Fatal("joined")
+			}
+			if tt.want != nil && errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("the joiner retried a refusal until its context ended: %v", err)
 			}
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Fatalf("Open: %v, want %v", err, tt.want)
