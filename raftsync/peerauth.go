@@ -23,7 +23,8 @@ type RequestKind int
 const (
 	// RequestRaft is a raft connection: log replication and heartbeats,
 	// votes, snapshots, and TimeoutNow, which a leadership transfer sends.
-	// It is decided once per connection, when the connection is accepted.
+	// It is decided once per connection, when the connection is accepted,
+	// and again when the membership changes.
 	RequestRaft RequestKind = iota + 1
 	// RequestJoin asks to add PeerRequest.NodeID to the cluster.
 	RequestJoin
@@ -369,10 +370,23 @@ func (n *Node) latestServers() ([]raft.Server, error) {
 	return f.Configuration().Servers, nil
 }
 
-// storeMembers caches the member IDs of servers for namesMember.
+// storeMembers caches the member IDs of servers for namesMember, and
+// closes the raft connections whose peer is no longer allowed them (a
+// removed member's), which were admitted when they were opened.
 func (n *Node) storeMembers(servers []raft.Server) {
 	set := memberSet(servers)
 	n.members.Store(&set)
+	if (n.cfg.TLS == nil && n.cfg.Authorize == nil) || len(servers) == 0 || n.mux == nil {
+		return
+	}
+	cluster := n.ClusterID()
+	closed := n.mux.CloseIf(mux.KindRaft, func(identity any) bool {
+		p, ok := identity.(*peerIdentity)
+		return ok && n.decide(RequestRaft, "", p, p.namesMemberOf(set, cluster)) != nil
+	})
+	if closed > 0 {
+		n.logger.Info("closed raft connections of peers that are no longer members", "count", closed)
+	}
 }
 
 func memberSet(servers []raft.Server) map[string]struct{} {

@@ -126,6 +126,13 @@ func TestMutualTLSJoinNeedsACertificateNamingTheJoiner(t *testing.T) {
 	if got := memberIDs(t, leader); got != before+",node3" {
 		t.Fatalf("members %s after the join, want %s", got, before+",node3")
 	}
+	// Removing it closes its raft connections on the members; the cluster
+	// goes on.
+	if err := leader.Node.RemoveServer(ctxTimeout(t, 10*time.Second), "node3"); err != nil {
+		t.Fatal(err)
+	}
+	idx := mustApply(t, c.Leader(), testcluster.Set("after", "remove"))
+	waitConverged(t, c, idx)
 }
 
 // rawCall sends req to addr over a node RPC connection made with conf (nil:

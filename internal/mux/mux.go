@@ -305,6 +305,27 @@ func (t *trackedConn) Close() error {
 	return t.Conn.Close()
 }
 
+// CloseIf closes every accepted connection of the given kind, not yet
+// closed by its owner, for which drop returns true given what
+// Options.Admit returned for it, and returns how many it closed: for
+// revoking connections whose peer lost its right to them. drop runs with
+// the Mux's lock held and must not call the Mux.
+func (m *Mux) CloseIf(kind byte, drop func(identity any) bool) int {
+	m.mu.Lock()
+	var victims []*trackedConn
+	for c := range m.accepted {
+		if c.kind == kind && drop(c.identity) {
+			victims = append(victims, c)
+			delete(m.accepted, c)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range victims {
+		c.Conn.Close()
+	}
+	return len(victims)
+}
+
 func (m *Mux) isClosed() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

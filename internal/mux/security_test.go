@@ -183,3 +183,36 @@ func TestPendingFloodEvictsTheOldestSilentConnection(t *testing.T) {
 		})
 	}
 }
+
+func TestCloseIfClosesTheChosenConnectionsOfOneKind(t *testing.T) {
+	admit := func(kind byte, _ net.Addr, _ *tls.ConnectionState) (any, error) { return string(kind), nil }
+	m, _ := startMux(t, nil, Options{Admit: admit})
+	accept := func(kind byte) (client net.Conn) {
+		t.Helper()
+		got := make(chan net.Conn, 1)
+		go func() {
+			c, _ := m.Listener(kind).Accept()
+			got <- c
+		}()
+		c, err := (Dialer{}).Dial(context.Background(), m.Addr().String(), kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		s := <-got
+		if s == nil {
+			t.FailNow()
+		}
+		t.Cleanup(func() { s.Close() })
+		return c
+	}
+	raftConn, rpcConn := accept(KindRaft), accept(KindRPC)
+	if n := m.CloseIf(KindRaft, func(id any) bool { return id == string(KindRaft) }); n != 1 {
+		t.Fatalf("CloseIf closed %d connections, want 1", n)
+	}
+	expectClosed(t, raftConn)
+	rpcConn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := rpcConn.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection of another kind was closed (read: %v)", err)
+	}
+}
