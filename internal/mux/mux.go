@@ -413,26 +413,40 @@ func (m *Mux) admit(conn net.Conn) {
 
 // evictionVictim picks the pending connection to close for a newcomer:
 // among those still in their handshake (from host, when host is not
-// empty), the oldest that has sent nothing, else the oldest. It returns
-// nil when there is none. m.mu is held.
+// empty), the oldest that has sent nothing, else the oldest. A connection
+// whose bytes have arrived but not been read yet (its goroutine has not
+// run) counts as having sent them. It returns nil when there is none.
+// m.mu is held.
 func (m *Mux) evictionVictim(host string) *pendingConn {
-	var oldest, oldestSilent *pendingConn
-	for p := range m.sniffing {
-		if host != "" && p.host != host {
-			continue
+	var oldest *pendingConn
+	for range maxPeeks {
+		var oldestSilent *pendingConn
+		oldest = nil
+		for p := range m.sniffing {
+			if host != "" && p.host != host {
+				continue
+			}
+			if oldest == nil || p.seq < oldest.seq {
+				oldest = p
+			}
+			if !p.spoke.Load() && (oldestSilent == nil || p.seq < oldestSilent.seq) {
+				oldestSilent = p
+			}
 		}
-		if oldest == nil || p.seq < oldest.seq {
-			oldest = p
+		if oldestSilent == nil {
+			return oldest
 		}
-		if !p.spoke.Load() && (oldestSilent == nil || p.seq < oldestSilent.seq) {
-			oldestSilent = p
+		if !hasUnreadData(oldestSilent.raw) {
+			return oldestSilent
 		}
-	}
-	if oldestSilent != nil {
-		return oldestSilent
+		oldestSilent.spoke.Store(true)
 	}
 	return oldest
 }
+
+// maxPeeks bounds the connections evictionVictim peeks at for one
+// newcomer; past it the oldest is evicted.
+const maxPeeks = 8
 
 // forgetPending ends p's claim on the pending bounds. m.mu is held.
 func (m *Mux) forgetPending(p *pendingConn) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -214,5 +215,33 @@ func TestCloseIfClosesTheChosenConnectionsOfOneKind(t *testing.T) {
 	rpcConn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, err := rpcConn.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("a connection of another kind was closed (read: %v)", err)
+	}
+}
+
+func TestHasUnreadDataPeeksWithoutReading(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if hasUnreadData(server) {
+		t.Fatal("data reported before anything was sent")
+	}
+	client.Write([]byte{KindRPC})
+	testutil.WaitFor(t, 5*time.Second, "the byte to arrive", func() bool { return hasUnreadData(server) })
+	var b [1]byte
+	server.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(server, b[:]); err != nil || b[0] != KindRPC {
+		t.Fatalf("the peeked byte was consumed: read %q, %v", b[:], err)
 	}
 }
