@@ -1,12 +1,16 @@
 package raftsync_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -20,7 +24,6 @@ import (
 	"github.com/raftkit/raftkit/internal/rpc"
 	"github.com/raftkit/raftkit/internal/testcluster"
 	"github.com/raftkit/raftkit/internal/testtls"
-	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/internal/wire"
 	"github.com/raftkit/raftkit/raftsync"
 )
@@ -363,21 +366,31 @@ func TestTLSConfigThatCannotBeMutualIsRefused(t *testing.T) {
 	}
 }
 
-func TestRestartedFollowerBecomesReadyUnderASilentConnectionFlood(t *testing.T) {
-	c := testcluster.New(t, 3, testcluster.Options{})
-	idx := mustApply(t, c.Leader(), testcluster.Set("before", "restart"))
-	waitConverged(t, c, idx)
-	f := c.Followers()[0]
-	addr := f.Addr
-	c.Stop(f)
+// floodEnv names the address TestFloodHelper floods when the test binary
+// runs as the flooding process.
+const floodEnv = "RAFTKIT_TEST_FLOOD_ADDR"
 
-	// 300 connections that never send a byte, each re-dialled as soon as
-	// the node closes it, from before the follower restarts until the
-	// test has what it waits for (or 60s).
-	var dials atomic.Int64
-	var flood sync.WaitGroup
+// TestFloodHelper is not a test: run by
+// TestRestartedFollowerBecomesReadyUnderASilentConnectionFlood as a
+// separate process (an attacker is not in the victim's process, and 300
+// goroutines there would starve the member's own client), it keeps 300
+// connections to the address open that never send a byte, re-dialling
+// each as soon as the node closes it. It prints "flooding" once 600
+// connections were made, and stops when its stdin closes or after 60s.
+func TestFloodHelper(t *testing.T) {
+	addr := os.Getenv(floodEnv)
+	if addr == "" {
+		t.Skip("run by TestRestartedFollowerBecomesReadyUnderASilentConnectionFlood")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	go func() { // the parent closes stdin to stop the flood
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	var dials atomic.Int64
+	var announce sync.Once
+	var flood sync.WaitGroup
 	for range 300 {
 		flood.Add(1)
 		go func() {
@@ -392,7 +405,9 @@ func TestRestartedFollowerBecomesReadyUnderASilentConnectionFlood(t *testing.T) 
 					}
 					continue
 				}
-				dials.Add(1)
+				if dials.Add(1) >= 600 {
+					announce.Do(func() { fmt.Println("flooding") })
+				}
 				stopRead := context.AfterFunc(ctx, func() { conn.Close() })
 				conn.Read(make([]byte, 1))
 				stopRead()
@@ -400,17 +415,59 @@ func TestRestartedFollowerBecomesReadyUnderASilentConnectionFlood(t *testing.T) 
 			}
 		}()
 	}
-	defer func() { cancel(); flood.Wait() }()
+	flood.Wait()
+}
+
+func TestRestartedFollowerBecomesReadyUnderASilentConnectionFlood(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.Options{})
+	idx := mustApply(t, c.Leader(), testcluster.Set("before", "restart"))
+	waitConverged(t, c, idx)
+	f := c.Followers()[0]
+	addr := f.Addr
+	c.Stop(f)
+
+	// The flood starts before the follower restarts and lasts until the
+	// test has what it waits for.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFloodHelper$")
+	cmd.Env = append(os.Environ(), floodEnv+"="+addr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	flooding := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "flooding" {
+				close(flooding)
+			}
+		}
+	}()
+	defer func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("flood process: %v", err)
+		}
+	}()
 
 	c.Start(f)
-	// Every flooder is connected, and then some have been re-dialled.
-	testutil.WaitFor(t, 30*time.Second, "the flood to be under way", func() bool { return dials.Load() >= 600 })
+	select {
+	case <-flooding:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the flood did not get under way")
+	}
 
 	// A member's RPC to the flooded node gets through. With newcomers
 	// refused while the handshake slots are full (the old behaviour),
 	// every attempt fails until the flood stops.
 	var st wire.StatusResponse
-	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		if err = rawCall(t, addr, nil, &wire.StatusRequest{}, &st); err == nil {
 			break
@@ -427,7 +484,6 @@ func TestRestartedFollowerBecomesReadyUnderASilentConnectionFlood(t *testing.T) 
 	if err := f.Node.WaitIndex(ctxTimeout(t, 30*time.Second), idx); err != nil {
 		t.Fatalf("replication to the flooded node: %v", err)
 	}
-	t.Logf("%d flood connections", dials.Load())
 }
 
 func TestAuthorizeReplacesTheRule(t *testing.T) {
