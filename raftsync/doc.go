@@ -49,6 +49,13 @@
 // Membership: Bootstrap, Join (through any member), NonVoter, Leave,
 // RemoveServer and TransferLeadership.
 //
+// Security: with Config.TLS every connection is mutual TLS, and a peer's
+// certificate must name the member it acts as (a DNS SAN equal to its ID,
+// or NodeURI); Config.Authorize replaces that rule (DefaultAuthorize).
+// Requests in flight are bounded per connection and per node. Without TLS
+// every host that reaches Addr is, in effect, a member. docs/SECURITY.md
+// has the threat model and the production set-up.
+//
 // # The caller's duties
 //
 //  1. Keep ID stable for a Dir, and never copy a Dir to another node.
@@ -58,4 +65,6 @@
 //  4. Close the node on shutdown; Leave it when it goes away for good.
 //  5. Reach raft through Raft() only to look: see its doc for what bypasses
 //     the node's guarantees.
+//  6. Set Config.TLS on any network where not every host may be a member,
+//     with one certificate per node that names its ID.
 package raftsync

@@ -62,6 +62,12 @@ var (
 	// removed (RemoveServer) and will not become ready unless it is added
 	// back. Its readiness state is then readiness.Removed.
 	ErrRemoved = errors.New("raftsync: node removed from the cluster")
+
+	// ErrPermissionDenied is returned when a peer refuses a request because
+	// this node's certificate does not allow it (see Config.Authorize): a
+	// join under an ID the certificate does not name, a forwarded write or
+	// removal from a node that is not a member. Nothing was changed.
+	ErrPermissionDenied = errors.New("raftsync: permission denied")
 )
 
 // ConfigError reports an invalid Config field. It unwraps to

@@ -67,6 +67,12 @@ type Node struct {
 	// quorumContact is the latest leader round that confirmed this node's
 	// leadership: a leader's staleness for bounded Stale reads.
 	quorumContact atomic.Pointer[quorumContact]
+	// members caches the IDs of the latest configuration for checking
+	// peers' identities (peerauth.go); membersKey is the configuration
+	// they were taken from (configurationKey; the monitor's only).
+	members      atomic.Pointer[map[string]struct{}]
+	membersKey   *raft.Server
+	lastDenyWarn atomic.Int64 // unix nanoseconds of the last refused-request warning
 
 	recovered atomic.Bool
 	// membership: whether this node has been in raft's latest
@@ -264,7 +270,11 @@ func (n *Node) startNetwork() error {
 		return &ConfigError{Field: "AdvertiseAddr", Reason: err.Error()}
 	}
 	netLogger := n.cfg.Logger.Named("net")
-	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{})
+	if n.cfg.TLS == nil && plaintextExposed(ln.Addr()) {
+		n.logger.Warn("no TLS: every host that can reach this address can act as a cluster member "+
+			"(join, write, remove members); set Config.TLS unless this network is trusted that far", "addr", ln.Addr())
+	}
+	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{Admit: n.admitConn})
 	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: raftDialTimeout, DialContext: n.cfg.DialContext}
 	stream := mux.NewStreamLayer(n.mux.Listener(mux.KindRaft), adv, dialer)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -284,8 +294,9 @@ func (n *Node) startNetwork() error {
 	})
 	maxBody := n.maxRPCBody()
 	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
-		MaxBody: maxBody,
-		Logger:  netLogger.Named("rpc"),
+		MaxBody:     maxBody,
+		Logger:      netLogger.Named("rpc"),
+		ConnContext: n.connContext,
 		// Confirmations and transfer checks only read raft's state:
 		// answer them at once.
 		Inline: func(t wire.Type) bool {

@@ -80,6 +80,10 @@ func (n *Node) checkMembership() {
 		return
 	}
 	servers := f.Configuration().Servers
+	if key := configurationKey(servers); key != n.membersKey {
+		n.membersKey = key
+		n.storeMembers(servers)
+	}
 	for _, s := range servers {
 		if string(s.ID) == n.cfg.ID {
 			n.membership.wasMember.Store(true)
