@@ -145,6 +145,16 @@ type staleCheck struct {
 	crossCrash bool
 	// stops[k] is how incarnation k ended: "crash" or "clean".
 	stops []string
+	// allLevels compares Strong and Lease reads too, with each other and
+	// with Stale reads: the read fence promises that no read of any level
+	// returns older state than an earlier read on the node. A regression
+	// between two Stale reads is a stale-read-regressed violation; one
+	// that involves a Strong or Lease read is read-regressed.
+	allLevels bool
+}
+
+func (sc staleCheck) counts(op Op) bool {
+	return op.Kind == OpStale || (sc.allLevels && (op.Kind == OpStrong || op.Kind == OpLease))
 }
 
 // checkStaleMonotonic checks that no Stale read on a member returned older
@@ -157,7 +167,7 @@ type staleCheck struct {
 func checkStaleMonotonic(ops []Op, member int, sc staleCheck, name string) (int, []Violation) {
 	var reads []Op
 	for _, op := range ops {
-		if op.Kind == OpStale && op.Result == OK && op.Node == member {
+		if sc.counts(op) && op.Result == OK && op.Node == member {
 			reads = append(reads, op)
 		}
 	}
@@ -198,18 +208,28 @@ func checkStaleMonotonic(ops []Op, member int, sc staleCheck, name string) (int,
 			}
 			pairs++
 			if rd.DataIndex < b.DataIndex {
-				out = append(out, Violation{Kind: "stale-read-regressed", Detail: fmt.Sprintf(
+				out = append(out, Violation{Kind: regressedKind(b, rd), Detail: fmt.Sprintf(
 					"%s served state at index %d after serving state at index %d (%s before %s; restarts between: %v)",
 					name, rd.DataIndex, b.DataIndex, b, rd, stopsBetween(sc.stops, inc, rd.Inc))})
 			}
 			if bi := bestInfo[inc]; rd.Index < bi.Index {
-				out = append(out, Violation{Kind: "stale-read-regressed", Detail: fmt.Sprintf(
-					"%s reported a Stale read served at index %d after one served at %d (%s before %s; restarts between: %v)",
+				out = append(out, Violation{Kind: regressedKind(bi, rd), Detail: fmt.Sprintf(
+					"%s reported a read served at index %d after one served at %d (%s before %s; restarts between: %v)",
 					name, rd.Index, bi.Index, bi, rd, stopsBetween(sc.stops, inc, rd.Inc))})
 			}
 		}
 	}
 	return pairs, out
+}
+
+// regressedKind names the violation of read b after read a returned older
+// state: stale-read-regressed between two Stale reads, read-regressed when
+// a Strong or Lease read is involved.
+func regressedKind(a, b Op) string {
+	if a.Kind == OpStale && b.Kind == OpStale {
+		return "stale-read-regressed"
+	}
+	return "read-regressed"
 }
 
 func stopsBetween(stops []string, from, to int) []string {

@@ -104,7 +104,7 @@ func (r *run) check(final finalState) Result {
 	}
 
 	for i := range r.s.Members() {
-		n, v := checkStaleMonotonic(ops, i, staleCheck{crossCrash: r.s.ReadFence, stops: stops[i]}, r.name(i))
+		n, v := checkStaleMonotonic(ops, i, staleCheck{crossCrash: r.s.ReadFence, stops: stops[i], allLevels: true}, r.name(i))
 		res.Checked["stale-pairs"] += n
 		res.Violations = append(res.Violations, v...)
 	}
