@@ -11,8 +11,9 @@ import (
 type Violation struct {
 	// Kind names the checker: linearizability, acked-write-lost,
 	// failed-write-applied, write-applied-twice, stale-read-regressed,
-	// divergence, fsm-anomaly, ready-below-sync, read-your-writes,
-	// no-recovery, restart-failed.
+	// read-regressed, divergence, fsm-anomaly, ready-below-sync,
+	// read-your-writes, no-recovery, restart-failed, close-hung,
+	// removed-still-ready, backup-bad.
 	Kind   string `json:"kind"`
 	Detail string `json:"detail"`
 }
@@ -143,7 +144,8 @@ type staleCheck struct {
 	// crossCrash allows comparing reads across a crash: true with the
 	// read fence, which promises monotonic reads across crashes too.
 	crossCrash bool
-	// stops[k] is how incarnation k ended: "crash" or "clean".
+	// stops[k] is how incarnation k ended: "crash", "clean", or
+	// "removed" (the next incarnation starts from an empty Dir).
 	stops []string
 	// allLevels compares Strong and Lease reads too, with each other and
 	// with Stale reads: the read fence promises that no read of any level
@@ -179,6 +181,16 @@ func checkStaleMonotonic(ops []Op, member int, sc staleCheck, name string) (int,
 		}
 		return false
 	}
+	// A removed member comes back with an empty Dir: nothing is promised
+	// across its removal.
+	removedBetween := func(from, to int) bool {
+		for k := from; k < to && k < len(sc.stops); k++ {
+			if sc.stops[k] == "removed" {
+				return true
+			}
+		}
+		return false
+	}
 	// For each read, the earlier reads that returned before it was called:
 	// keep them sorted by return time and sweep.
 	byReturn := append([]Op(nil), reads...)
@@ -203,7 +215,7 @@ func checkStaleMonotonic(ops []Op, member int, sc staleCheck, name string) (int,
 			next++
 		}
 		for inc, b := range best {
-			if inc > rd.Inc || (!sc.crossCrash && crashBetween(inc, rd.Inc)) {
+			if inc > rd.Inc || (!sc.crossCrash && crashBetween(inc, rd.Inc)) || removedBetween(inc, rd.Inc) {
 				continue
 			}
 			pairs++

@@ -10,12 +10,6 @@ import (
 	"github.com/raftkit/raftkit/readiness"
 )
 
-// removedReadyBound is how long a removed member may go on reporting
-// Ready after the removal was committed: a few heartbeat intervals of the
-// test clusters, to see a configuration without itself or to notice that
-// its leader stopped talking to it.
-const removedReadyBound = 3 * time.Second
-
 // TestRemovedMemberStopsBeingReady removes a follower (left running, as a
 // member the operator removes while it is still up) and then a second time
 // the leader itself: neither may go on reporting Ready (so /readyz 200)

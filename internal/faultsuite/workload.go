@@ -27,7 +27,7 @@ func (r *run) startClients(stop <-chan struct{}, wg *sync.WaitGroup) {
 	for k := range keys {
 		keys[k] = fmt.Sprintf("k%d", k)
 	}
-	for i := range r.s.Members() {
+	for i := range r.s.Total() {
 		for j := range r.s.Clients {
 			id := i*r.s.Clients + j
 			rng := rand.New(rand.NewPCG(uint64(r.s.Seed), uint64(id)+1))
