@@ -2,7 +2,6 @@ package faultsuite
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +39,7 @@ func startReaders(hist *History, m *testcluster.Member, key string, levels ...co
 				select {
 				case <-rs.stop:
 					return
-				default:
+				case <-time.After(time.Millisecond): // pacing, so that histories stay small enough to check
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 				op := Op{Client: 100 + client, Node: m.Index, Kind: kind, Key: key, Call: hist.Now()}
@@ -104,18 +103,15 @@ func staleAfter(ops []Op, w Op) (served int, stale []Op) {
 // arrives late. The leader suspends its lease for the transfer; raft
 // answers the transfer with "leadership transfer timeout" after
 // ElectionTimeout, but its TimeoutNow RPC is still in flight (it waits up
-// to the transport's timeout). Traffic between the leader and the target
-// is held both ways; the transfer times out; the leader keeps serving Lease
-// reads (which renew its lease through the third voter); then the held
-// bytes toward the target are released (within the dial timeout of the
-// connection that carries the TimeoutNow): the target campaigns with the
-// transfer flag, the third voter grants the vote despite the promise it
-// gave the old leader, the new leader commits a write. What the target and
-// the third voter send the old leader is held from the moment the target
-// campaigns, so the old leader learns of the new term from its own timers
-// only. The old leader,
-// still cut off from the target, must not serve a Lease read invoked after
-// that write was acknowledged with the old value.
+// to the transport's timeout). Only the TimeoutNow is held
+// (faultnet.StallMatching); the transfer times out; the leader keeps
+// serving Lease reads, which renew its lease through the third voter. Then
+// what the target and the third voter send the old leader is held, and the
+// TimeoutNow released: the target campaigns with the transfer flag, the
+// third voter grants the vote despite the promise it gave the old leader,
+// and the new leader commits a write. The old leader, which learns of the
+// new term from its own timers only, must not serve a Lease read invoked
+// after that write was acknowledged with the old value.
 func TestTimedOutTransferLeavesNoLease(t *testing.T) {
 	net := faultnet.NewSeeded(2)
 	t.Cleanup(net.Close)
@@ -163,14 +159,10 @@ func TestTimedOutTransferLeavesNoLease(t *testing.T) {
 		}
 	}()
 
-	// The TimeoutNow goes out on a new connection whose first bytes are
-	// held; the target's acknowledgement of that connection must flow
-	// back once they are released, so the other direction is blocked for
-	// new connections only (the target cannot reach the old leader with
-	// its vote request or its first appends; the old leader's own
-	// connections carry both ways).
-	net.Stall(old.ID, target.ID)
-	net.Block(target.ID, old.ID)
+	// Only the TimeoutNow is held (with what follows it on its
+	// connection): the rest of the traffic flows, so the target is caught
+	// up and raft sends it.
+	net.StallMatching(old.ID, target.ID, isTimeoutNow)
 	err := old.Node.TransferLeadership(ctxFor(t, 5*time.Second))
 	transferred := hist.Now()
 	t.Logf("transfer returned: %v", err)
@@ -192,23 +184,16 @@ func TestTimedOutTransferLeavesNoLease(t *testing.T) {
 	if _, err := old.Node.ReadIndex(ctxFor(t, 5*time.Second), consistency.Strong); err != nil {
 		t.Fatalf("renewing the old leader's lease: %v", err)
 	}
-	term := target.Node.Raft().CurrentTerm()
-	net.Unstall(old.ID, target.ID) // the held TimeoutNow arrives
-	// As soon as the target campaigns, hold what it and the third voter
-	// send the old leader: their answers in the new term would tell the
-	// old leader at once. It then learns of the new term from its own
-	// timers only; the lease it renewed through the third voter just
-	// before still runs.
-	for deadline := time.Now().Add(10 * time.Second); target.Node.Raft().CurrentTerm() == term; {
-		if time.Now().After(deadline) {
-			// raft sends TimeoutNow only once the target has caught up;
-			// when something was appended during the hold, it never did.
-			t.Skip("the target did not campaign within 10s of the release: raft never sent the TimeoutNow; the scenario did not arise")
-		}
-		runtime.Gosched() // the answers that give the new term away go out within a millisecond
-	}
+	// From now on hold what the target and the third voter send the old
+	// leader, then deliver the TimeoutNow: the old leader learns of the
+	// new term from its own timers only, while the lease it renewed
+	// through the third voter just before still runs.
 	net.Stall(target.ID, old.ID)
 	net.Stall(other.ID, old.ID)
+	net.UnstallMatching(old.ID, target.ID) // the held TimeoutNow arrives
+	testutil.WaitFor(t, 20*time.Second, "the transfer's target leading", func() bool {
+		return target.Node.State() == raft.Leader
+	})
 	after := writeOp(t, hist, target, "k", "after")
 	t.Logf("new leader's write acknowledged; the old leader believes it leads: %v", old.Node.State() == raft.Leader)
 	// Leave the old leader cut off from the new one for a moment (one
@@ -218,7 +203,6 @@ func TestTimedOutTransferLeavesNoLease(t *testing.T) {
 		n, _ := staleAfter(hist.Ops(), after)
 		return n >= 10 || old.Node.State() != raft.Leader
 	})
-	net.Unblock(target.ID, old.ID)
 	net.Unstall(target.ID, old.ID)
 	net.Unstall(other.ID, old.ID)
 	testutil.WaitFor(t, 20*time.Second, "the old leader following the new one", func() bool {
