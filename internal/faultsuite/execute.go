@@ -260,6 +260,14 @@ func (r *run) heal() {
 	// its join failed) joins again now; a removed member still running
 	// (its end has not come) is closed first. Spares stay out.
 	for i := range r.s.Members() {
+		if !r.isOut(i) && r.slots[i].Load() != nil {
+			// A removal whose outcome the executor could not learn
+			// may have happened after all.
+			if present, known := r.inConfiguration(i); known && !present {
+				r.note("%s is not in the configuration: a removal took effect after all", r.name(i))
+				r.setOut(i, true)
+			}
+		}
 		if !r.isOut(i) {
 			continue
 		}

@@ -38,9 +38,28 @@ func (r *run) removeMember(i int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), memberOpTimeout)
 	err := r.c.Remove(ctx, m)
 	cancel()
-	present, _, known := r.c.InConfiguration(m)
+	if err == nil {
+		r.note("removed %s", m.ID)
+		return true // committed
+	}
+	// The outcome may be unknown: ask a leader, waiting for one a while.
+	present, known := r.inConfiguration(i)
 	r.note("remove %s: err=%v; in the leader's configuration: %v (known: %v)", m.ID, err, present, known)
 	return known && !present
+}
+
+// inConfiguration reports whether the leader's configuration lists member
+// i, waiting up to memberOpTimeout for a leader; known is false when none
+// answered.
+func (r *run) inConfiguration(i int) (present, known bool) {
+	deadline := time.Now().Add(memberOpTimeout)
+	for {
+		present, _, known := r.c.InConfiguration(r.c.Members[i])
+		if known || time.Now().After(deadline) {
+			return present, known
+		}
+		<-time.After(20 * time.Millisecond) // no event to wait on for "a leader exists"
+	}
 }
 
 // beginRemove removes member i, which goes on running (and serving its
