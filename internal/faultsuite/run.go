@@ -65,7 +65,7 @@ type run struct {
 	mu        sync.Mutex
 	out       []bool        // per member: not in the cluster on purpose (a spare not added, a member removed)
 	incs      []int         // current incarnation per member
-	stops     [][]string    // per member: how each ended incarnation ended ("crash" or "clean")
+	stops     [][]string    // per member: how each ended incarnation ended ("crash", "clean", "removed" or "hung")
 	downAt    []time.Time   // when a down member went down
 	removedAt []time.Time   // when a removed member's removal was confirmed
 	faults    map[Kind]int  // faults injected
