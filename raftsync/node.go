@@ -20,6 +20,7 @@ import (
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/internal/rpc"
+	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/wire"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -126,7 +127,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	n := &Node{
 		cfg:              cfg,
 		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
-		clock:            clock.Real{},
+		clock:            clock.OrReal(testhooks.For(cfg.Dir).Clock), // a test's drifting clock, else the system's
 		heartbeatTimeout: rc.HeartbeatTimeout,
 		electionTimeout:  rc.ElectionTimeout,
 		kick:             make(chan struct{}, 1),
