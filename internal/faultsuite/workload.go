@@ -79,6 +79,10 @@ func (r *run) write(sl *slot, client, member int, key, value string) Op {
 	switch {
 	case err == nil:
 		op.Result, op.Index = OK, res.Index
+	case errors.Is(err, raftsync.ErrCommittedNoResponse):
+		// Committed at res.Index; only the FSM's response was lost, and
+		// this FSM's writes always succeed.
+		op.Result, op.Index = OK, res.Index
 	case errors.Is(err, raftsync.ErrIndeterminate):
 		op.Result, op.Err = Indeterminate, err.Error()
 	default:
