@@ -42,6 +42,8 @@ func fullSamples() []sample {
 		{"LeadershipTransferResponse", TypeLeadershipTransferResponse, &LeadershipTransferResponse{Status: Status{Code: CodeNoLeader}}},
 		{"TransferCheckRequest", TypeTransferCheckRequest, &TransferCheckRequest{Term: 1 << 33, Window: 250 * time.Millisecond}},
 		{"TransferCheckResponse", TypeTransferCheckResponse, &TransferCheckResponse{Status: notLeader}},
+		{"ServerStatsRequest", TypeServerStatsRequest, &ServerStatsRequest{}},
+		{"ServerStatsResponse", TypeServerStatsResponse, &ServerStatsResponse{Status: notLeader, ID: "n4", LastContact: -time.Second, LastTerm: 1 << 33, LastIndex: 1 << 40, WantsVoter: true}},
 		{"Status", TypeError, &Status{Code: CodeBadRequest, Message: "cannot decode ApplyRequest", LeaderID: "n2", LeaderAddr: "a:1"}},
 	}
 }
