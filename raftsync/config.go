@@ -133,6 +133,13 @@ type Config struct {
 	// raft's Snapshot.Interval timer stays as a backstop.
 	Snapshot snapshot.Policy
 
+	// Autopilot tunes the leader's automatic membership changes: joining
+	// voters enter as non-voters and are promoted once stable, dead
+	// members are removed. On by default with Consul's settings; set
+	// Autopilot.Disabled when the application manages membership itself.
+	// See AutopilotConfig and docs/membership.md.
+	Autopilot AutopilotConfig
+
 	// RaftConfig, when set, is called with the raft.Config the node built,
 	// before validation, to tune timeouts and batching. The node overrides
 	// LocalID, Logger and NoSnapshotRestoreOnStart after the call.
@@ -247,6 +254,9 @@ func (c *Config) validate() error {
 	}
 	if err := c.Snapshot.Validate(); err != nil {
 		return &ConfigError{Field: "Snapshot", Reason: err.Error()}
+	}
+	if reason := c.Autopilot.validate(); reason != "" {
+		return &ConfigError{Field: "Autopilot", Reason: reason}
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Info})

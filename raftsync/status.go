@@ -33,6 +33,13 @@ type Status struct {
 	LastContact    time.Time        // follower: last time it heard from the leader
 	Members        []Member         // the latest configuration
 	Readiness      readiness.Status // readiness state and reason
+	// Membership is this node's own role ("joining as voter", "voter,
+	// promoted at ...").
+	Membership Membership
+	// Cluster is autopilot's view of every member's health and the
+	// cluster's failure tolerance; set on the leader only, and nil while
+	// autopilot is disabled or has not evaluated health yet.
+	Cluster *ClusterHealth
 }
 
 // Status returns a snapshot of the node's state. It does not block on the
@@ -62,6 +69,10 @@ func (n *Node) Status() Status {
 		for _, s := range f.Configuration().Servers {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), NonVoter: s.Suffrage != raft.Voter})
 		}
+		st.Membership = n.membershipIn(f.Configuration())
+	}
+	if n.raft.State() == raft.Leader {
+		st.Cluster = n.pilot.clusterHealth()
 	}
 	return st
 }

@@ -28,6 +28,20 @@ func FastRaft(rc *raft.Config) {
 	rc.CommitTimeout = 5 * time.Millisecond
 }
 
+// FastAutopilot returns the autopilot settings test clusters use unless
+// Options.Autopilot says otherwise: the production behaviour (joining
+// voters enter as non-voters and are promoted once stable), on a
+// loopback time scale. Dead members are removed only after the default
+// DeadServerThreshold (24h), so tests that stop members keep them.
+func FastAutopilot() raftsync.AutopilotConfig {
+	return raftsync.AutopilotConfig{
+		LastContactThreshold:    500 * time.Millisecond,
+		ServerStabilizationTime: 300 * time.Millisecond,
+		UpdateInterval:          50 * time.Millisecond,
+		ReconcileInterval:       100 * time.Millisecond,
+	}
+}
+
 // Options shape a test cluster.
 type Options struct {
 	// Configure, when set, adjusts each member's Config before Open.
@@ -43,6 +57,9 @@ type Options struct {
 	Network *faultnet.Network
 	// LogStore is every member's Config.LogStore (default: bolt).
 	LogStore raftsync.LogStoreKind
+	// Autopilot, when set, is every member's Config.Autopilot; nil means
+	// FastAutopilot(). Configure may still change it per member.
+	Autopilot *raftsync.AutopilotConfig
 }
 
 // Member is one node of a Cluster.
@@ -87,6 +104,10 @@ func New(t testing.TB, n int, opts Options) *Cluster {
 			Logger:     Logger(t, m.ID),
 			RaftConfig: FastRaft,
 			LogStore:   opts.LogStore,
+			Autopilot:  FastAutopilot(),
+		}
+		if opts.Autopilot != nil {
+			cfg.Autopilot = *opts.Autopilot
 		}
 		if i > 0 {
 			cfg.Join = []string{c.Members[0].Addr}
@@ -110,7 +131,36 @@ func New(t testing.TB, n int, opts Options) *Cluster {
 	for _, m := range c.Members {
 		c.WaitReady(m)
 	}
+	for _, m := range c.Members[1:] {
+		c.WaitVoter(m)
+	}
 	return c
+}
+
+// WaitVoter waits up to 20s until m, when it was configured to vote, is a
+// voter in the leader's configuration: with autopilot on, a joining voter
+// enters as a non-voter and is promoted once stable. It returns at once
+// for a non-voter.
+func (c *Cluster) WaitVoter(m *Member) {
+	c.t.Helper()
+	if m.cfg.NonVoter {
+		return
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, l := range c.Running() {
+			if l.Node.State() != raft.Leader {
+				continue
+			}
+			for _, s := range l.Node.Status().Members {
+				if s.ID == m.ID && !s.NonVoter {
+					return
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.t.Fatalf("%s not promoted to voter within 20s", m.ID)
 }
 
 // Start opens m's node (again, after Stop) with a fresh FSM of the
