@@ -67,11 +67,13 @@ type AutopilotConfig struct {
 	DeadServerThreshold time.Duration
 
 	// UpdateInterval is how often the leader asks every member for its
-	// stats and re-evaluates health. Default 2s (raft-autopilot's).
+	// stats and re-evaluates health. Default 2s (raft-autopilot's), or
+	// ServerStabilizationTime/5 when that is shorter.
 	UpdateInterval time.Duration
 
 	// ReconcileInterval is how often the leader promotes stable members
-	// and removes dead ones. Default 10s (raft-autopilot's).
+	// and removes dead ones. Default 10s (raft-autopilot's), or
+	// ServerStabilizationTime when that is shorter.
 	ReconcileInterval time.Duration
 }
 
@@ -87,6 +89,7 @@ const (
 
 // validate checks c and fills in defaults; reason names the bad field.
 func (c *AutopilotConfig) validate() (reason string) {
+	updateUnset, reconcileUnset := c.UpdateInterval == 0, c.ReconcileInterval == 0
 	durations := []struct {
 		name string
 		d    *time.Duration
@@ -105,6 +108,12 @@ func (c *AutopilotConfig) validate() (reason string) {
 		case *f.d == 0:
 			*f.d = f.def
 		}
+	}
+	if updateUnset {
+		c.UpdateInterval = min(c.UpdateInterval, max(c.ServerStabilizationTime/5, time.Millisecond))
+	}
+	if reconcileUnset {
+		c.ReconcileInterval = min(c.ReconcileInterval, c.ServerStabilizationTime)
 	}
 	if c.MaxTrailingLogs == 0 {
 		c.MaxTrailingLogs = DefaultMaxTrailingLogs

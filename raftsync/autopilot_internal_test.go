@@ -110,6 +110,14 @@ func TestAutopilotConfigValidate(t *testing.T) {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
+	if c.UpdateInterval != 2*time.Second || c.ReconcileInterval != 10*time.Second {
+		t.Fatalf("default intervals %v %v", c.UpdateInterval, c.ReconcileInterval)
+	}
+	short := AutopilotConfig{ServerStabilizationTime: time.Second}
+	short.validate()
+	if short.UpdateInterval != 200*time.Millisecond || short.ReconcileInterval != time.Second {
+		t.Fatalf("intervals for a 1s stabilization: %v %v", short.UpdateInterval, short.ReconcileInterval)
+	}
 	keep := AutopilotConfig{KeepDeadServers: true, MinQuorum: 3}
 	keep.validate()
 	if l := keep.library(); l.CleanupDeadServers || l.MinQuorum != 3 {

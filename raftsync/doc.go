@@ -45,7 +45,10 @@
 // read-your-writes across nodes.
 //
 // Membership: Bootstrap, Join (through any member), NonVoter, Leave,
-// RemoveServer and TransferLeadership.
+// RemoveServer and TransferLeadership. Autopilot (Config.Autopilot, on by
+// default) admits a joining voter as a non-voter and promotes it once
+// stable, removes members dead for long, and reports per-member health and
+// the failure tolerance in Status; see docs/membership.md.
 //
 // # The caller's duties
 //

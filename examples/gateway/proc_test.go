@@ -115,9 +115,18 @@ func newCluster(t *testing.T, n int, o clusterOpts) *gwCluster {
 		c.waitReady(nd)
 	}
 	for _, nd := range c.nodes {
-		waitFor(t, waitLong, fmt.Sprintf("%s sees %d members", nd.id, n), func() bool {
+		// Joining voters enter as non-voters; autopilot promotes them.
+		waitFor(t, waitLong, fmt.Sprintf("%s sees %d voters", nd.id, n), func() bool {
 			st, err := c.status(nd)
-			return err == nil && len(st.Members) == n
+			if err != nil || len(st.Members) != n {
+				return false
+			}
+			for _, m := range st.Members {
+				if !m.Voter {
+					return false
+				}
+			}
+			return true
 		})
 	}
 	return c
@@ -134,6 +143,7 @@ func (c *gwCluster) newNode(flags ...string) *gwNode {
 	nd.flags = append([]string{
 		"-id", nd.id, "-dir", nd.dir, "-raft-addr", nd.raftAddr, "-admin-addr", nd.adminAddr,
 		"-proxy-addr", nd.proxyAddr, "-raft-timeout", raftTimeout, "-log-level", "debug",
+		"-autopilot-stabilization", "500ms",
 	}, c.common...)
 	nd.flags = append(nd.flags, flags...)
 	return nd
