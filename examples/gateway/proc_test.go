@@ -382,6 +382,18 @@ type nodeStatus struct {
 		ID    string `json:"id"`
 		Voter bool   `json:"voter"`
 	} `json:"members"`
+	Membership string `json:"membership"`
+	Cluster    *struct {
+		Healthy          bool `json:"healthy"`
+		FailureTolerance int  `json:"failure_tolerance"`
+		Voters           int  `json:"voters"`
+		Servers          []struct {
+			ID               string `json:"id"`
+			Voter            bool   `json:"voter"`
+			Healthy          bool   `json:"healthy"`
+			PromotionPending bool   `json:"promotion_pending"`
+		} `json:"servers"`
+	} `json:"cluster"`
 	Gateway struct {
 		ProxyServing bool `json:"proxy_serving"`
 		Proxy        struct {
