@@ -144,7 +144,9 @@ func (c *AutopilotConfig) library() *autopilot.Config {
 const bootstrapVoters = 1
 
 // ClusterHealth is the leader's autopilot view of the cluster, as of its
-// last update (every AutopilotConfig.UpdateInterval).
+// last update (every AutopilotConfig.UpdateInterval). The leader sends it
+// to every member with its stats request, so a follower reports it too,
+// one update older.
 type ClusterHealth struct {
 	// Healthy: every member passed its last health check.
 	Healthy bool
@@ -214,12 +216,37 @@ func (m Membership) String() string {
 	return m.Role
 }
 
-// membershipTracker remembers when this node was promoted. It is safe
-// for concurrent use.
+// membershipTracker remembers when this node was promoted, and the
+// cluster health the leader last reported to it. It is safe for
+// concurrent use.
 type membershipTracker struct {
 	mu         sync.Mutex
 	waiting    bool // seen as a non-voter that wants to vote
 	promotedAt time.Time
+
+	health     *ClusterHealth // from healthFrom's last stats request
+	healthFrom string
+	healthAt   time.Time // when it arrived
+}
+
+// reported records the health a leader sent.
+func (t *membershipTracker) reported(leaderID string, h *ClusterHealth, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.health, t.healthFrom, t.healthAt = h, leaderID, now
+}
+
+// leaderHealth returns a copy of the health leaderID last reported, when
+// it arrived less than maxAge before now; else nil.
+func (t *membershipTracker) leaderHealth(leaderID string, now time.Time, maxAge time.Duration) *ClusterHealth {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.health == nil || leaderID == "" || t.healthFrom != leaderID || now.Sub(t.healthAt) > maxAge {
+		return nil
+	}
+	h := *t.health
+	h.Servers = append([]ServerHealth(nil), h.Servers...)
+	return &h
 }
 
 // observe records this node's suffrage (found false: not in the

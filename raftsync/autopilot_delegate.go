@@ -222,6 +222,7 @@ func (p *pilot) FetchServerStats(ctx context.Context, servers map[raft.ServerID]
 		resp *wire.ServerStatsResponse
 	}
 	self := raft.ServerID(p.n.cfg.ID)
+	req := p.wireHealth(time.Now())
 	answers := make(chan answer, len(servers))
 	asked := 0
 	for id, srv := range servers {
@@ -231,7 +232,7 @@ func (p *pilot) FetchServerStats(ctx context.Context, servers map[raft.ServerID]
 		asked++
 		go func(id raft.ServerID, addr string) {
 			var resp wire.ServerStatsResponse
-			err := p.n.call(ctx, addr, &wire.ServerStatsRequest{}, &resp)
+			err := p.n.call(ctx, addr, req, &resp)
 			if err == nil {
 				err = statusError(resp.Status)
 			}
@@ -442,7 +443,10 @@ func (p *pilot) IsPotentialVoter(t autopilot.NodeType) bool { return t == autopi
 // handleServerStats answers the leader's autopilot with this node's
 // stats. It also notes this node's role, so that the time of a promotion
 // is seen within an update interval.
-func (n *Node) handleServerStats() *wire.ServerStatsResponse {
+func (n *Node) handleServerStats(req *wire.ServerStatsRequest) *wire.ServerStatsResponse {
+	if req.HealthKnown {
+		n.members.reported(req.LeaderID, healthFromWire(req, time.Now()), time.Now())
+	}
 	contact := time.Duration(-1)
 	if n.raft.State() == raft.Leader {
 		contact = 0
@@ -458,4 +462,49 @@ func (n *Node) handleServerStats() *wire.ServerStatsResponse {
 		ID: n.cfg.ID, LastContact: contact, LastTerm: term, LastIndex: n.raft.LastIndex(),
 		WantsVoter: !n.cfg.NonVoter,
 	}
+}
+
+// wireHealth returns the stats request, carrying the last evaluated
+// health for the members to show.
+func (p *pilot) wireHealth(now time.Time) *wire.ServerStatsRequest {
+	req := &wire.ServerStatsRequest{LeaderID: p.n.cfg.ID}
+	h := p.clusterHealth()
+	if h == nil {
+		return req
+	}
+	req.HealthKnown, req.Healthy, req.Voters = true, h.Healthy, uint64(h.Voters)
+	req.FailureTolerance = uint64(max(h.FailureTolerance, 0))
+	req.Age = now.Sub(h.UpdatedAt)
+	for _, s := range h.Servers[:min(len(h.Servers), wire.MaxHealthServers)] {
+		req.Servers = append(req.Servers, wire.ServerHealth{
+			ID: s.ID, Addr: s.Addr, Leader: s.Leader, Voter: s.Voter, Healthy: s.Healthy,
+			PromotionPending: s.PromotionPending, Dead: s.Dead,
+			StableFor: now.Sub(s.StableSince), LastContact: s.LastContact, TrailingLogs: s.TrailingLogs,
+		})
+	}
+	return req
+}
+
+// healthFromWire turns a leader's report into a ClusterHealth on this
+// node's clock: times are the leader's ages subtracted from arrival.
+func healthFromWire(req *wire.ServerStatsRequest, now time.Time) *ClusterHealth {
+	h := &ClusterHealth{
+		Healthy: req.Healthy, FailureTolerance: int(min(req.FailureTolerance, wire.MaxHealthServers)),
+		Voters: int(min(req.Voters, wire.MaxHealthServers)), UpdatedAt: now.Add(-req.Age),
+	}
+	for _, s := range req.Servers {
+		h.Servers = append(h.Servers, ServerHealth{
+			ID: s.ID, Addr: s.Addr, Leader: s.Leader, Voter: s.Voter, Healthy: s.Healthy,
+			StableSince: now.Add(-s.StableFor), LastContact: s.LastContact, TrailingLogs: s.TrailingLogs,
+			PromotionPending: s.PromotionPending, Dead: s.Dead,
+		})
+	}
+	return h
+}
+
+// reportedHealthAge is how old a leader's reported health may be and still
+// show in Status: three of this node's update intervals (the leader is
+// expected to use the same) and an election timeout.
+func (n *Node) reportedHealthAge() time.Duration {
+	return 3*n.cfg.Autopilot.UpdateInterval + n.electionTimeout
 }

@@ -129,13 +129,17 @@ func TestJoiningVoterIsPromotedOnceStable(t *testing.T) {
 			t.Fatalf("%s membership %+v", m.ID, got)
 		}
 	}
-	testutil.WaitFor(t, 10*time.Second, "four healthy voters, tolerance 1", func() bool {
-		h := c.Leader().Node.Status().Cluster
-		if h == nil || h.Voters != 4 || !h.Healthy || h.FailureTolerance != 1 || len(h.Servers) != 4 {
-			return false
-		}
-		return h.Servers[0].Leader && h.Servers[0].ID == c.Leader().ID
-	})
+	// The leader's view, and the same view as the leader sent it to the
+	// new member.
+	for _, n := range []*raftsync.Node{c.Leader().Node, j} {
+		testutil.WaitFor(t, 10*time.Second, "four healthy voters, tolerance 1, on "+n.ID(), func() bool {
+			h := n.Status().Cluster
+			if h == nil || h.Voters != 4 || !h.Healthy || h.FailureTolerance != 1 || len(h.Servers) != 4 {
+				return false
+			}
+			return h.Servers[0].Leader && h.Servers[0].ID == c.Leader().ID
+		})
+	}
 }
 
 // TestJoinerThatDiesIsRemovedNeverPromoted: a joiner that closes right

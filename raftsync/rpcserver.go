@@ -55,7 +55,7 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 	case wire.TypeServerStatsRequest:
 		var m wire.ServerStatsRequest
 		if answer = n.decodeRequest(req, &m); answer == nil {
-			answer = n.handleServerStats()
+			answer = n.handleServerStats(&m)
 		}
 	default:
 		answer = &wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("unsupported request type %v", req.Type)}

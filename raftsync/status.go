@@ -37,8 +37,11 @@ type Status struct {
 	// promoted at ...").
 	Membership Membership
 	// Cluster is autopilot's view of every member's health and the
-	// cluster's failure tolerance; set on the leader only, and nil while
-	// autopilot is disabled or has not evaluated health yet.
+	// cluster's failure tolerance: the leader's own, or on another member
+	// the one the current leader last sent it (within three of its
+	// update intervals and an election timeout). Nil while autopilot is
+	// disabled, before its first evaluation, or when no recent view came
+	// from the leader this node knows.
 	Cluster *ClusterHealth
 }
 
@@ -73,6 +76,8 @@ func (n *Node) Status() Status {
 	}
 	if n.raft.State() == raft.Leader {
 		st.Cluster = n.pilot.clusterHealth()
+	} else {
+		st.Cluster = n.members.leaderHealth(st.LeaderID, time.Now(), n.reportedHealthAge())
 	}
 	return st
 }

@@ -56,14 +56,14 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 			h := st.Cluster
 			return h.Healthy && h.Voters == 3 && h.FailureTolerance == 1 && len(h.Servers) == 3
 		})
+		// Followers show the view the leader sent them, and when they
+		// were promoted.
 		for _, f := range followers {
-			st, err := c.status(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Cluster != nil || !strings.HasPrefix(st.Membership, "voter, promoted at ") {
-				t.Fatalf("%s: cluster %+v, membership %q", f.id, st.Cluster, st.Membership)
-			}
+			waitFor(t, waitLong, f.id+" reports the leader's view", func() bool {
+				st, err := c.status(f)
+				return err == nil && st.Cluster != nil && st.Cluster.Voters == 3 && st.Cluster.FailureTolerance == 1 &&
+					strings.HasPrefix(st.Membership, "voter, promoted at ")
+			})
 		}
 	})
 

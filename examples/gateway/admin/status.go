@@ -29,7 +29,7 @@ type statusBody struct {
 	Readiness      readinessBody `json:"readiness"`
 	Members        []memberBody  `json:"members"`
 	Membership     string        `json:"membership"` // this node: "voter", "joining as voter", "voter, promoted at ..."
-	Cluster        *clusterBody  `json:"cluster"`    // autopilot's health view; null except on the leader
+	Cluster        *clusterBody  `json:"cluster"`    // the leader's autopilot health view; null when none is recent
 	Store          storeBody     `json:"store"`
 	Admin          Stats         `json:"admin"`
 	Gateway        any           `json:"gateway,omitempty"`
