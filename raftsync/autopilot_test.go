@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/internal/testcluster"
 	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/raftsync"
@@ -165,6 +166,39 @@ func TestJoinerThatDiesIsRemovedNeverPromoted(t *testing.T) {
 	if v := voters(c); v != 3 {
 		t.Fatalf("%d voters after the dead joiner's removal, want 3", v)
 	}
+}
+
+// TestJoinerCutOffIsRemovedNeverPromoted: a joiner whose links to every
+// member are cut right after Open returns stays a non-voter and is
+// removed once it has failed its checks for DeadServerThreshold.
+func TestJoinerCutOffIsRemovedNeverPromoted(t *testing.T) {
+	net := faultnet.New()
+	t.Cleanup(net.Close)
+	ap := testAutopilot(2*time.Second, time.Second)
+	c := testcluster.New(t, 3, testcluster.Options{Autopilot: ap, Network: net})
+	cfg := raftsync.Config{
+		ID: "cutoff", Dir: filepath.Join(t.TempDir(), "cutoff"), Addr: "127.0.0.1:0",
+		Join: []string{c.Members[0].Addr}, RaftConfig: testcluster.FastRaft,
+		Logger: testcluster.Logger(t, "cutoff"), Autopilot: *ap, DialContext: net.Dialer("cutoff"),
+	}
+	j, err := raftsync.Open(ctxTimeout(t, 20*time.Second), cfg, testcluster.NewKV())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	net.Register("cutoff", j.AdvertiseAddr())
+	for _, m := range c.Members {
+		if err := net.Cut("cutoff", m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.WaitFor(t, 20*time.Second, "cut-off joiner removed", func() bool {
+		m, ok := member(c, "cutoff")
+		if ok && !m.NonVoter {
+			t.Fatal("a cut-off joiner was promoted to voter")
+		}
+		return !ok
+	})
 }
 
 // TestDeadVoterRemovedNeverBelowMinQuorum: in a 5-voter cluster with
