@@ -58,7 +58,9 @@ type Config struct {
 	// Join lists addresses of existing members. On first start, Open asks
 	// them in turn, until its context ends, to add this node; any member
 	// forwards the request to the leader. Ignored when Dir already holds
-	// raft state.
+	// raft state. With autopilot on (the default) a node that joins as a
+	// voter is added as a non-voter and promoted once stable; Open returns
+	// once it is added.
 	Join []string
 
 	// NonVoter joins the node as a non-voting member: it replicates the
