@@ -395,12 +395,24 @@ func (p *pilot) GetNodeTypes(_ *autopilot.Config, s *autopilot.State) map[raft.S
 // while the leader's autopilot is younger than it: a new leader has no
 // health history, and waiting costs nothing but time while the member
 // does not vote. Read replicas are never promoted; nothing is demoted and
-// leadership is never moved.
+// leadership is never moved. The state may be an update interval old: a
+// member that has left raft's latest configuration since (RemoveServer)
+// is not promoted, since AddVoter would add it back.
 func (p *pilot) CalculatePromotionsAndDemotions(c *autopilot.Config, s *autopilot.State) autopilot.RaftChanges {
 	var changes autopilot.RaftChanges
+	f := p.n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return changes
+	}
+	nonVoters := make(map[raft.ServerID]bool)
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Nonvoter {
+			nonVoters[srv.ID] = true
+		}
+	}
 	now := time.Now()
 	for id, srv := range s.Servers {
-		if srv.State == autopilot.RaftNonVoter && p.wantsVoter(id) && srv.Health.IsStable(now, c.ServerStabilizationTime) {
+		if srv.State == autopilot.RaftNonVoter && nonVoters[id] && p.wantsVoter(id) && srv.Health.IsStable(now, c.ServerStabilizationTime) {
 			changes.Promotions = append(changes.Promotions, id)
 		}
 	}
