@@ -19,7 +19,8 @@
 //     no round trip while its lease holds ([LeaseHolder]) and renews the
 //     lease with a quorum round when it does not.
 //   - [Stale]: local state, no communication; [CheckStale] enforces the
-//     optional [StaleBounds] on time since leader contact and index lag.
+//     optional [StaleBounds] on time since leader contact (on the leader:
+//     since a quorum last confirmed it) and index lag.
 //
 // # Usage
 //

@@ -34,12 +34,14 @@ const (
 
 	// Stale reads see the node's local state as it is, which may lag the
 	// cluster; StaleBounds can refuse a read when the node has not heard
-	// from the leader for too long or has applied too little of what it
-	// knows is committed.
+	// from the leader for too long (on the leader: from a quorum) or has
+	// applied too little of what it knows is committed.
 	//
 	// Cost: none beyond the read itself. No communication, so Stale reads
 	// keep working on a node cut off from the leader, which is the point of
-	// them, and scale with the number of nodes.
+	// them, and scale with the number of nodes. The one exception: with
+	// StaleBounds.MaxStaleness set, a leader whose last quorum contact is
+	// older than the bound runs one quorum round first.
 	Stale
 )
 

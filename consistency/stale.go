@@ -10,8 +10,10 @@ import (
 // zero value puts no limit on either dimension.
 type StaleBounds struct {
 	// MaxStaleness is the longest time since the node last heard from the
-	// leader that a Stale read accepts. 0 means unbounded. When it is set, a
-	// follower that knows no leader, or has never heard from one, is refused.
+	// leader (on the leader: since a quorum last confirmed its leadership)
+	// that a Stale read accepts. 0 means unbounded. When it is set, a
+	// follower that knows no leader, or has never heard from one, and a
+	// leader with no quorum contact in its term, are refused.
 	MaxStaleness time.Duration
 	// MaxLag is the largest number of entries the node may know to be
 	// committed without having applied them yet (commit index − applied
@@ -31,19 +33,26 @@ func (b StaleBounds) Validate() error {
 // StaleObservation is what the node knows about itself at the moment a
 // Stale read is judged.
 type StaleObservation struct {
-	// IsLeader is true on the leader, whose staleness is 0 by definition.
+	// IsLeader is true on the leader. Its staleness counts from
+	// LastQuorumContact: a leader cut off from its quorum may already have
+	// been replaced, and its state be older than the new leader's.
 	IsLeader bool
+	// LastQuorumContact is, on the leader, when the last quorum round that
+	// confirmed its leadership in its current term was sent; the zero time
+	// means none. Ignored on a follower.
+	LastQuorumContact time.Time
 	// LeaderKnown is true when the node currently knows a leader.
 	LeaderKnown bool
 	// LastContact is when the node last heard from the leader (raft's
-	// LastContact); the zero time means never.
+	// LastContact); the zero time means never. Ignored on the leader.
 	LastContact time.Time
 	// Applied is the index the application's state machine has finished
 	// applying.
 	Applied uint64
 	// CommitIndex is the highest index the node knows to be committed.
 	CommitIndex uint64
-	// Now is the current time on the same clock as LastContact.
+	// Now is the current time on the same clock as LastContact and
+	// LastQuorumContact.
 	Now time.Time
 }
 
@@ -51,14 +60,19 @@ type StaleObservation struct {
 // carries the measured values next to the bounds; errors.Is(err,
 // ErrTooStale) holds for it.
 type TooStaleError struct {
-	// Staleness is the time since the last leader contact. It is 0 when
-	// NoLeaderContact is true, since there is nothing to measure from.
+	// Staleness is the time since the last leader contact (on the leader:
+	// since its last quorum contact). It is 0 when NoLeaderContact is true,
+	// since there is nothing to measure from.
 	Staleness time.Duration
 	// MaxStaleness is the bound that applied (0 = unbounded).
 	MaxStaleness time.Duration
 	// NoLeaderContact is true when the node knew no leader or had never
-	// heard from one, which counts as infinitely stale.
+	// heard from one, or, on the leader, had no quorum contact in its
+	// term, which counts as infinitely stale.
 	NoLeaderContact bool
+	// Leader is true when the node judged was the leader: the staleness is
+	// then measured from its last quorum contact.
+	Leader bool
 	// Lag is commit index − applied index.
 	Lag uint64
 	// MaxLag is the bound that applied (0 = unbounded).
@@ -77,11 +91,15 @@ func (e *TooStaleError) LagExceeded() bool { return e.MaxLag > 0 && e.Lag > e.Ma
 func (e *TooStaleError) Error() string {
 	var parts []string
 	if e.StalenessExceeded() {
+		contact := "leader contact"
+		if e.Leader {
+			contact = "quorum contact of this leader"
+		}
 		if e.NoLeaderContact {
-			parts = append(parts, fmt.Sprintf("no leader contact (bound %v)", e.MaxStaleness))
+			parts = append(parts, fmt.Sprintf("no %s (bound %v)", contact, e.MaxStaleness))
 		} else {
-			parts = append(parts, fmt.Sprintf("last leader contact %v ago, %v over the bound of %v",
-				e.Staleness, e.Staleness-e.MaxStaleness, e.MaxStaleness))
+			parts = append(parts, fmt.Sprintf("last %s %v ago, %v over the bound of %v",
+				contact, e.Staleness, e.Staleness-e.MaxStaleness, e.MaxStaleness))
 		}
 	}
 	if e.LagExceeded() {
@@ -103,32 +121,39 @@ func (e *TooStaleError) Is(target error) bool { return target == ErrTooStale }
 // CheckStale decides whether a Stale read may be served under bounds b
 // given observation o. It never blocks and has no side effects.
 //
-// On the leader the staleness is 0. On a follower it is o.Now −
-// o.LastContact (a LastContact in the future counts as 0); a follower that
-// knows no leader or has a zero LastContact is infinitely stale, which
-// matters only when b.MaxStaleness is set. The lag is o.CommitIndex −
-// o.Applied on every node (0 when Applied is ahead).
+// On a follower the staleness is o.Now − o.LastContact; on the leader it is
+// o.Now − o.LastQuorumContact, since a leader cut off from its quorum may
+// have been replaced without knowing it. A time in the future counts as 0.
+// A follower that knows no leader or has a zero LastContact, and a leader
+// with a zero LastQuorumContact, are infinitely stale, which matters only
+// when b.MaxStaleness is set. The lag is o.CommitIndex − o.Applied on
+// every node (0 when Applied is ahead).
 //
 // It returns nil when every set bound holds, a *TooStaleError (errors.Is
 // ErrTooStale) when one is broken, and an error wrapping
-// ErrInvalidObservation when b.MaxStaleness is set on a follower and o.Now
-// is the zero time, or wrapping ErrInvalidOptions when b is invalid.
+// ErrInvalidObservation when b.MaxStaleness is set and o.Now is the zero
+// time while there is a contact to measure from, or wrapping
+// ErrInvalidOptions when b is invalid.
 func CheckStale(b StaleBounds, o StaleObservation) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	e := TooStaleError{MaxStaleness: b.MaxStaleness, MaxLag: b.MaxLag}
+	e := TooStaleError{MaxStaleness: b.MaxStaleness, MaxLag: b.MaxLag, Leader: o.IsLeader}
 	if o.CommitIndex > o.Applied {
 		e.Lag = o.CommitIndex - o.Applied
 	}
-	if !o.IsLeader && b.MaxStaleness > 0 {
+	if b.MaxStaleness > 0 {
+		contact, known := o.LastContact, o.LeaderKnown
+		if o.IsLeader {
+			contact, known = o.LastQuorumContact, true
+		}
 		switch {
-		case !o.LeaderKnown || o.LastContact.IsZero():
+		case !known || contact.IsZero():
 			e.NoLeaderContact = true
 		case o.Now.IsZero():
 			return fmt.Errorf("%w: StaleObservation.Now is the zero time", ErrInvalidObservation)
 		default:
-			if d := o.Now.Sub(o.LastContact); d > 0 {
+			if d := o.Now.Sub(contact); d > 0 {
 				e.Staleness = d
 			}
 		}

@@ -12,6 +12,9 @@ func TestCheckStale(t *testing.T) {
 	follower := func(contactAgo time.Duration, applied, commit uint64) StaleObservation {
 		return StaleObservation{LeaderKnown: true, LastContact: now.Add(-contactAgo), Applied: applied, CommitIndex: commit, Now: now}
 	}
+	leader := func(quorumAgo time.Duration, applied, commit uint64) StaleObservation {
+		return StaleObservation{IsLeader: true, LeaderKnown: true, LastQuorumContact: now.Add(-quorumAgo), Applied: applied, CommitIndex: commit, Now: now}
+	}
 	tests := []struct {
 		name       string
 		bounds     StaleBounds
@@ -20,11 +23,57 @@ func TestCheckStale(t *testing.T) {
 		wantInMsg  []string // substrings of the error message
 		wantStale  time.Duration
 		wantNoLead bool
+		wantLead   bool // the error says it judged the leader
 	}{
 		{
-			name:   "leader ignores time bound",
+			name:   "leader with recent quorum contact",
 			bounds: StaleBounds{MaxStaleness: time.Second},
+			obs:    leader(500*time.Millisecond, 10, 10),
+		},
+		{
+			name:   "leader exactly at the bound",
+			bounds: StaleBounds{MaxStaleness: time.Second},
+			obs:    leader(time.Second, 10, 10),
+		},
+		{
+			name:      "leader cut off from its quorum",
+			bounds:    StaleBounds{MaxStaleness: time.Second},
+			obs:       leader(1500*time.Millisecond, 10, 10),
+			wantErr:   ErrTooStale,
+			wantInMsg: []string{"last quorum contact of this leader 1.5s ago", "500ms over the bound of 1s"},
+			wantStale: 1500 * time.Millisecond,
+			wantLead:  true,
+		},
+		{
+			name:       "leader without quorum contact in its term",
+			bounds:     StaleBounds{MaxStaleness: time.Hour},
+			obs:        StaleObservation{IsLeader: true, LeaderKnown: true, LastContact: now, Applied: 10, CommitIndex: 10, Now: now},
+			wantErr:    ErrTooStale,
+			wantInMsg:  []string{"no quorum contact of this leader"},
+			wantNoLead: true,
+			wantLead:   true,
+		},
+		{
+			name:   "leader ignores a follower's LastContact",
+			bounds: StaleBounds{MaxStaleness: time.Second},
+			obs: StaleObservation{IsLeader: true, LeaderKnown: true, LastContact: now.Add(-time.Hour),
+				LastQuorumContact: now, Applied: 10, CommitIndex: 10, Now: now},
+		},
+		{
+			name:   "leader unbounded without quorum contact",
+			bounds: StaleBounds{},
 			obs:    StaleObservation{IsLeader: true, LeaderKnown: true, Applied: 10, CommitIndex: 10, Now: now},
+		},
+		{
+			name:   "leader quorum contact in the future counts as fresh",
+			bounds: StaleBounds{MaxStaleness: time.Millisecond},
+			obs:    leader(-time.Minute, 1, 1),
+		},
+		{
+			name:    "leader with zero Now and a time bound",
+			bounds:  StaleBounds{MaxStaleness: time.Second},
+			obs:     StaleObservation{IsLeader: true, LastQuorumContact: now},
+			wantErr: ErrInvalidObservation,
 		},
 		{
 			name:      "leader lagging its own commit index",
@@ -32,6 +81,7 @@ func TestCheckStale(t *testing.T) {
 			obs:       StaleObservation{IsLeader: true, LeaderKnown: true, Applied: 10, CommitIndex: 20, Now: now},
 			wantErr:   ErrTooStale,
 			wantInMsg: []string{"10 entries behind", "5 over the bound of 5"},
+			wantLead:  true,
 		},
 		{
 			name:   "follower fresh",
@@ -139,9 +189,9 @@ func TestCheckStale(t *testing.T) {
 			if !errors.As(err, &tse) {
 				t.Fatalf("errors.As(%v, *TooStaleError) failed", err)
 			}
-			if tse.Staleness != tt.wantStale || tse.NoLeaderContact != tt.wantNoLead {
-				t.Errorf("Staleness = %v, NoLeaderContact = %v; want %v, %v",
-					tse.Staleness, tse.NoLeaderContact, tt.wantStale, tt.wantNoLead)
+			if tse.Staleness != tt.wantStale || tse.NoLeaderContact != tt.wantNoLead || tse.Leader != tt.wantLead {
+				t.Errorf("Staleness = %v, NoLeaderContact = %v, Leader = %v; want %v, %v, %v",
+					tse.Staleness, tse.NoLeaderContact, tse.Leader, tt.wantStale, tt.wantNoLead, tt.wantLead)
 			}
 			if tse.MaxStaleness != tt.bounds.MaxStaleness || tse.MaxLag != tt.bounds.MaxLag {
 				t.Errorf("error carries bounds %v/%d, want %v/%d", tse.MaxStaleness, tse.MaxLag,

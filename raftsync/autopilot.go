@@ -216,10 +216,10 @@ func (m Membership) String() string {
 	return m.Role
 }
 
-// membershipTracker remembers when this node was promoted, and the
+// roleTracker remembers when this node was promoted, and the
 // cluster health the leader last reported to it. It is safe for
 // concurrent use.
-type membershipTracker struct {
+type roleTracker struct {
 	mu         sync.Mutex
 	waiting    bool // seen as a non-voter that wants to vote
 	promotedAt time.Time
@@ -230,7 +230,7 @@ type membershipTracker struct {
 }
 
 // reported records the health a leader sent.
-func (t *membershipTracker) reported(leaderID string, h *ClusterHealth, now time.Time) {
+func (t *roleTracker) reported(leaderID string, h *ClusterHealth, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.health, t.healthFrom, t.healthAt = h, leaderID, now
@@ -238,7 +238,7 @@ func (t *membershipTracker) reported(leaderID string, h *ClusterHealth, now time
 
 // leaderHealth returns a copy of the health leaderID last reported, when
 // it arrived less than maxAge before now; else nil.
-func (t *membershipTracker) leaderHealth(leaderID string, now time.Time, maxAge time.Duration) *ClusterHealth {
+func (t *roleTracker) leaderHealth(leaderID string, now time.Time, maxAge time.Duration) *ClusterHealth {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.health == nil || leaderID == "" || t.healthFrom != leaderID || now.Sub(t.healthAt) > maxAge {
@@ -251,7 +251,7 @@ func (t *membershipTracker) leaderHealth(leaderID string, now time.Time, maxAge 
 
 // observe records this node's suffrage (found false: not in the
 // configuration) and returns its Membership.
-func (t *membershipTracker) observe(found bool, s raft.ServerSuffrage, wantsVoter bool, now time.Time) Membership {
+func (t *roleTracker) observe(found bool, s raft.ServerSuffrage, wantsVoter bool, now time.Time) Membership {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
@@ -275,23 +275,23 @@ func (t *membershipTracker) observe(found bool, s raft.ServerSuffrage, wantsVote
 
 // joined records that this node's join was accepted; wantsVoter: it
 // asked to vote and waits for promotion.
-func (t *membershipTracker) joined(wantsVoter bool) {
+func (t *roleTracker) joined(wantsVoter bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.waiting = t.waiting || wantsVoter
 }
 
-// membership reads raft's latest configuration and returns this node's
+// observeRole reads raft's latest configuration and returns this node's
 // role; it takes a trip through raft's main loop.
-func (n *Node) membership() Membership {
+func (n *Node) observeRole() Membership {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
 		return Membership{}
 	}
-	return n.membershipIn(f.Configuration())
+	return n.roleIn(f.Configuration())
 }
 
-func (n *Node) membershipIn(conf raft.Configuration) Membership {
+func (n *Node) roleIn(conf raft.Configuration) Membership {
 	var found bool
 	var suffrage raft.ServerSuffrage
 	for _, s := range conf.Servers {
@@ -299,7 +299,7 @@ func (n *Node) membershipIn(conf raft.Configuration) Membership {
 			found, suffrage = true, s.Suffrage
 		}
 	}
-	return n.members.observe(found, suffrage, !n.cfg.NonVoter && !n.cfg.Autopilot.Disabled, time.Now())
+	return n.role.observe(found, suffrage, !n.cfg.NonVoter && !n.cfg.Autopilot.Disabled, time.Now())
 }
 
 // introduceAsNonVoter reports whether a node that asks to join as a voter

@@ -453,11 +453,14 @@ func filterRemovals(failed *autopilot.FailedServers, inFlight bool) *autopilot.F
 func (p *pilot) IsPotentialVoter(t autopilot.NodeType) bool { return t == autopilot.NodeVoter }
 
 // handleServerStats answers the leader's autopilot with this node's
-// stats. It also notes this node's role, so that the time of a promotion
-// is seen within an update interval.
-func (n *Node) handleServerStats(req *wire.ServerStatsRequest) *wire.ServerStatsResponse {
-	if req.HealthKnown {
-		n.members.reported(req.LeaderID, healthFromWire(req, time.Now()), time.Now())
+// stats and keeps the health view the leader sent for Status. It also
+// notes this node's role, so that the time of a promotion is seen within
+// an update interval. Only members may ask (RequestStatus).
+func (n *Node) handleServerStats(ctx context.Context, req *wire.ServerStatsRequest) *wire.ServerStatsResponse {
+	// Under TLS the report is kept only from a peer whose certificate
+	// names the leader it claims to be.
+	if p := peerFrom(ctx); req.HealthKnown && (p.chains == nil || p.names(req.LeaderID, n.ClusterID())) {
+		n.role.reported(req.LeaderID, healthFromWire(req, time.Now()), time.Now())
 	}
 	contact := time.Duration(-1)
 	if n.raft.State() == raft.Leader {
@@ -469,7 +472,7 @@ func (n *Node) handleServerStats(req *wire.ServerStatsRequest) *wire.ServerStats
 	if err != nil {
 		return &wire.ServerStatsResponse{Status: n.errorStatus(err)}
 	}
-	n.membership()
+	n.observeRole()
 	return &wire.ServerStatsResponse{
 		ID: n.cfg.ID, LastContact: contact, LastTerm: term, LastIndex: n.raft.LastIndex(),
 		WantsVoter: !n.cfg.NonVoter,

@@ -62,7 +62,7 @@ func TestIsDead(t *testing.T) {
 }
 
 func TestMembershipTracker(t *testing.T) {
-	var m membershipTracker
+	var m roleTracker
 	now := time.Unix(5000, 0)
 	if got := m.observe(false, 0, true, now); got.Role != RoleNotMember {
 		t.Fatalf("before join: %+v", got)
@@ -81,11 +81,11 @@ func TestMembershipTracker(t *testing.T) {
 	if again := m.observe(true, raft.Voter, true, now.Add(time.Hour)); !again.PromotedAt.Equal(got.PromotedAt) {
 		t.Fatalf("promotion time moved: %+v", again)
 	}
-	var replica membershipTracker
+	var replica roleTracker
 	if got := replica.observe(true, raft.Nonvoter, false, now); got.Role != RoleNonVoter || got.String() != "non-voter" {
 		t.Fatalf("read replica: %+v", got)
 	}
-	var bootstrapped membershipTracker
+	var bootstrapped roleTracker
 	if got := bootstrapped.observe(true, raft.Voter, true, now); !got.PromotedAt.IsZero() {
 		t.Fatalf("a voter from the start has a promotion time: %+v", got)
 	}

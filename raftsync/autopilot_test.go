@@ -1,6 +1,8 @@
 package raftsync_test
 
 import (
+	"crypto/tls"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/internal/testcluster"
+	"github.com/raftkit/raftkit/internal/testtls"
 	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/raftsync"
 )
@@ -306,4 +309,22 @@ func counterSum(sink *metrics.InmemSink, key string) float64 {
 		iv.RUnlock()
 	}
 	return sum
+}
+
+// TestAutopilotUnderMutualTLS: with mutual TLS the leader's stats requests
+// pass the members' identity checks (New waits for both joiners to be
+// promoted, which needs their answers), and the followers keep the health
+// the leader, named by its certificate, sent them.
+func TestAutopilotUnderMutualTLS(t *testing.T) {
+	ca := testtls.NewCA(t)
+	c := testcluster.New(t, 3, testcluster.Options{TLS: func(i int) *tls.Config {
+		return ca.ServerClientConfig(ca.Issue(t, fmt.Sprintf("node%d", i), loopback))
+	}})
+	l := c.Leader()
+	for _, f := range c.Followers() {
+		testutil.WaitFor(t, 10*time.Second, f.ID+" shows the leader's health", func() bool {
+			h := f.Node.Status().Cluster
+			return h != nil && h.Voters == 3 && h.FailureTolerance == 1 && len(h.Servers) == 3 && h.Servers[0].ID == l.ID
+		})
+	}
 }

@@ -66,6 +66,8 @@ func statusError(s wire.Status) error {
 		return fmt.Errorf("%w: %s", ErrIndeterminate, s.Message)
 	case wire.CodeMismatch:
 		return fmt.Errorf("%w: %s", ErrClusterMismatch, s.Message)
+	case wire.CodePermissionDenied:
+		return fmt.Errorf("%w: remote: %s", ErrPermissionDenied, s.Message)
 	default:
 		return fmt.Errorf("raftsync: remote error (%v): %s", s.Code, s.Message)
 	}

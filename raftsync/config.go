@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/readiness"
 	"github.com/raftkit/raftkit/snapshot"
 )
@@ -73,10 +74,33 @@ type Config struct {
 	ClusterID string
 
 	// TLS, when set, is used for every connection the node accepts and
-	// makes: raft traffic and RPC alike. For mutual TLS set ClientAuth to
-	// tls.RequireAndVerifyClientCert, ClientCAs and RootCAs, and a
-	// certificate valid for both server and client use.
+	// makes, raft traffic and RPC alike, and makes them mutual TLS: the
+	// node presents its certificate (Certificates, valid for server and
+	// client use) and requires of every peer a certificate that verifies
+	// against ClientCAs, or RootCAs when ClientCAs is nil, whatever
+	// ClientAuth says. A config with neither pool, with no certificate, or
+	// with InsecureSkipVerify is a *ConfigError. The config is not
+	// modified.
+	//
+	// A peer's certificate must also name the node ID it acts as (see
+	// Authorize): a DNS SAN equal to the ID, or a URI SAN
+	// raftkit://<cluster-id>/<node-id> (NodeURI), which binds the node to
+	// its cluster and needs ClusterID set.
+	//
+	// Without TLS every host that can reach Addr is, in effect, a member:
+	// it can join, write and remove members. Open logs a warning when
+	// such a node listens on an address other than loopback.
 	TLS *tls.Config
+
+	// Authorize, when set, replaces the rule that decides which peer may
+	// do what (DefaultAuthorize): a join, a forwarded write, a removal, a
+	// read-index or status request, each time it arrives, and a raft
+	// connection (replication, votes, leadership transfer) once, when it
+	// is accepted. An error refuses the request with ErrPermissionDenied
+	// and changes nothing. It runs on the connection's goroutine and must
+	// not block. With TLS it sees the peer's verified chains; without,
+	// nil chains.
+	Authorize func(PeerRequest) error
 
 	// DialContext, when set, opens the raw connections this node makes to
 	// other members (TLS and everything else still run over them): for
@@ -122,10 +146,12 @@ type Config struct {
 	// clock-drift allowance. See consistency.Options.
 	Consistency consistency.Options
 
-	// ReadFence makes every Stale read wait until the persisted applied
-	// index covers the index it is served at, so that no node serves older
-	// state than it served before, even across a crash. It costs one
-	// group-committed fsync per batch of concurrent reads.
+	// ReadFence makes every read, at every level, wait until the persisted
+	// applied index covers the state it served (Read: what its closure
+	// saw; ReadIndex: the applied index when it returns; Fence: the index
+	// named), so that no node serves older state than it served before,
+	// even across a crash. It costs one group-committed fsync per batch of
+	// concurrent reads.
 	ReadFence bool
 
 	// Snapshot sets when snapshots are taken and how many are kept. The
@@ -230,6 +256,9 @@ func (c *Config) validate() error {
 	if len(c.ClusterID) > 128 {
 		return &ConfigError{Field: "ClusterID", Reason: "longer than 128 bytes"}
 	}
+	if err := validateTLS(c.TLS); err != nil {
+		return err
+	}
 	switch {
 	case c.MaxCommandSize == 0:
 		c.MaxCommandSize = defaultMaxCommandSize
@@ -293,4 +322,22 @@ func (c *Config) raftConfig() (*raft.Config, error) {
 		return nil, &ConfigError{Field: "RaftConfig", Reason: err.Error()}
 	}
 	return rc, nil
+}
+
+// validateTLS refuses a TLS config that cannot make mutual TLS: no CA to
+// verify peers against, no certificate to present, or verification off.
+func validateTLS(conf *tls.Config) error {
+	if conf == nil {
+		return nil
+	}
+	if _, err := mux.ServerConfig(conf); err != nil {
+		return &ConfigError{Field: "TLS", Reason: "no CA pool to verify peers against: set RootCAs (or ClientCAs) to the cluster's CA"}
+	}
+	if len(conf.Certificates) == 0 && (conf.GetCertificate == nil || conf.GetClientCertificate == nil) {
+		return &ConfigError{Field: "TLS", Reason: "no certificate: set Certificates (or both GetCertificate and GetClientCertificate); every member presents one to its peers"}
+	}
+	if conf.InsecureSkipVerify {
+		return &ConfigError{Field: "TLS", Reason: "InsecureSkipVerify would let anyone pose as a member"}
+	}
+	return nil
 }

@@ -42,13 +42,22 @@
 //
 // Reads: Read, ReadIndex and WaitIndex give the Strong, Lease and Stale
 // levels of package consistency on leaders, followers and non-voters, and
-// read-your-writes across nodes.
+// read-your-writes across nodes. With Config.ReadFence no node serves older
+// state than it served before, across crashes, at any level; Fence covers
+// a read made after ReadIndex.
 //
 // Membership: Bootstrap, Join (through any member), NonVoter, Leave,
 // RemoveServer and TransferLeadership. Autopilot (Config.Autopilot, on by
 // default) admits a joining voter as a non-voter and promotes it once
 // stable, removes members dead for long, and reports per-member health and
 // the failure tolerance in Status; see docs/membership.md.
+//
+// Security: with Config.TLS every connection is mutual TLS, and a peer's
+// certificate must name the member it acts as (a DNS SAN equal to its ID,
+// or NodeURI); Config.Authorize replaces that rule (DefaultAuthorize).
+// Requests in flight are bounded per connection and per node. Without TLS
+// every host that reaches Addr is, in effect, a member. docs/SECURITY.md
+// has the threat model and the production set-up.
 //
 // # The caller's duties
 //
@@ -59,4 +68,6 @@
 //  4. Close the node on shutdown; Leave it when it goes away for good.
 //  5. Reach raft through Raft() only to look: see its doc for what bypasses
 //     the node's guarantees.
+//  6. Set Config.TLS on any network where not every host may be a member,
+//     with one certificate per node that names its ID.
 package raftsync

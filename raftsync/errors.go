@@ -56,6 +56,18 @@ var (
 	// ErrTimeout is returned when a bounded internal wait (an enqueue in
 	// raft, a forwarded request) runs out before the caller's context does.
 	ErrTimeout = errors.New("raftsync: timed out")
+
+	// ErrRemoved is returned by WaitReady when the node has seen a cluster
+	// configuration without itself after it had been a member: it was
+	// removed (RemoveServer) and will not become ready unless it is added
+	// back. Its readiness state is then readiness.Removed.
+	ErrRemoved = errors.New("raftsync: node removed from the cluster")
+
+	// ErrPermissionDenied is returned when a peer refuses a request because
+	// this node's certificate does not allow it (see Config.Authorize): a
+	// join under an ID the certificate does not name, a forwarded write or
+	// removal from a node that is not a member. Nothing was changed.
+	ErrPermissionDenied = errors.New("raftsync: permission denied")
 )
 
 // ConfigError reports an invalid Config field. It unwraps to

@@ -93,8 +93,12 @@ type fsm struct {
 	logger    hclog.Logger
 
 	// applied is A: the highest index whose effects the application holds.
-	applied     indexwait.Waiter
-	appliedTerm atomic.Uint64
+	applied indexwait.Waiter
+	// pos is A with the term of its entry, as one value, so that a reader
+	// never pairs one entry's index with another's term. It is stored
+	// before applied moves, so pos.index ≥ the applied index a reader saw
+	// earlier, except across a snapshot restore.
+	pos atomic.Pointer[appliedPosition]
 	// delivered is the highest index raft has handed to the wrapper,
 	// skipped entries included.
 	delivered atomic.Uint64
@@ -174,10 +178,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 
 	last := logs[len(logs)-1]
 	f.delivered.Store(last.Index)
-	if last.Index > f.applied.Index() {
-		f.appliedTerm.Store(last.Term)
-		f.applied.Advance(last.Index)
-	}
+	f.advanceApplied(last.Index, last.Term)
 	if cb := f.onApplied.Load(); cb != nil {
 		(*cb)(f.applied.Index())
 	}
@@ -232,6 +233,36 @@ func (f *fsm) applyToApp(logs []*raft.Log, responses []interface{}, where []int)
 	}
 }
 
+// appliedPosition is an applied index and the term of its entry; term 0
+// means the term is not known (an index recovered from a durable FSM).
+type appliedPosition struct{ index, term uint64 }
+
+// position returns the applied index and the term of its entry, read
+// together: the pair is one the FSM held at some moment.
+func (f *fsm) position() (index, term uint64) {
+	if p := f.pos.Load(); p != nil {
+		return p.index, p.term
+	}
+	return 0, 0
+}
+
+// advanceApplied raises A to index, whose entry has term (0: unknown).
+// A lower or equal index changes nothing. Only the FSM goroutine (or
+// recovery, before raft starts) calls it.
+func (f *fsm) advanceApplied(index, term uint64) {
+	if index <= f.applied.Index() {
+		return
+	}
+	f.pos.Store(&appliedPosition{index: index, term: term})
+	f.applied.Advance(index)
+}
+
+// resetApplied sets A to index, lower or not, for a snapshot restore.
+func (f *fsm) resetApplied(index, term uint64) {
+	f.pos.Store(&appliedPosition{index: index, term: term})
+	f.applied.Reset(index)
+}
+
 // Snapshot is part of raft.FSM.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if f.delivered.Load() < f.skipThrough.Load() {
@@ -242,9 +273,10 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	index, term := f.position()
 	return &fsmSnapshot{app: s, fsm: f, captured: time.Since(start), header: snapshot.Header{
-		Index:           f.applied.Index(),
-		Term:            f.appliedTerm.Load(),
+		Index:           index,
+		Term:            term,
 		CreatedUnixNano: time.Now().UnixNano(),
 	}}, nil
 }
@@ -269,11 +301,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	// leader is ahead of every local one, and a restored backup is written
 	// at the log's end. No other snapshot can be created meanwhile: raft
 	// takes snapshots through this same FSM goroutine.
-	var raftIndex uint64
+	var raftIndex, raftTerm uint64
 	if metas, err := f.snapshots.List(); err == nil && len(metas) > 0 {
-		raftIndex = metas[0].Index
+		raftIndex, raftTerm = metas[0].Index, metas[0].Term
 	}
-	if err := f.restoreVerified(h, payload, raftIndex); err != nil {
+	if err := f.restoreVerified(h, payload, raftIndex, raftTerm); err != nil {
 		return err
 	}
 	metrics.MeasureSince([]string{"raftkit", "snapshot", "restore_duration"}, start)
@@ -304,11 +336,11 @@ func (c *restoreCounter) Read(p []byte) (int, error) {
 }
 
 // restoreVerified hands a verified payload to the application and sets the
-// applied index to raftIndex, the raft index the snapshot stands for (a
-// durable FSM records it too). The payload's own header index is not used
-// for that: a restored backup's payload was taken at an index of another
-// cluster's log.
-func (f *fsm) restoreVerified(h snapshot.Header, payload io.ReadCloser, raftIndex uint64) error {
+// applied position to raftIndex and raftTerm, the raft index and term the
+// snapshot stands for (a durable FSM records the index too). The payload's
+// own header is not used for that: a restored backup's payload was taken
+// at an index and term of another cluster's log.
+func (f *fsm) restoreVerified(h snapshot.Header, payload io.ReadCloser, raftIndex, raftTerm uint64) error {
 	closeOnce := &onceCloser{ReadCloser: payload}
 	defer closeOnce.Close()
 	var err error
@@ -324,14 +356,13 @@ func (f *fsm) restoreVerified(h snapshot.Header, payload io.ReadCloser, raftInde
 	// the payload's own index and raftIndex are ones the FSM never sees
 	// (no-ops, markers). raftIndex is 0 only if raft's store could not be
 	// listed; the payload's index is then the best we know.
-	idx := raftIndex
+	idx, term := raftIndex, raftTerm
 	if idx == 0 {
-		idx = h.Index
+		idx, term = h.Index, h.Term
 	}
 	f.skipThrough.Store(0)
 	f.delivered.Store(idx)
-	f.appliedTerm.Store(h.Term)
-	f.applied.Reset(idx)
+	f.resetApplied(idx, term)
 	if cb := f.onApplied.Load(); cb != nil {
 		(*cb)(idx)
 	}

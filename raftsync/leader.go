@@ -99,6 +99,7 @@ func (n *Node) runMonitor() {
 			ctx, epochCancel = context.WithCancel(n.ctx)
 			n.changeEpoch(ctx, cur, newEpoch(string(id), string(addr), term, isLeader))
 		}
+		n.checkMembership()
 		n.updateReadiness()
 	}
 	check()
@@ -203,6 +204,7 @@ func (n *Node) updateReadiness() {
 		SyncKnown:   known,
 		CommitIndex: n.raft.CommitIndex(),
 		Progress:    n.progress(),
+		Removed:     n.membership.removed.Load(),
 	}
 	st := n.tracker.Update(obs)
 	emitReadinessMetrics(st)

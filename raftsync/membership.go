@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/internal/wire"
 )
 
@@ -17,7 +18,13 @@ import (
 // this node. A target that is not the leader answers with the leader's
 // address, which is tried next.
 func (n *Node) join(ctx context.Context) error {
-	req := &wire.JoinRequest{ID: n.cfg.ID, Addr: n.advertise, NonVoter: n.cfg.NonVoter, ClusterID: n.ClusterID()}
+	want := n.ClusterID()
+	if want == "" {
+		// A certificate that binds this node to a cluster says which one
+		// it may join.
+		want = n.certificateCluster()
+	}
+	req := &wire.JoinRequest{ID: n.cfg.ID, Addr: n.advertise, NonVoter: n.cfg.NonVoter, ClusterID: want}
 	var lastErr error
 	targets := append([]string(nil), n.cfg.Join...)
 	for attempt := 0; ; attempt++ {
@@ -28,6 +35,10 @@ func (n *Node) join(ctx context.Context) error {
 			if err == nil {
 				err = statusError(resp.Status)
 			}
+			if err == nil && want != "" && resp.ClusterID != want {
+				// The member checks too; this is the joiner's own check.
+				return fmt.Errorf("%w: joined cluster %q via %s, expected %q", ErrClusterMismatch, resp.ClusterID, addr, want)
+			}
 			if err == nil {
 				if n.ClusterID() == "" {
 					n.setClusterID(resp.ClusterID)
@@ -35,12 +46,14 @@ func (n *Node) join(ctx context.Context) error {
 				if err := n.store.setClusterID(n.ClusterID()); err != nil {
 					return err
 				}
+				n.membership.joinedAt.Store(resp.Index)
 				n.logger.Info("joined cluster", "via", addr, "cluster_id", n.ClusterID(), "index", resp.Index)
-				n.members.joined(!n.cfg.NonVoter && n.introduceAsNonVoter())
+				n.role.joined(!n.cfg.NonVoter && n.introduceAsNonVoter())
 				return nil
 			}
-			if errors.Is(err, ErrClusterMismatch) {
-				return err
+			if errors.Is(err, ErrClusterMismatch) || errors.Is(err, ErrPermissionDenied) || errors.Is(err, mux.ErrRefused) {
+				// Asking again, or another member, cannot change the answer.
+				return fmt.Errorf("raftsync: joining via %s: %w", addr, err)
 			}
 			var nle *NotLeaderError
 			if errors.As(err, &nle) && nle.LeaderAddr != "" && nle.LeaderAddr != addr {
@@ -63,7 +76,10 @@ func (n *Node) join(ctx context.Context) error {
 // same ID, address and role is a no-op; a changed address or role replaces
 // the old entry.
 func (n *Node) handleJoin(ctx context.Context, req *wire.JoinRequest) *wire.JoinResponse {
-	if req.ClusterID != "" && req.ClusterID != n.ClusterID() {
+	// An empty ClusterID is a new node that takes the cluster's; what
+	// binds it to a cluster then is its certificate (authorizeJoin). A
+	// node that does not know its own cluster cannot vouch for one.
+	if n.ClusterID() == "" || (req.ClusterID != "" && req.ClusterID != n.ClusterID()) {
 		err := fmt.Errorf("%w: joining node belongs to cluster %q, this is %q", ErrClusterMismatch, req.ClusterID, n.ClusterID())
 		return &wire.JoinResponse{Status: n.errorStatus(err)}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/internal/rpc"
+	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/wire"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -64,8 +65,20 @@ type Node struct {
 	// leaseConfig is the configuration the lease was last granted for;
 	// the lease is used only while it is raft's latest.
 	leaseConfig atomic.Pointer[leaseConfig]
+	// quorumContact is the latest leader round that confirmed this node's
+	// leadership: a leader's staleness for bounded Stale reads.
+	quorumContact atomic.Pointer[quorumContact]
+	// members caches the IDs of the latest configuration for checking
+	// peers' identities (peerauth.go); membersKey is the configuration
+	// they were taken from (configurationKey; the monitor's only).
+	members      atomic.Pointer[map[string]struct{}]
+	membersKey   *raft.Server
+	lastDenyWarn atomic.Int64 // unix nanoseconds of the last refused-request warning
 
 	recovered atomic.Bool
+	// membership: whether this node has been in raft's latest
+	// configuration in this run, and whether it has since left it.
+	membership membership
 	// dropObservations makes the monitor's observer drop every raft event
 	// (set only by tests, through export_test.go): nothing the node
 	// guarantees may depend on an event arriving.
@@ -81,8 +94,8 @@ type Node struct {
 	wg        sync.WaitGroup
 	futures   *futureWaits // waiters on raft futures; stopped after raft
 	snapshots *snapshotTrigger
-	pilot     *pilot            // nil when Config.Autopilot.Disabled
-	members   membershipTracker // this node's own role, for Status
+	pilot     *pilot      // nil when Config.Autopilot.Disabled
+	role      roleTracker // this node's own role, for Status
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -116,7 +129,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	n := &Node{
 		cfg:              cfg,
 		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
-		clock:            clock.Real{},
+		clock:            clock.OrReal(testhooks.For(cfg.Dir).Clock), // a test's drifting clock, else the system's
 		heartbeatTimeout: rc.HeartbeatTimeout,
 		electionTimeout:  rc.ElectionTimeout,
 		kick:             make(chan struct{}, 1),
@@ -260,7 +273,11 @@ func (n *Node) startNetwork() error {
 		return &ConfigError{Field: "AdvertiseAddr", Reason: err.Error()}
 	}
 	netLogger := n.cfg.Logger.Named("net")
-	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{})
+	if n.cfg.TLS == nil && plaintextExposed(ln.Addr()) {
+		n.logger.Warn("no TLS: every host that can reach this address can act as a cluster member "+
+			"(join, write, remove members); set Config.TLS unless this network is trusted that far", "addr", ln.Addr())
+	}
+	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{Admit: n.admitConn})
 	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: raftDialTimeout, DialContext: n.cfg.DialContext}
 	stream := mux.NewStreamLayer(n.mux.Listener(mux.KindRaft), adv, dialer)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -280,8 +297,9 @@ func (n *Node) startNetwork() error {
 	})
 	maxBody := n.maxRPCBody()
 	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
-		MaxBody: maxBody,
-		Logger:  netLogger.Named("rpc"),
+		MaxBody:     maxBody,
+		Logger:      netLogger.Named("rpc"),
+		ConnContext: n.connContext,
 		// Confirmations and transfer checks only read raft's state:
 		// answer them at once.
 		Inline: func(t wire.Type) bool {

@@ -2,9 +2,12 @@ package raftsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/internal/indexwait"
 	"github.com/raftkit/raftkit/readiness"
@@ -85,22 +88,58 @@ func (p *persister) run() {
 func (p *persister) store(force bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	applied := p.n.fsm.applied.Index()
-	term := p.n.fsm.appliedTerm.Load()
+	applied, term := p.n.fsm.position()
 	if applied <= p.persisted.Index() || (!force && !p.throttle.Due(applied)) {
 		return false
 	}
 	if p.n.ClusterID() == "" {
 		return false // a joining node learns its cluster from the join answer
 	}
-	rec := readiness.Record{NodeID: p.n.cfg.ID, ClusterID: p.n.ClusterID(), Index: applied, Term: term}
-	if err := p.file.Store(rec); err != nil {
+	rec, err := p.record(applied, term)
+	if err == nil {
+		err = p.file.Store(rec)
+	}
+	if err != nil {
 		p.n.logger.Error("persisting the applied index failed", "index", applied, "error", err)
 		return false
 	}
 	p.throttle.Persisted(applied)
 	p.persisted.Advance(applied)
 	return true
+}
+
+// errPositionMismatch: the applied position names a term the log does not
+// hold at its index. Restart would refuse such a record, so it is never
+// written.
+var errPositionMismatch = errors.New("raftsync: applied index and term do not match the log")
+
+// record builds the record of the applied position (index, term), checked
+// against the log: the term written is the term of the log's entry at
+// index, and a known term that differs from it refuses the record. When
+// the log no longer holds the entry (it is covered by a snapshot, which
+// restart does not check against the log) the position's own term is
+// written.
+func (p *persister) record(index, term uint64) (readiness.Record, error) {
+	if lt := p.logTerm(index); lt != 0 {
+		if term != 0 && term != lt {
+			return readiness.Record{}, fmt.Errorf("%w: index %d applied in term %d, log holds term %d", errPositionMismatch, index, term, lt)
+		}
+		term = lt
+	}
+	return readiness.Record{NodeID: p.n.cfg.ID, ClusterID: p.n.ClusterID(), Index: index, Term: term}, nil
+}
+
+// logTerm returns the term of the log's entry at index, or 0 when the log
+// does not hold it.
+func (p *persister) logTerm(index uint64) uint64 {
+	if index == 0 {
+		return 0
+	}
+	var l raft.Log
+	if err := p.n.store.logs.GetLog(index, &l); err != nil {
+		return 0
+	}
+	return l.Term
 }
 
 // waitCovers blocks until P ≥ idx, asking for an immediate write: every
@@ -127,11 +166,14 @@ func (p *persister) final() error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	applied := p.n.fsm.applied.Index()
+	applied, term := p.n.fsm.position()
 	if applied <= p.persisted.Index() || p.n.ClusterID() == "" {
 		return nil
 	}
-	rec := readiness.Record{NodeID: p.n.cfg.ID, ClusterID: p.n.ClusterID(), Index: applied, Term: p.n.fsm.appliedTerm.Load()}
+	rec, err := p.record(applied, term)
+	if err != nil {
+		return fmt.Errorf("raftsync: final applied-index record: %w", err)
+	}
 	if err := p.file.Store(rec); err != nil {
 		return fmt.Errorf("raftsync: final applied-index record: %w", err)
 	}

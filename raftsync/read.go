@@ -18,7 +18,16 @@ import (
 // it runs before the level's check has passed. See package consistency for
 // what each level guarantees and costs.
 //
-// Cancelling ctx stops the wait; fn is then not run.
+// With Config.ReadFence, Read returns only once the persisted applied index
+// covers the applied index both before fn runs and after it returned, at
+// every level: after a crash the node recovers at least what fn saw before
+// it serves again. A closure that hands what it reads to a client before it
+// returns is covered for the state it was started on; entries applied while
+// it runs are covered once Read returns.
+//
+// Cancelling ctx stops the wait; fn is then not run, or, when ctx ends
+// during the fence after fn, Read returns the fence's error and the caller
+// must not release what fn read.
 //
 // Errors: ErrClosed; ErrNotReady (a Stale read before the node recovered
 // its local state); ErrTooStale (a Stale read beyond Config.Consistency's
@@ -31,27 +40,82 @@ func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() erro
 	if err := fn(); err != nil {
 		return err
 	}
-	if level == consistency.Stale && n.cfg.ReadFence {
-		// fn may have seen entries applied after the check: the fence must
-		// cover what it saw, so it covers the applied index after it ran.
-		if err := n.persist.waitCovers(ctx, n.fsm.applied.Index()); err != nil {
-			return err
-		}
-	}
-	return nil
+	// fn may have seen entries applied after the check: the fence must
+	// cover what it saw, so it covers the applied index after it ran.
+	return n.fenceApplied(ctx)
 }
 
 // ReadIndex makes the node's state satisfy level and returns what a read
-// made right after it is served at. With Config.ReadFence, the fence covers
-// the returned index; a read made after ReadIndex may see later entries
-// too, so a handler that needs the fence to cover everything it served
-// should use Read, which fences what its closure saw. It is the building block for handlers
+// made right after it is served at. It is the building block for handlers
 // that read outside a closure: read the FSM after ReadIndex returns, and
 // the read has the level's guarantee (report ReadInfo to clients the way
 // Consul reports X-Consul-Index, KnownLeader and LastContact).
 //
+// With Config.ReadFence, ReadIndex returns only once the persisted applied
+// index covers the node's applied index at that moment (at least the
+// returned Index), at every level. A read made after it returns may see
+// entries applied later still: a handler that reads outside a closure and
+// needs the fence to cover everything it serves calls Fence with the index
+// its read reflects before it releases the answer, or uses Read.
+//
 // Errors: as Read.
 func (n *Node) ReadIndex(ctx context.Context, level consistency.Level) (consistency.ReadInfo, error) {
+	info, err := n.readIndex(ctx, level)
+	if err != nil {
+		return info, err
+	}
+	if err := n.fenceApplied(ctx); err != nil {
+		return consistency.ReadInfo{}, err
+	}
+	return info, nil
+}
+
+// Fence blocks until the node's durable record of its applied index covers
+// index, so that after a crash the node recovers at least the state at
+// index before it serves anything. It is how a handler that read the FSM
+// after ReadIndex fences what it read: call it with the index the read
+// reflects (at least the ReadInfo.Index) before releasing the answer. An
+// index not yet applied here is waited for first. Concurrent callers share
+// one group-committed write.
+//
+// Without Config.ReadFence, Fence returns nil at once: the node makes no
+// promise across crashes.
+//
+// Errors: ErrClosed; ctx's error (wrapped) when ctx ends first.
+func (n *Node) Fence(ctx context.Context, index uint64) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	if !n.cfg.ReadFence {
+		return nil
+	}
+	if err := n.WaitIndex(ctx, index); err != nil {
+		return err
+	}
+	return n.waitFence(ctx, index)
+}
+
+// fenceApplied, with Config.ReadFence, waits until P covers the applied
+// index as it is now.
+func (n *Node) fenceApplied(ctx context.Context) error {
+	if !n.cfg.ReadFence {
+		return nil
+	}
+	return n.waitFence(ctx, n.fsm.applied.Index())
+}
+
+func (n *Node) waitFence(ctx context.Context, index uint64) error {
+	if err := n.persist.waitCovers(ctx, index); err != nil {
+		if n.closed.Load() {
+			return ErrClosed
+		}
+		return err
+	}
+	return nil
+}
+
+// readIndex is ReadIndex without the fence.
+func (n *Node) readIndex(ctx context.Context, level consistency.Level) (consistency.ReadInfo, error) {
 	if n.closed.Load() {
 		return consistency.ReadInfo{}, ErrClosed
 	}
@@ -118,12 +182,42 @@ func (n *Node) WaitIndex(ctx context.Context, index uint64) error {
 	return nil
 }
 
-// staleIndex serves a Stale read: local state, with the configured bounds
-// and, when Config.ReadFence is set, the persisted-index fence.
+// staleIndex checks a Stale read against the configured bounds: local
+// state, no communication, except on a leader whose last quorum contact
+// is older than MaxStaleness: it first confirms its leadership with a
+// quorum round (shared with Strong reads) bounded by MaxStaleness and ctx,
+// and is refused with ErrTooStale when that fails (a round slower than the
+// bound could not prove it fresh anyway). The caller applies the read
+// fence.
 func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
 	if !n.recovered.Load() {
 		return consistency.ReadInfo{}, fmt.Errorf("%w: local state is still being recovered", ErrNotReady)
 	}
+	bounds := n.cfg.Consistency.Stale
+	obs := n.staleObservation()
+	err := consistency.CheckStale(bounds, obs)
+	var tse *consistency.TooStaleError
+	if obs.IsLeader && errors.As(err, &tse) && tse.StalenessExceeded() {
+		rctx, cancel := context.WithTimeout(ctx, bounds.MaxStaleness)
+		_, rerr := n.leaderRounds.Do(rctx)
+		cancel()
+		if rerr != nil && ctx.Err() != nil {
+			return consistency.ReadInfo{}, fmt.Errorf("raftsync: confirming leadership for a bounded Stale read: %w", ctx.Err())
+		}
+		if rerr != nil {
+			n.logger.Debug("leader could not confirm its leadership for a bounded Stale read", "error", rerr)
+		}
+		obs = n.staleObservation()
+		err = consistency.CheckStale(bounds, obs)
+	}
+	if err != nil {
+		return consistency.ReadInfo{}, err
+	}
+	return n.readInfo(consistency.Stale, obs.Applied), nil
+}
+
+// staleObservation is what a Stale read is judged on.
+func (n *Node) staleObservation() consistency.StaleObservation {
 	ep := n.epoch.Load()
 	obs := consistency.StaleObservation{
 		IsLeader:    ep.isLeader,
@@ -133,16 +227,36 @@ func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
 		CommitIndex: n.raft.CommitIndex(),
 		Now:         time.Now(),
 	}
-	if err := consistency.CheckStale(n.cfg.Consistency.Stale, obs); err != nil {
-		return consistency.ReadInfo{}, err
-	}
-	idx := obs.Applied
-	if n.cfg.ReadFence {
-		if err := n.persist.waitCovers(ctx, idx); err != nil {
-			return consistency.ReadInfo{}, err
+	if ep.isLeader {
+		obs.Now = n.clock.Now()
+		if qc := n.quorumContact.Load(); qc != nil && qc.term == ep.term {
+			obs.LastQuorumContact = qc.sentAt
 		}
 	}
-	return n.readInfo(consistency.Stale, idx), nil
+	return obs
+}
+
+// quorumContact records that a quorum round sent at sentAt confirmed this
+// node's leadership in term.
+type quorumContact struct {
+	term   uint64
+	sentAt time.Time
+}
+
+// confirmedAt records a confirming round, keeping the latest: a later
+// term replaces an earlier one, and within a term a later send time an
+// earlier one. leaderRound calls it; staleObservation only reads it.
+func (n *Node) confirmedAt(term uint64, sentAt time.Time) {
+	next := &quorumContact{term: term, sentAt: sentAt}
+	for {
+		cur := n.quorumContact.Load()
+		if cur != nil && (cur.term > term || (cur.term == term && !sentAt.After(cur.sentAt))) {
+			return
+		}
+		if n.quorumContact.CompareAndSwap(cur, next) {
+			return
+		}
+	}
 }
 
 func (n *Node) readInfo(level consistency.Level, idx uint64) consistency.ReadInfo {
@@ -260,6 +374,7 @@ func (n *Node) leaderRoundOnce(ctx context.Context) (uint64, error) {
 	if !sameConfiguration(servers, after) {
 		return 0, errConfigurationChanged
 	}
+	n.confirmedAt(term, sentAt)
 	if !until.IsZero() {
 		// The lease is used only while this configuration is the latest
 		// (leaseConfigCurrent); rounds run one at a time, so the

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -21,8 +23,9 @@ import (
 // its restart); Readiness().State then says it is not Ready, and the
 // node logs that it returned early.
 //
-// Errors: ErrClosed when the node closes first; ErrNotReady wrapping ctx's
-// error when ctx ends first.
+// Errors: ErrClosed when the node closes first; ErrRemoved when the node
+// sees a cluster configuration without itself first (it was removed);
+// ErrNotReady wrapping ctx's error when ctx ends first.
 func (n *Node) WaitReady(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
@@ -31,6 +34,8 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	switch {
 	case errors.Is(err, readiness.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, readiness.ErrRemoved):
+		return fmt.Errorf("%w: %s is not in the latest cluster configuration", ErrRemoved, n.cfg.ID)
 	case err != nil:
 		st := n.tracker.Status()
 		return fmt.Errorf("%w: %s (%s): %w", ErrNotReady, st.State, st.Reason, err)
@@ -40,6 +45,66 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			"state", res.Status.State, "reason", res.Status.Reason)
 	}
 	return nil
+}
+
+// membership remembers whether the node has been a member of the cluster
+// configuration in this run and whether it has since been removed.
+type membership struct {
+	wasMember atomic.Bool
+	// joinedAt is the index of the configuration entry that added this
+	// node, from the join's answer (0 when unknown): once the node's log
+	// reaches it, its latest configuration is that one or a later one.
+	joinedAt atomic.Uint64
+	// absentSince is when a check first found this member absent from the
+	// latest configuration (unix nanoseconds), 0 while it is present.
+	absentSince atomic.Int64
+	removed     atomic.Bool
+}
+
+// checkMembership reads raft's latest configuration (appended, not
+// necessarily committed: a removed follower may never learn of the
+// commit) and records whether this node has been removed: it was a member
+// before, as a voter or a non-voter, and is not in this configuration. It
+// was a member if it saw itself in an earlier configuration, or if its log
+// reaches the entry that added it when it joined: a joining node catching
+// up through older configurations is not taken for removed. The absence
+// must last a tick interval: while raft replaces a conflicting log tail it
+// briefly falls back to the committed configuration, which may predate
+// this node. A node added back is a member again.
+func (n *Node) checkMembership() {
+	// The last index is read before the configuration: raft processes a
+	// configuration entry before it publishes the last index past it.
+	last := n.raft.LastIndex()
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	servers := f.Configuration().Servers
+	if key := configurationKey(servers); key != n.membersKey {
+		n.membersKey = key
+		n.storeMembers(servers)
+	}
+	for _, s := range servers {
+		if string(s.ID) == n.cfg.ID {
+			n.membership.wasMember.Store(true)
+			n.membership.absentSince.Store(0)
+			if n.membership.removed.Swap(false) {
+				n.logger.Info("this node is in the cluster configuration again")
+			}
+			return
+		}
+	}
+	joined := n.membership.joinedAt.Load()
+	if len(servers) == 0 || !(n.membership.wasMember.Load() || (joined > 0 && last >= joined)) {
+		return
+	}
+	now := n.clock.Now().UnixNano()
+	if n.membership.absentSince.CompareAndSwap(0, now) {
+		return
+	}
+	if time.Duration(now-n.membership.absentSince.Load()) >= tickInterval && !n.membership.removed.Swap(true) {
+		n.logger.Warn("this node is not in the latest cluster configuration: it was removed")
+	}
 }
 
 // Readiness returns the node's current readiness: its state, the reason

@@ -93,9 +93,7 @@ func (n *Node) recover() (recovery, error) {
 		r.replayed = target - base
 	}
 	held := max(base, target)
-	if held > n.fsm.applied.Index() {
-		n.fsm.applied.Advance(held)
-	}
+	n.fsm.advanceApplied(held, n.persist.logTerm(held))
 	n.fsm.skipThrough.Store(held)
 	// raft's first delivery after start follows its latest snapshot.
 	if latest != nil {
@@ -169,7 +167,7 @@ func (n *Node) restoreOneSnapshot(meta *raft.SnapshotMeta) error {
 	if err != nil {
 		return fmt.Errorf("snapshot %s is corrupt: %w", meta.ID, err)
 	}
-	if err := n.fsm.restoreVerified(h, payload, meta.Index); err != nil {
+	if err := n.fsm.restoreVerified(h, payload, meta.Index, meta.Term); err != nil {
 		return fmt.Errorf("restoring snapshot %s: %w", meta.ID, err)
 	}
 	return nil
@@ -201,8 +199,6 @@ func (n *Node) replay(from, to uint64) error {
 	flush()
 	// Trailing entries the FSM never sees (no-ops, barriers) are applied
 	// too, in the sense that matters: nothing more is to be done for them.
-	if n.fsm.applied.Index() < to {
-		n.fsm.applied.Advance(to)
-	}
+	n.fsm.advanceApplied(to, n.persist.logTerm(to))
 	return nil
 }

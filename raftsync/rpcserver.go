@@ -15,6 +15,9 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 	if n.closed.Load() || !n.started.Load() {
 		return n.encodeAnswer(req.ID, &wire.Status{Code: wire.CodeClosed, Message: "node closed or still starting"})
 	}
+	if denied := n.authorizeRPC(ctx, req.Type); denied != nil {
+		return n.encodeAnswer(req.ID, denied)
+	}
 	var answer wire.Message
 	switch req.Type {
 	case wire.TypeApplyRequest:
@@ -25,7 +28,11 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 	case wire.TypeJoinRequest:
 		var m wire.JoinRequest
 		if answer = n.decodeRequest(req, &m); answer == nil {
-			answer = n.handleJoin(ctx, &m)
+			if denied := n.authorizeJoin(ctx, m.ID); denied != nil {
+				answer = &wire.JoinResponse{Status: *denied}
+			} else {
+				answer = n.handleJoin(ctx, &m)
+			}
 		}
 	case wire.TypeRemoveRequest:
 		var m wire.RemoveRequest
@@ -55,7 +62,7 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 	case wire.TypeServerStatsRequest:
 		var m wire.ServerStatsRequest
 		if answer = n.decodeRequest(req, &m); answer == nil {
-			answer = n.handleServerStats(&m)
+			answer = n.handleServerStats(ctx, &m)
 		}
 	default:
 		answer = &wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("unsupported request type %v", req.Type)}

@@ -72,12 +72,12 @@ func (n *Node) Status() Status {
 		for _, s := range f.Configuration().Servers {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), NonVoter: s.Suffrage != raft.Voter})
 		}
-		st.Membership = n.membershipIn(f.Configuration())
+		st.Membership = n.roleIn(f.Configuration())
 	}
 	if n.raft.State() == raft.Leader {
 		st.Cluster = n.pilot.clusterHealth()
 	} else {
-		st.Cluster = n.members.leaderHealth(st.LeaderID, time.Now(), n.reportedHealthAge())
+		st.Cluster = n.role.leaderHealth(st.LeaderID, time.Now(), n.reportedHealthAge())
 	}
 	return st
 }

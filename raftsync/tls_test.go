@@ -2,6 +2,7 @@ package raftsync_test
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -16,9 +17,8 @@ import (
 
 func TestMutualTLSClusterRefusesForeignCertificates(t *testing.T) {
 	ca := testtls.NewCA(t)
-	loopback := net.ParseIP("127.0.0.1")
 	c := testcluster.New(t, 3, testcluster.Options{TLS: func(i int) *tls.Config {
-		return ca.ServerClientConfig(ca.Issue(t, "member", loopback))
+		return ca.ServerClientConfig(ca.Issue(t, fmt.Sprintf("node%d", i), loopback))
 	}})
 	idx := mustApply(t, c.Followers()[0], testcluster.Set("over", "tls"))
 	waitConverged(t, c, idx)

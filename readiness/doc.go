@@ -23,6 +23,7 @@
 // # States
 //
 //	Starting → Recovering → Recovered → CatchingUp → Ready ⇄ Degraded
+//	                             (any state but Closed) ⇄ Removed
 //	                                      (any state) → Closed
 //
 // Recovered means A ≥ P: the node holds at least what it had recorded. Ready
@@ -33,7 +34,10 @@
 // Policy.LeaderLossBound (measured with the clock from when it was first
 // seen, not by counting Updates), or when it lags the commit index by more
 // than Policy.MaxLag. A leader change inside the bound keeps it Ready. It
-// returns to Ready only when all is well again.
+// returns to Ready only when all is well again. Removed (Observation.Removed:
+// the node was a member and the latest cluster configuration no longer
+// names it) wins over every state but Closed; WaitReady then returns
+// ErrRemoved.
 //
 // # Usage
 //

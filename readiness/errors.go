@@ -37,6 +37,11 @@ var (
 	// tracker has seen an Observation with Closed set and the condition
 	// waited for does not hold.
 	ErrClosed = errors.New("readiness: node closed")
+
+	// ErrRemoved is returned by Tracker.WaitReady when the node reaches
+	// Removed: it is no longer in the cluster configuration and will not
+	// become Ready unless it is added back.
+	ErrRemoved = errors.New("readiness: node removed from the cluster")
 )
 
 // ForeignRecordError is the error Record.Check returns for a record that

@@ -25,6 +25,8 @@ func (t *Tracker) evaluateLocked(o Observation, now time.Time) Status {
 	case o.Closed:
 		t.closed = true
 		next.State, next.Reason = Closed, "node closed"
+	case o.Removed:
+		next.State, next.Reason = Removed, "removed from the cluster configuration"
 	case !t.everReady:
 		next.State, next.Reason = startupState(o)
 	default:

@@ -19,7 +19,8 @@ var (
 		SyncIndex: 150, CommitIndex: 151, LeaderID: "n2", ReadyAt: epoch}
 	catchingUpStatus = fixedStatus{State: readiness.CatchingUp, Reason: "applied 120 of 4500", Since: epoch,
 		Applied: 120, SyncIndex: 4500, LeaderID: "n2"}
-	closedStatus = fixedStatus{State: readiness.Closed, Reason: "node closed", Since: epoch}
+	closedStatus  = fixedStatus{State: readiness.Closed, Reason: "node closed", Since: epoch}
+	removedStatus = fixedStatus{State: readiness.Removed, Reason: "removed from the cluster configuration", Since: epoch}
 )
 
 func TestReadyHandler(t *testing.T) {
@@ -36,6 +37,7 @@ func TestReadyHandler(t *testing.T) {
 		{"ready", readyStatus, http.MethodGet, "/readyz", "", 200, "ready\n", false},
 		{"not ready", catchingUpStatus, http.MethodGet, "/readyz", "", 503, "catching_up: applied 120 of 4500\n", false},
 		{"closed", closedStatus, http.MethodGet, "/readyz", "", 503, "closed: node closed\n", false},
+		{"removed", removedStatus, http.MethodGet, "/readyz", "", 503, "removed: removed from the cluster configuration\n", false},
 		{"head", readyStatus, http.MethodHead, "/readyz", "", 200, "", false},
 		{"post", readyStatus, http.MethodPost, "/readyz", "", 405, "method not allowed\n", false},
 		{"verbose query", catchingUpStatus, http.MethodGet, "/readyz?verbose", "", 503, "", true},

@@ -7,7 +7,8 @@ import (
 
 // State is a node's readiness state. Before its first Ready a node moves
 // forward through Starting, Recovering, Recovered, CatchingUp and Ready;
-// after it, only between Ready and Degraded; Closed is final.
+// after it, only between Ready and Degraded. Removed can interrupt any of
+// them but Closed; Closed is final.
 type State int
 
 // The readiness states, in the order a starting node passes through them.
@@ -30,6 +31,11 @@ const (
 	Degraded
 	// Closed: the node is shut down. Closed is final.
 	Closed
+	// Removed: the node has seen a cluster configuration without itself
+	// after it had been a member (voter or non-voter) in this run: it was
+	// removed and must not serve. WaitReady returns ErrRemoved. It is left
+	// only if the node is added back (or for Closed).
+	Removed
 )
 
 var stateNames = [...]string{
@@ -40,6 +46,7 @@ var stateNames = [...]string{
 	Ready:      "ready",
 	Degraded:   "degraded",
 	Closed:     "closed",
+	Removed:    "removed",
 }
 
 // String returns the state as a lower-case word ("catching_up"), or
@@ -72,7 +79,7 @@ func (s *State) UnmarshalText(text []byte) error {
 	return fmt.Errorf("readiness: unknown state %q", text)
 }
 
-func (s State) valid() bool { return s >= Starting && s <= Closed }
+func (s State) valid() bool { return s >= Starting && s <= Removed }
 
 // recoveredOrLater reports whether a node in state s has finished local
 // recovery and is not closed.

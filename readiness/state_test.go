@@ -19,6 +19,7 @@ func TestStateText(t *testing.T) {
 		{readiness.Ready, "ready"},
 		{readiness.Degraded, "degraded"},
 		{readiness.Closed, "closed"},
+		{readiness.Removed, "removed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

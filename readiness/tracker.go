@@ -44,6 +44,10 @@ type Observation struct {
 	// Progress is optional human text shown in the reason, such as
 	// "restoring snapshot 12.0/50.0 MB".
 	Progress string
+	// Removed is set while the node's latest cluster configuration does
+	// not contain it although it was a member before (in this run). It
+	// wins over everything but Closed.
+	Removed bool
 	// Closed is set once the node is shut down. It wins over everything and
 	// is final for the Tracker.
 	Closed bool

@@ -139,6 +139,26 @@ func TestTrackerSequences(t *testing.T) {
 			},
 		},
 		{
+			name: "removed wins over ready, degraded and startup; closed wins over removed",
+			steps: []step{
+				{obs: with(synced, func(o *readiness.Observation) { o.Applied = 120 }), want: readiness.CatchingUp},
+				{obs: with(synced, func(o *readiness.Observation) { o.Applied, o.Removed = 120, true }),
+					want: readiness.Removed, reason: "removed from the cluster configuration"},
+				{obs: synced, want: readiness.Ready},
+				{obs: with(synced, func(o *readiness.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
+				{advance: time.Hour, obs: with(noLeader, func(o *readiness.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
+				{obs: with(synced, func(o *readiness.Observation) { o.Removed, o.Closed = true, true }), want: readiness.Closed, reason: "closed"},
+			},
+		},
+		{
+			name: "a node added back after removal is ready again",
+			steps: []step{
+				{obs: synced, want: readiness.Ready},
+				{obs: with(synced, func(o *readiness.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
+				{obs: synced, want: readiness.Ready},
+			},
+		},
+		{
 			name: "closed wins and is final",
 			steps: []step{
 				{obs: readiness.Observation{Recovering: true}, want: readiness.Recovering},

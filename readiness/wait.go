@@ -115,31 +115,31 @@ func (t *Tracker) Waiting() int {
 // already is. With Policy.RecoveredGrace > 0 it also returns, with
 // RecoveredOnly set, once the node has been Recovered or later for the
 // grace without being Ready (measured from Status.RecoveredAt with the
-// Tracker's clock; no polling). It returns ErrClosed when the Tracker
-// reaches Closed first, and ctx.Err() when ctx ends first; the WaitResult
-// then carries the status at that moment. Cancelling ctx stops the wait
-// only.
+// Tracker's clock; no polling). It returns ErrRemoved when the node
+// reaches Removed first, ErrClosed when the Tracker reaches Closed first,
+// and ctx.Err() when ctx ends first; the WaitResult then carries the
+// status at that moment. Cancelling ctx stops the wait only.
 func (t *Tracker) WaitReady(ctx context.Context) (WaitResult, error) {
 	grace := t.policy.RecoveredGrace
-	isReady := func(s Status) bool { return s.State == Ready }
+	readyOrRemoved := func(s Status) bool { return s.State == Ready || s.State == Removed }
 	if grace <= 0 {
-		s, err := t.Wait(ctx, isReady)
-		return WaitResult{Status: s}, err
+		s, err := t.Wait(ctx, readyOrRemoved)
+		return WaitResult{Status: s}, removedErr(s, err)
 	}
-	readyOrRecovered := func(s Status) bool { return s.State == Ready || s.State.recoveredOrLater() }
+	settled := func(s Status) bool { return readyOrRemoved(s) || s.State.recoveredOrLater() }
 	for {
-		s, err := t.Wait(ctx, readyOrRecovered)
-		if err != nil || s.State == Ready {
-			return WaitResult{Status: s}, err
+		s, err := t.Wait(ctx, settled)
+		if err != nil || readyOrRemoved(s) {
+			return WaitResult{Status: s}, removedErr(s, err)
 		}
 		remaining := s.RecoveredAt.Add(grace).Sub(t.clk.Now())
 		if remaining <= 0 {
 			return WaitResult{Status: s, RecoveredOnly: true}, nil
 		}
-		s, err = t.waitReadyUntil(ctx, remaining)
+		s, err = t.waitReadyUntil(ctx, remaining, readyOrRemoved)
 		switch {
 		case err == nil:
-			return WaitResult{Status: s}, nil
+			return WaitResult{Status: s}, removedErr(s, nil)
 		case ctx.Err() != nil || errors.Is(err, ErrClosed):
 			return WaitResult{Status: s}, err
 		}
@@ -148,14 +148,22 @@ func (t *Tracker) WaitReady(ctx context.Context) (WaitResult, error) {
 	}
 }
 
-// waitReadyUntil waits for Ready for at most d of the Tracker's clock. It
+// removedErr turns a wait that ended on Removed into ErrRemoved.
+func removedErr(s Status, err error) error {
+	if err == nil && s.State == Removed {
+		return ErrRemoved
+	}
+	return err
+}
+
+// waitReadyUntil waits for cond for at most d of the Tracker's clock. It
 // returns context.Canceled from its inner context when d runs out.
-func (t *Tracker) waitReadyUntil(ctx context.Context, d time.Duration) (Status, error) {
+func (t *Tracker) waitReadyUntil(ctx context.Context, d time.Duration, cond func(Status) bool) (Status, error) {
 	inner, cancel := context.WithCancel(ctx)
 	defer cancel()
 	timer := t.clk.AfterFunc(d, cancel)
 	defer timer.Stop()
-	return t.Wait(inner, func(s Status) bool { return s.State == Ready })
+	return t.Wait(inner, cond)
 }
 
 // watcher is one Watch subscription. Its fields are guarded by Tracker.mu.

@@ -138,6 +138,10 @@ func TestWaitReadyStrict(t *testing.T) {
 			want: readiness.Recovered, wantErr: context.Canceled},
 		{name: "closed", after: []readiness.Observation{recovered, {Closed: true}}, want: readiness.Closed, wantErr: readiness.ErrClosed},
 		{name: "already closed", before: []readiness.Observation{{Closed: true}}, want: readiness.Closed, wantErr: readiness.ErrClosed},
+		{name: "removed while waiting", after: []readiness.Observation{recovered, with(recovered, func(o *readiness.Observation) { o.Removed = true })},
+			want: readiness.Removed, wantErr: readiness.ErrRemoved},
+		{name: "already removed", before: []readiness.Observation{synced, with(synced, func(o *readiness.Observation) { o.Removed = true })},
+			want: readiness.Removed, wantErr: readiness.ErrRemoved},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,6 +217,28 @@ func TestWaitReadyRecoveredGrace(t *testing.T) {
 		r, err := tr.WaitReady(context.Background())
 		if err != nil || !r.RecoveredOnly || r.Status.State != readiness.CatchingUp {
 			t.Fatalf("WaitReady = %+v, %v; want RecoveredOnly in CatchingUp at once", r, err)
+		}
+	})
+	t.Run("removed during the grace", func(t *testing.T) {
+		clk := clock.NewFake(epoch)
+		tr := readiness.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
+		tr.Update(recovered)
+		res := startWaitReady(context.Background(), tr)
+		testutil.WaitFor(t, 5*time.Second, "grace timer armed", func() bool { return clk.Pending() == 1 })
+		tr.Update(with(recovered, func(o *readiness.Observation) { o.Removed = true }))
+		got := receive(t, res)
+		if !errors.Is(got.err, readiness.ErrRemoved) || got.res.RecoveredOnly || got.res.Status.State != readiness.Removed {
+			t.Fatalf("WaitReady = %+v, %v; want ErrRemoved in Removed", got.res, got.err)
+		}
+	})
+	t.Run("removed, grace already over", func(t *testing.T) {
+		clk := clock.NewFake(epoch)
+		tr := readiness.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
+		tr.Update(recovered)
+		clk.Advance(grace)
+		tr.Update(with(recovered, func(o *readiness.Observation) { o.Removed = true }))
+		if r, err := tr.WaitReady(context.Background()); !errors.Is(err, readiness.ErrRemoved) || r.RecoveredOnly {
+			t.Fatalf("WaitReady = %+v, %v; want ErrRemoved", r, err)
 		}
 	})
 	t.Run("context ends during the grace", func(t *testing.T) {

@@ -17,7 +17,7 @@
 // Two helper subcommands make the walkthrough self-contained:
 //
 //	gateway echo -addr 127.0.0.1:9101 -name a   # a test upstream that names itself
-//	gateway gencert -dir certs                  # a CA and a node certificate for -tls-*
+//	gateway gencert -dir certs                  # a CA and a certificate per node for -tls-*
 //
 // How the pieces fit: package store is the replicated state machine,
 // package admin the admin API, package proxy the data plane, package route

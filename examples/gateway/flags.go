@@ -54,7 +54,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(out, "usage: gateway -id ID -dir DIR -raft-addr HOST:PORT -admin-addr HOST:PORT -proxy-addr HOST:PORT [-bootstrap | -join ADDR[,ADDR]]\n")
 		fmt.Fprintf(out, "               (-admin-token-file FILE | -admin-tls -admin-client-ca CA | -admin-insecure) [flags]\n")
-		fmt.Fprintf(out, "       gateway echo -addr HOST:PORT -name NAME\n       gateway gencert -dir DIR [-hosts 127.0.0.1,localhost]\n\nflags:\n")
+		fmt.Fprintf(out, "       gateway echo -addr HOST:PORT -name NAME\n       gateway gencert -dir DIR [-ids node1,node2,node3] [-hosts 127.0.0.1,localhost]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.id, "id", "", "node ID, stable across restarts (required)")

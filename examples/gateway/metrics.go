@@ -55,7 +55,7 @@ func registerMetrics(r *metrics.Registry, g *gateway) {
 	r.Add("gateway_readiness_state", "The node's readiness state (1 for the current one).", metrics.Gauge, func() []metrics.Sample {
 		st := g.node.Readiness().State
 		var out []metrics.Sample
-		for s := readiness.Starting; s <= readiness.Closed; s++ {
+		for s := readiness.Starting; s <= readiness.Removed; s++ { // Removed is the last state
 			out = append(out, metrics.Sample{Labels: fmt.Sprintf(`state="%s"`, s), Value: b2f(s == st)})
 		}
 		return out

@@ -53,6 +53,8 @@ type gwCluster struct {
 	// (Bearer testWriteToken), unless a test clears it.
 	auth      string
 	tokenFile string
+	// perNode gives more flags to the node with this ID, when set.
+	perNode func(id string) []string
 }
 
 // The tokens in every test cluster's -admin-token-file.
@@ -68,6 +70,9 @@ type clusterOpts struct {
 	// strictUpstreams leaves out -allow-loopback-upstreams, which the
 	// test clusters otherwise take to reach their loopback upstreams.
 	strictUpstreams bool
+	// perNodeID gives more flags to the node with this ID (nodeN), when
+	// set; it applies to nodes added later too.
+	perNodeID func(id string) []string
 }
 
 // newCluster starts n nodes (the first bootstraps, the others join it)
@@ -91,6 +96,7 @@ func newCluster(t *testing.T, n int, o clusterOpts) *gwCluster {
 	if !o.strictUpstreams {
 		c.common = append(c.common, "-allow-loopback-upstreams")
 	}
+	c.perNode = o.perNodeID
 	for i := 0; i < n; i++ {
 		if i == 0 {
 			c.nodes = append(c.nodes, c.newNode(append([]string{"-bootstrap"}, o.perNode[i]...)...))
@@ -145,6 +151,9 @@ func (c *gwCluster) newNode(flags ...string) *gwNode {
 		"-proxy-addr", nd.proxyAddr, "-raft-timeout", raftTimeout, "-log-level", "debug",
 		"-autopilot-stabilization", "500ms",
 	}, c.common...)
+	if c.perNode != nil {
+		nd.flags = append(nd.flags, c.perNode(id)...)
+	}
 	nd.flags = append(nd.flags, flags...)
 	return nd
 }

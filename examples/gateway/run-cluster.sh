@@ -35,8 +35,8 @@ TOKENS="$DATA/admin-tokens"
 COMMON_FLAGS="-admin-token-file $TOKENS -allow-loopback-upstreams"
 if [ "${GW_TLS:-0}" = 1 ]; then
   SCHEME=https
-  CURL=(curl --cacert "$CERTS/ca.pem" --cert "$ADMIN_CERTS/node.pem" --key "$ADMIN_CERTS/node-key.pem")
-  TLS_FLAGS="-tls-cert $CERTS/node.pem -tls-key $CERTS/node-key.pem -tls-ca $CERTS/ca.pem -admin-tls -admin-client-ca $ADMIN_CERTS/ca.pem"
+  CURL=(curl --cacert "$CERTS/ca.pem" --cert "$ADMIN_CERTS/admin.pem" --key "$ADMIN_CERTS/admin-key.pem")
+  TLS_FLAGS="-tls-ca $CERTS/ca.pem -admin-tls -admin-client-ca $ADMIN_CERTS/ca.pem"
 else
   SCHEME=http
   CURL=(curl)
@@ -50,8 +50,10 @@ admin_curl() { "${CURL[@]}" -H "Authorization: Bearer $(cat "$TOKENS")" "$@"; }
 die() { echo "run-cluster.sh: $*" >&2; exit 1; }
 
 node_flags() {
-  local n=$1
-  echo "-id node$n -dir $DATA/node$n -raft-addr 127.0.0.1:700$n -admin-addr 127.0.0.1:800$n -proxy-addr 127.0.0.1:900$n $COMMON_FLAGS $TLS_FLAGS"
+  local n=$1 tls=""
+  # Each node presents its own certificate, which names its ID.
+  [ -n "$TLS_FLAGS" ] && tls="-tls-cert $CERTS/node$n.pem -tls-key $CERTS/node$n-key.pem $TLS_FLAGS"
+  echo "-id node$n -dir $DATA/node$n -raft-addr 127.0.0.1:700$n -admin-addr 127.0.0.1:800$n -proxy-addr 127.0.0.1:900$n $COMMON_FLAGS $tls"
 }
 
 running() { # running NAME: is the process of pid file NAME alive?
@@ -131,7 +133,7 @@ case "$cmd" in
     fi
     if [ "${GW_TLS:-0}" = 1 ] && [ ! -f "$CERTS/ca.pem" ]; then
       "$BIN" gencert -dir "$CERTS"
-      "$BIN" gencert -dir "$ADMIN_CERTS"   # a separate CA for admin clients
+      "$BIN" gencert -dir "$ADMIN_CERTS" -ids admin   # a separate CA for admin clients
     fi
     for p in 9101 9102; do
       running echo-a || running echo-b || ! port_busy "$p" || die "port $p is in use by another process: stop it first"

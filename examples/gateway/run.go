@@ -99,7 +99,9 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 	defer wg.Wait() // runs after sub.Close below, which ends proxy.Run
 	sub := g.node.SubscribeChanges()
 	defer sub.Close()
-	g.proxy = proxy.New(g.store, proxy.Options{Logger: log.Named("proxy"), Upstreams: policy})
+	// With the read fence on, the proxy serves a table only once the
+	// node's persisted applied index covers it (a no-op otherwise).
+	g.proxy = proxy.New(g.store, proxy.Options{Logger: log.Named("proxy"), Upstreams: policy, Fence: g.node.Fence})
 	defer g.proxy.Close()
 	wg.Add(1)
 	go func() {

@@ -28,6 +28,10 @@ type conn struct {
 
 	dead     chan struct{}
 	killOnce sync.Once
+	// matched[0] (dialler to target) and matched[1] (back) are set, under
+	// the Network's lock, once a chunk of that direction matched a
+	// StallMatching; the direction is held until UnstallMatching.
+	matched [2]bool
 }
 
 // chunk is one read's worth of bytes and when it may be delivered.
@@ -37,6 +41,9 @@ type chunk struct {
 	delayed bool
 	// cutAt >= 0: deliver data[:cutAt], then close the connection.
 	cutAt int
+	// matched: read at or after the chunk a StallMatching accepted; held
+	// while that stall lasts.
+	matched bool
 }
 
 // appConn is the caller's end: a pipe that reports the TCP addresses.
@@ -115,7 +122,19 @@ func (c *conn) stamp(data []byte, up bool) chunk {
 	if p := n.resets[l]; p > 0 && n.rng.Float64() < p {
 		ch.cutAt = n.rng.IntN(len(data))
 	}
+	if m := n.matchers[l]; m != nil && !c.matched[dir(up)] && m(data) {
+		c.matched[dir(up)] = true
+	}
+	ch.matched = c.matched[dir(up)]
 	return ch
+}
+
+// dir indexes conn.matched: 0 for bytes from the dialler, 1 back.
+func dir(up bool) int {
+	if up {
+		return 0
+	}
+	return 1
 }
 
 // write delivers q's chunks to dst in order, each once its time has come
@@ -149,7 +168,7 @@ func (c *conn) waitDeliver(ch chunk, up bool) bool {
 	for {
 		n.mu.Lock()
 		from, to := c.endsLocked(up)
-		held := n.heldLocked(from, to)
+		held := n.heldLocked(from, to) || (ch.matched && c.matched[dir(up)])
 		wake := n.changed
 		if held && !counted {
 			n.stats.Held++

@@ -352,3 +352,40 @@ func TestCloseEndsConnectionsAndRefusesDials(t *testing.T) {
 		t.Fatalf("dial after Close: %v, want ErrClosed", err)
 	}
 }
+
+func TestStallMatchingHoldsOneConnectionFromTheMatchingChunk(t *testing.T) {
+	n := New()
+	defer n.Close()
+	srv := newServer(t, n, "b")
+	c1 := dial(t, n, "a", srv.addr())
+	s1 := srv.accept(t)
+	c2 := dial(t, n, "a", srv.addr())
+	s2 := srv.accept(t)
+	if err := n.StallMatching("a", "b", func(p []byte) bool { return p[0] == '!' }); err != nil {
+		t.Fatal(err)
+	}
+	write(t, c1, []byte("before "))
+	if got := readN(t, s1, 7); string(got) != "before " {
+		t.Fatalf("before the matching chunk got %q", got)
+	}
+	write(t, c1, []byte("!held"))
+	write(t, c1, []byte(" after"))
+	nothingWithin(t, s1, 300*time.Millisecond)
+	write(t, c2, []byte("other conn")) // another connection of the same link flows
+	if got := readN(t, s2, 10); string(got) != "other conn" {
+		t.Fatalf("another connection got %q", got)
+	}
+	write(t, s1, []byte("back")) // and so does the other direction
+	if got := readN(t, c1, 4); string(got) != "back" {
+		t.Fatalf("b -> a got %q", got)
+	}
+	if err := n.UnstallMatching("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, s1, 11); string(got) != "!held after" {
+		t.Fatalf("after UnstallMatching got %q, want the held bytes in order", got)
+	}
+	if err := n.StallMatching("a", "b", nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("nil match: %v, want ErrInvalid", err)
+	}
+}

@@ -158,8 +158,8 @@ func (n *Network) Reset(a, b string) (int, error) {
 	return len(doomed), nil
 }
 
-// Heal lifts every fault: cuts, blocks, stalls, delays, reset rates and
-// pauses. Held bytes are delivered; connections that were closed stay
+// Heal lifts every fault: cuts, blocks, stalls (matching ones too),
+// delays, reset rates and pauses. Held bytes are delivered; connections that were closed stay
 // closed.
 func (n *Network) Heal() {
 	n.mu.Lock()
@@ -170,6 +170,9 @@ func (n *Network) Heal() {
 	n.delays = map[link]delay{}
 	n.resets = map[link]float64{}
 	n.paused = map[string]bool{}
+	for l := range n.matchers {
+		n.unstallMatchingLocked(l)
+	}
 	n.notifyLocked()
 }
 

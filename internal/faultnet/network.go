@@ -44,8 +44,11 @@ type Network struct {
 	delays  map[link]delay
 	resets  map[link]float64
 	paused  map[string]bool
-	conns   map[*conn]struct{}
-	rng     *rand.Rand
+	// matchers hold a connection's direction from its first chunk they
+	// accept (StallMatching).
+	matchers map[link]func([]byte) bool
+	conns    map[*conn]struct{}
+	rng      *rand.Rand
 	// changed is closed and replaced whenever a hold or a delay changes,
 	// so that relays waiting on one look again.
 	changed chan struct{}
@@ -71,16 +74,17 @@ func New() *Network { return NewSeeded(1) }
 // (jitter, resets) come from a generator seeded with seed.
 func NewSeeded(seed int64) *Network {
 	return &Network{
-		names:   map[string]string{},
-		cut:     map[[2]string]bool{},
-		blocked: map[link]bool{},
-		stalled: map[link]bool{},
-		delays:  map[link]delay{},
-		resets:  map[link]float64{},
-		paused:  map[string]bool{},
-		conns:   map[*conn]struct{}{},
-		rng:     rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
-		changed: make(chan struct{}),
+		names:    map[string]string{},
+		cut:      map[[2]string]bool{},
+		blocked:  map[link]bool{},
+		stalled:  map[link]bool{},
+		delays:   map[link]delay{},
+		resets:   map[link]float64{},
+		paused:   map[string]bool{},
+		matchers: map[link]func([]byte) bool{},
+		conns:    map[*conn]struct{}{},
+		rng:      rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
+		changed:  make(chan struct{}),
 	}
 }
 

@@ -11,8 +11,9 @@ import (
 type Violation struct {
 	// Kind names the checker: linearizability, acked-write-lost,
 	// failed-write-applied, write-applied-twice, stale-read-regressed,
-	// divergence, fsm-anomaly, ready-below-sync, read-your-writes,
-	// no-recovery, restart-failed.
+	// read-regressed, divergence, fsm-anomaly, ready-below-sync,
+	// read-your-writes, no-recovery, restart-failed, close-hung,
+	// removed-still-ready, backup-bad.
 	Kind   string `json:"kind"`
 	Detail string `json:"detail"`
 }
@@ -143,8 +144,19 @@ type staleCheck struct {
 	// crossCrash allows comparing reads across a crash: true with the
 	// read fence, which promises monotonic reads across crashes too.
 	crossCrash bool
-	// stops[k] is how incarnation k ended: "crash" or "clean".
+	// stops[k] is how incarnation k ended: "crash", "clean", or
+	// "removed" (the next incarnation starts from an empty Dir).
 	stops []string
+	// allLevels compares Strong and Lease reads too, with each other and
+	// with Stale reads: the read fence promises that no read of any level
+	// returns older state than an earlier read on the node. A regression
+	// between two Stale reads is a stale-read-regressed violation; one
+	// that involves a Strong or Lease read is read-regressed.
+	allLevels bool
+}
+
+func (sc staleCheck) counts(op Op) bool {
+	return op.Kind == OpStale || (sc.allLevels && (op.Kind == OpStrong || op.Kind == OpLease))
 }
 
 // checkStaleMonotonic checks that no Stale read on a member returned older
@@ -157,13 +169,23 @@ type staleCheck struct {
 func checkStaleMonotonic(ops []Op, member int, sc staleCheck, name string) (int, []Violation) {
 	var reads []Op
 	for _, op := range ops {
-		if op.Kind == OpStale && op.Result == OK && op.Node == member {
+		if sc.counts(op) && op.Result == OK && op.Node == member {
 			reads = append(reads, op)
 		}
 	}
 	crashBetween := func(from, to int) bool {
 		for k := from; k < to && k < len(sc.stops); k++ {
 			if sc.stops[k] == "crash" {
+				return true
+			}
+		}
+		return false
+	}
+	// A removed member comes back with an empty Dir: nothing is promised
+	// across its removal.
+	removedBetween := func(from, to int) bool {
+		for k := from; k < to && k < len(sc.stops); k++ {
+			if sc.stops[k] == "removed" {
 				return true
 			}
 		}
@@ -193,23 +215,33 @@ func checkStaleMonotonic(ops []Op, member int, sc staleCheck, name string) (int,
 			next++
 		}
 		for inc, b := range best {
-			if inc > rd.Inc || (!sc.crossCrash && crashBetween(inc, rd.Inc)) {
+			if inc > rd.Inc || (!sc.crossCrash && crashBetween(inc, rd.Inc)) || removedBetween(inc, rd.Inc) {
 				continue
 			}
 			pairs++
 			if rd.DataIndex < b.DataIndex {
-				out = append(out, Violation{Kind: "stale-read-regressed", Detail: fmt.Sprintf(
+				out = append(out, Violation{Kind: regressedKind(b, rd), Detail: fmt.Sprintf(
 					"%s served state at index %d after serving state at index %d (%s before %s; restarts between: %v)",
 					name, rd.DataIndex, b.DataIndex, b, rd, stopsBetween(sc.stops, inc, rd.Inc))})
 			}
 			if bi := bestInfo[inc]; rd.Index < bi.Index {
-				out = append(out, Violation{Kind: "stale-read-regressed", Detail: fmt.Sprintf(
-					"%s reported a Stale read served at index %d after one served at %d (%s before %s; restarts between: %v)",
+				out = append(out, Violation{Kind: regressedKind(bi, rd), Detail: fmt.Sprintf(
+					"%s reported a read served at index %d after one served at %d (%s before %s; restarts between: %v)",
 					name, rd.Index, bi.Index, bi, rd, stopsBetween(sc.stops, inc, rd.Inc))})
 			}
 		}
 	}
 	return pairs, out
+}
+
+// regressedKind names the violation of read b after read a returned older
+// state: stale-read-regressed between two Stale reads, read-regressed when
+// a Strong or Lease read is involved.
+func regressedKind(a, b Op) string {
+	if a.Kind == OpStale && b.Kind == OpStale {
+		return "stale-read-regressed"
+	}
+	return "read-regressed"
 }
 
 func stopsBetween(stops []string, from, to int) []string {

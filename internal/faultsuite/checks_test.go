@@ -176,6 +176,35 @@ func TestCheckStaleMonotonic(t *testing.T) {
 	}
 }
 
+// TestCheckReadsAcrossLevels: with allLevels, a Strong or Lease read is
+// compared with the Stale reads and with each other, and a regression that
+// involves one is read-regressed; without it they are not compared.
+func TestCheckReadsAcrossLevels(t *testing.T) {
+	strong := stale(0, 7, 0, 10)
+	strong.Kind = OpStrong
+	lease := stale(1, 6, 40, 50)
+	lease.Kind = OpLease
+	fence := staleCheck{crossCrash: true, stops: []string{"crash"}, allLevels: true}
+	_, vs := checkStaleMonotonic([]Op{strong, stale(1, 5, 20, 30)}, 0, fence, "n0")
+	if len(vs) == 0 || vs[0].Kind != "read-regressed" {
+		t.Fatalf("Strong read at 7, then after a crash a Stale read at 5, with the fence: violations %v, want read-regressed", vs)
+	}
+	_, vs = checkStaleMonotonic([]Op{strong, lease}, 0, fence, "n0")
+	if len(vs) == 0 || vs[0].Kind != "read-regressed" {
+		t.Fatalf("Strong read at 7, then after a crash a Lease read at 6, with the fence: violations %v, want read-regressed", vs)
+	}
+	noFence := fence
+	noFence.crossCrash = false
+	if _, vs := checkStaleMonotonic([]Op{strong, stale(1, 5, 20, 30)}, 0, noFence, "n0"); len(vs) != 0 {
+		t.Fatalf("without the fence a crash may lose state: violations %v, want none", vs)
+	}
+	stalesOnly := fence
+	stalesOnly.allLevels = false
+	if _, vs := checkStaleMonotonic([]Op{strong, stale(1, 5, 20, 30)}, 0, stalesOnly, "n0"); len(vs) != 0 {
+		t.Fatalf("Stale reads only: violations %v, want none", vs)
+	}
+}
+
 func TestCheckReadiness(t *testing.T) {
 	good := readiness.Status{State: readiness.Ready, Applied: 10, SyncIndex: 10}
 	bad := readiness.Status{State: readiness.Ready, Applied: 9, SyncIndex: 10}

@@ -6,11 +6,13 @@ import (
 	"time"
 )
 
-// action is the start or the end of one event.
+// action is the start, the release (TransferHeld) or the end of one
+// event.
 type action struct {
-	at    time.Duration
-	event int
-	end   bool
+	at      time.Duration
+	event   int
+	end     bool
+	release bool
 }
 
 // execute plays the schedule's events against the cluster on the wall
@@ -19,6 +21,9 @@ func (r *run) execute() {
 	var acts []action
 	for i, e := range r.s.Events {
 		acts = append(acts, action{at: e.At, event: i})
+		if e.Release > 0 {
+			acts = append(acts, action{at: e.At + e.Release, event: i, release: true})
+		}
 		if e.For > 0 {
 			acts = append(acts, action{at: e.At + e.For, event: i, end: true})
 		}
@@ -32,9 +37,14 @@ func (r *run) execute() {
 			<-time.After(wait) // the schedule's clock
 		}
 		e := r.s.Events[a.event]
-		if a.end {
+		switch {
+		case a.release:
+			if tg := resolved[a.event]; tg != nil {
+				r.releaseTransferHeld(tg)
+			}
+		case a.end:
 			r.undo(e, resolved[a.event])
-		} else {
+		default:
 			resolved[a.event] = r.do(e)
 		}
 	}
@@ -142,6 +152,26 @@ func (r *run) do(e Event) []int {
 		for _, i := range tg {
 			r.disks[i].Set(diskMode(e.Kind), e.Delay)
 		}
+	case FastRestart:
+		if r.isOut(x) || !r.stopMember(x, true) {
+			r.note("%s of %s skipped: already down or out", e.Kind, r.name(x))
+			return nil
+		}
+	case TransferHeld:
+		if tg = r.beginTransferHeld(e); tg == nil {
+			return nil
+		}
+	case Remove:
+		if tg = r.beginRemove(x); tg == nil {
+			return nil
+		}
+	case Join:
+		if tg = r.beginJoin(x, e.NonVoter); tg == nil {
+			r.note("join of %s skipped or failed", r.name(x))
+			return nil
+		}
+	case Backup:
+		r.backupOn(x)
 	}
 	r.mu.Lock()
 	r.faults[e.Kind]++
@@ -187,6 +217,14 @@ func (r *run) undo(e Event, tg []int) {
 		for _, i := range tg {
 			r.disks[i].Set(DiskOK, 0)
 		}
+	case FastRestart:
+		r.startMemberAfter(x, 0)
+	case TransferHeld:
+		r.endTransferHeld(tg)
+	case Remove:
+		r.endRemove(x)
+	case Join:
+		r.endJoin(x)
 	}
 	r.note("end %s on %v", e.Kind, tg)
 }
@@ -216,6 +254,29 @@ func (r *run) heal() {
 	for i := range r.slots {
 		if r.slots[i].Load() == nil && !r.startMember(i) {
 			r.violation("restart-failed", "%s could not be restarted from its Dir after every fault had ended (see the notes)", r.name(i))
+		}
+	}
+	// A member removed and not yet back (its Remove's end was skipped, or
+	// its join failed) joins again now; a removed member still running
+	// (its end has not come) is closed first. Spares stay out.
+	for i := range r.s.Members() {
+		if !r.isOut(i) && r.slots[i].Load() != nil {
+			// A removal whose outcome the executor could not learn
+			// may have happened after all.
+			if present, known := r.inConfiguration(i); known && !present {
+				r.note("%s is not in the configuration: a removal took effect after all", r.name(i))
+				r.setOut(i, true)
+			}
+		}
+		if !r.isOut(i) {
+			continue
+		}
+		if r.slots[i].Load() != nil {
+			r.stopMember(i, false)
+			r.markRemoved(i)
+		}
+		if !r.joinMember(i, i >= r.s.Voters) {
+			r.violation("restart-failed", "%s could not join the cluster again after its removal, once every fault had ended (see the notes)", r.name(i))
 		}
 	}
 	r.note("healed")

@@ -94,3 +94,57 @@ func TestReadFenceCoversWhatReadsSaw(t *testing.T) {
 			"the fence covered the index each read was served at, not the state the read went on to see", restarted, saw)
 	}
 }
+
+// TestReadFenceCoversEveryLevel is the cross-level fence nemesis: with the
+// read fence on, a follower serves Strong or Lease reads (through Read and
+// a closure) while writes arrive, crashes, and restarts alone. It must
+// hold at least the state those reads returned: the fence's promise is
+// that no read of any level returns older state than an earlier read on
+// the node, across crashes too. Persistence is throttled to once an hour,
+// so only the fence's own writes count.
+func TestReadFenceCoversEveryLevel(t *testing.T) {
+	for _, level := range []consistency.Level{consistency.Strong, consistency.Lease} {
+		t.Run(level.String(), func(t *testing.T) {
+			c := testcluster.New(t, 3, testcluster.Options{
+				NewFSM: func(int) raft.FSM { return NewFSM() },
+				Configure: func(_ int, cfg *raftsync.Config) {
+					cfg.ReadFence = true
+					cfg.Persist = readiness.PersistPolicy{EveryEntries: 1 << 40, Interval: time.Hour}
+				},
+			})
+			l := c.Leader()
+			f := c.Followers()[0]
+			fsm := f.FSM.(*FSM)
+			for i := range 20 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if _, err := l.Node.Apply(ctx, WriteCommand("k0", fmt.Sprint(i))); err != nil {
+					cancel()
+					t.Fatal(err)
+				}
+				cancel()
+			}
+			var saw uint64
+			for range 20 {
+				err := f.Node.Read(ctxFor(t, 5*time.Second), level, func() error {
+					_, data := fsm.Read("k0")
+					saw = max(saw, data)
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.Crash(f)
+			for _, m := range c.Running() {
+				c.Stop(m)
+			}
+			c.Start(f)
+			restarted := f.FSM.(*FSM).Last()
+			t.Logf("%v reads returned state up to %d before the crash; restarted alone at %d", level, saw, restarted)
+			if restarted < saw {
+				t.Errorf("with the read fence on, restarted holding state up to index %d, older than the state up to %d that %v reads returned before the crash: "+
+					"a Stale read now would return older state than those reads did", restarted, saw, level)
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ var (
 	flagFirst    = flag.Int64("faultsuite.first", 1000, "TestCampaign: the first seed; seeds follow consecutively")
 	flagResults  = flag.String("faultsuite.results", "", "TestCampaign: append one JSON line per schedule to this file")
 	flagOut      = flag.String("faultsuite.out", "", "write porcupine visualizations of failing histories to this directory")
+	flagNemeses  = flag.Bool("faultsuite.nemeses", false, "TestNemesisSchedules: replay the nemesis seeds")
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

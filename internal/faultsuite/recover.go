@@ -52,6 +52,9 @@ func (r *run) recover() finalState {
 	}
 	for i := range r.slots {
 		sl := r.slots[i].Load()
+		if sl == nil && r.isOut(i) {
+			continue // a spare not in the cluster
+		}
 		if sl == nil {
 			return r.unrecovered(fmt.Errorf("member %s is down", r.name(i)))
 		}
@@ -68,10 +71,16 @@ func (r *run) recover() finalState {
 	// that the FSMs are compared at the same point.
 	var top uint64
 	for _, f := range r.fsms() {
-		top = max(top, f.Last())
+		if f != nil {
+			top = max(top, f.Last())
+		}
 	}
 	for i := range r.slots {
-		if err := r.slots[i].Load().node.WaitIndex(ctx, top); err != nil {
+		sl := r.slots[i].Load()
+		if sl == nil {
+			continue // a spare not in the cluster
+		}
+		if err := sl.node.WaitIndex(ctx, top); err != nil {
 			return r.unrecovered(fmt.Errorf("%s did not apply index %d that another member applied: %w", r.name(i), top, err))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/internal/testcluster"
 	"github.com/raftkit/raftkit/internal/testhooks"
@@ -61,16 +62,20 @@ type run struct {
 	ready *readinessLog
 	logs  *logRing
 
-	mu     sync.Mutex
-	incs   []int         // current incarnation per member
-	stops  [][]string    // per member: how each ended incarnation ended ("crash" or "clean")
-	downAt []time.Time   // when a down member went down
-	faults map[Kind]int  // faults injected
-	notes  []string      // what the executor did, in order
-	viol   []Violation   // found while running (read-your-writes, restarts)
-	ryw    atomic.Uint64 // read-your-writes checks done
+	mu        sync.Mutex
+	out       []bool        // per member: not in the cluster on purpose (a spare not added, a member removed)
+	incs      []int         // current incarnation per member
+	stops     [][]string    // per member: how each ended incarnation ended ("crash", "clean", "removed" or "hung")
+	downAt    []time.Time   // when a down member went down
+	removedAt []time.Time   // when a removed member's removal was confirmed
+	faults    map[Kind]int  // faults injected
+	notes     []string      // what the executor did, in order
+	viol      []Violation   // found while running (read-your-writes, restarts)
+	ryw       atomic.Uint64 // read-your-writes checks done
 
 	healedAt time.Time // when every fault was lifted
+
+	bg sync.WaitGroup // transfers and backups the executor started
 }
 
 // Run executes schedule s on a fresh cluster, checks the outcome and
@@ -94,21 +99,26 @@ func Run(t testing.TB, s Schedule, opts Options) Result {
 	}
 	started := time.Now()
 	r := &run{
-		t:      t,
-		s:      s,
-		opts:   opts,
-		net:    faultnet.NewSeeded(s.Seed),
-		hist:   NewHistory(),
-		ready:  &readinessLog{},
-		logs:   newLogRing(2000),
-		slots:  make([]atomic.Pointer[slot], s.Members()),
-		incs:   make([]int, s.Members()),
-		stops:  make([][]string, s.Members()),
-		downAt: make([]time.Time, s.Members()),
-		faults: map[Kind]int{},
+		t:         t,
+		s:         s,
+		opts:      opts,
+		net:       faultnet.NewSeeded(s.Seed),
+		hist:      NewHistory(),
+		ready:     &readinessLog{},
+		logs:      newLogRing(2000),
+		slots:     make([]atomic.Pointer[slot], s.Total()),
+		out:       make([]bool, s.Total()),
+		incs:      make([]int, s.Total()),
+		stops:     make([][]string, s.Total()),
+		downAt:    make([]time.Time, s.Total()),
+		removedAt: make([]time.Time, s.Total()),
+		faults:    map[Kind]int{},
+	}
+	for i := s.Members(); i < s.Total(); i++ {
+		r.out[i] = true // a spare, until a Join adds it
 	}
 	t.Cleanup(r.net.Close) // after the cluster's Close, registered later
-	for i := range s.Members() {
+	for i := range s.Total() {
 		r.disks = append(r.disks, NewDisk(s.Seed*31+int64(i)))
 	}
 	r.start()
@@ -116,6 +126,7 @@ func Run(t testing.TB, s Schedule, opts Options) Result {
 	var clients sync.WaitGroup
 	r.startClients(stop, &clients)
 	r.execute()
+	r.bg.Wait() // transfers and backups still running
 	r.heal()
 	r.settle(stop, &clients)
 	final := r.recover()
@@ -131,13 +142,20 @@ func Run(t testing.TB, s Schedule, opts Options) Result {
 // readiness changes into the log, its connections through the Network.
 func (r *run) start() {
 	s := r.s
+	clocks := make([]clock.Clock, s.Total())
+	for i := range clocks {
+		if rate := s.Rate(i); rate != 1 {
+			clocks[i] = clock.NewRate(rate)
+		}
+	}
 	r.c = testcluster.New(r.t, s.Members(), testcluster.Options{
 		Network:   r.net,
 		NonVoters: s.NonVoters,
+		Spares:    s.Spares,
 		NewFSM:    func(int) raft.FSM { return NewFSM() },
 		Configure: func(i int, cfg *raftsync.Config) {
 			d := r.disks[i]
-			testhooks.Set(cfg.Dir, testhooks.Hooks{WrapLogStore: d.WrapLogStore, WrapStableStore: d.WrapStableStore})
+			testhooks.Set(cfg.Dir, testhooks.Hooks{WrapLogStore: d.WrapLogStore, WrapStableStore: d.WrapStableStore, Clock: clocks[i]})
 			dir := cfg.Dir
 			r.t.Cleanup(func() { testhooks.Clear(dir) })
 			cfg.Logger = r.logs.logger(cfg.ID)
@@ -150,7 +168,7 @@ func (r *run) start() {
 			cfg.OnReadinessChange = func(_, now readiness.Status) { r.ready.add(i, now) }
 		},
 	})
-	for i, m := range r.c.Members {
+	for i, m := range r.c.Members[:s.Members()] {
 		r.slots[i].Store(&slot{node: m.Node, fsm: m.FSM.(*FSM)})
 	}
 }
@@ -236,15 +254,24 @@ func (r *run) shutdown() {
 }
 
 // startMember brings member i back from its Dir, no sooner than
-// MinDowntime after it went down. It reports whether the member runs.
-func (r *run) startMember(i int) bool {
+// MinDowntime after it went down. It reports whether the member runs; a
+// member out of the cluster on purpose (a spare, a removed member) is not
+// started and counts as running.
+func (r *run) startMember(i int) bool { return r.startMemberAfter(i, MinDowntime) }
+
+// startMemberAfter is startMember with the least downtime given.
+func (r *run) startMemberAfter(i int, minDown time.Duration) bool {
 	if r.slots[i].Load() != nil {
 		return true
 	}
 	r.mu.Lock()
 	hung := len(r.stops[i]) > 0 && r.stops[i][len(r.stops[i])-1] == "hung"
-	wait := time.Until(r.downAt[i].Add(MinDowntime))
+	wait := time.Until(r.downAt[i].Add(minDown))
+	out := r.out[i]
 	r.mu.Unlock()
+	if out {
+		return true
+	}
 	if hung {
 		return false
 	}

@@ -51,12 +51,39 @@ const (
 	DiskPartial Kind = "disk-partial"
 	// VoteFail makes a member unable to record votes.
 	VoteFail Kind = "vote-fail"
+
+	// The kinds below were added on 2026-12-02. Generate draws them from
+	// a second random stream after every earlier draw, so that a seed's
+	// earlier events stay exactly what they were.
+
+	// TransferHeld asks the leader to hand leadership over while the
+	// TimeoutNow raft sends the target is held in the network (faultnet
+	// StallMatching): raft reports the transfer timed out while its
+	// TimeoutNow is still in flight. At Release the TimeoutNow goes
+	// through and, from then until the end, what every other member sends
+	// the old leader is held.
+	TransferHeld Kind = "transfer-held"
+	// Join adds spare member Nodes[0] (a voter, or a non-voter when
+	// NonVoter) and removes it again at the end.
+	Join Kind = "join"
+	// Remove removes member Nodes[0] from the configuration through
+	// another member, leaves it running (it must stop reporting Ready),
+	// and at the end closes it and adds it back with an empty Dir.
+	Remove Kind = "remove"
+	// FastRestart crashes a member and restarts it after For, sooner than
+	// MinDowntime: raftsync's restart vote fence must keep the lease's
+	// promise. A run of them on one member is a crash-restart loop.
+	FastRestart Kind = "fast-restart"
+	// Backup takes a Backup on a member while the workload runs; the
+	// backup must decode.
+	Backup Kind = "backup"
 )
 
 // Kinds lists every fault kind.
 func Kinds() []Kind {
 	return []Kind{Partition, IsolateLeader, Block, Stall, Delay, Flaky, Reset, Pause, PauseLeader,
-		Crash, CrashLeader, Restart, Transfer, DiskFull, DiskStall, DiskPartial, VoteFail}
+		Crash, CrashLeader, Restart, Transfer, DiskFull, DiskStall, DiskPartial, VoteFail,
+		TransferHeld, Join, Remove, FastRestart, Backup}
 }
 
 // category groups kinds that never overlap in time within one schedule
@@ -70,6 +97,14 @@ func (k Kind) category() string {
 		return "link"
 	case Crash, CrashLeader, Restart, Transfer:
 		return "process"
+	case TransferHeld:
+		return "transfer"
+	case Join, Remove:
+		return "membership"
+	case FastRestart:
+		return "fast-restart"
+	case Backup:
+		return "backup"
 	default:
 		return "disk"
 	}
@@ -104,6 +139,11 @@ type Event struct {
 	Rate float64 `json:"rate,omitempty"`
 	// AllDisks extends a disk fault to every member.
 	AllDisks bool `json:"all_disks,omitempty"`
+	// Release is, for TransferHeld, when (from At) the held bytes toward
+	// the target are released.
+	Release time.Duration `json:"release,omitempty"`
+	// NonVoter makes a Join add a non-voter.
+	NonVoter bool `json:"non_voter,omitempty"`
 }
 
 // String describes the event on one line: offset, duration, kind, members
@@ -120,6 +160,12 @@ func (e Event) String() string {
 		fmt.Fprintf(&b, " stall=%v", e.Delay)
 	case Flaky:
 		fmt.Fprintf(&b, " rate=%.3f", e.Rate)
+	case TransferHeld:
+		fmt.Fprintf(&b, " release=+%v", e.Release)
+	case Join:
+		if e.NonVoter {
+			b.WriteString(" non-voter")
+		}
 	}
 	if e.AllDisks {
 		b.WriteString(" all-disks")
@@ -151,10 +197,41 @@ type Schedule struct {
 	// every member is back) once it is over.
 	Window time.Duration `json:"window"`
 	Events []Event       `json:"events"`
+	// Spares are members configured but not started: Join events add
+	// them. Their indexes follow the members'.
+	Spares int `json:"spares,omitempty"`
+	// ClockRates, when set, gives each member (spares included) a clock
+	// for its lease, readiness and persistence timing that runs at that
+	// rate times real time (raft's own timers, and the promises followers
+	// measure, keep real time). Within DriftBound of 1 the lease must stay
+	// safe.
+	ClockRates []float64 `json:"clock_rates,omitempty"`
+	// BeyondDrift marks a schedule whose ClockRates break the lease's
+	// drift bound: linearizability violations are then expected, and
+	// reported apart from the violations (Result.Expected).
+	BeyondDrift bool `json:"beyond_drift,omitempty"`
 }
 
-// Members returns the number of members.
+// DriftBound is the clock-rate drift the lease tolerates with the default
+// consistency.LeaseOptions (DefaultDriftRatio): a leader whose clock runs
+// at a rate of at least 1-DriftBound of its followers' keeps its lease
+// within their promises.
+const DriftBound = 0.05
+
+// Members returns the number of members started at first (spares
+// excluded).
 func (s Schedule) Members() int { return s.Voters + s.NonVoters }
+
+// Total returns the number of members, spares included.
+func (s Schedule) Total() int { return s.Members() + s.Spares }
+
+// Rate returns member i's clock rate (1 when ClockRates is not set).
+func (s Schedule) Rate(i int) float64 {
+	if i < len(s.ClockRates) && s.ClockRates[i] > 0 {
+		return s.ClockRates[i]
+	}
+	return 1
+}
 
 // Counts returns how many events of each kind the schedule holds.
 func (s Schedule) Counts() map[Kind]int {
@@ -168,8 +245,18 @@ func (s Schedule) Counts() map[Kind]int {
 // String describes the schedule: its settings, then one line per event.
 func (s Schedule) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "schedule seed=%d voters=%d non-voters=%d read-fence=%v persist=%d/%v snapshot-threshold=%d keys=%d clients=%d window=%v\n",
+	fmt.Fprintf(&b, "schedule seed=%d voters=%d non-voters=%d read-fence=%v persist=%d/%v snapshot-threshold=%d keys=%d clients=%d window=%v",
 		s.Seed, s.Voters, s.NonVoters, s.ReadFence, s.PersistEvery, s.PersistInterval, s.SnapshotThreshold, s.Keys, s.Clients, s.Window)
+	if s.Spares > 0 {
+		fmt.Fprintf(&b, " spares=%d", s.Spares)
+	}
+	if s.ClockRates != nil {
+		fmt.Fprintf(&b, " clock-rates=%.3f", s.ClockRates)
+	}
+	if s.BeyondDrift {
+		b.WriteString(" BEYOND-DRIFT-BOUND (violations expected)")
+	}
+	b.WriteString("\n")
 	for _, e := range s.Events {
 		b.WriteString("  " + e.String() + "\n")
 	}
@@ -225,8 +312,115 @@ func Generate(seed int64) Schedule {
 			t = e.At + e.For + time.Duration(200+r.IntN(800))*time.Millisecond
 		}
 	}
+	s.addNemeses(seed)
 	sort.SliceStable(s.Events, func(i, j int) bool { return s.Events[i].At < s.Events[j].At })
 	return s
+}
+
+// addNemeses draws the kinds added on 2026-12-02 (transfers with held
+// messages, membership changes, fast restarts and crash-restart loops,
+// backups under load, clock-rate skew) from a second random stream, so
+// that every earlier draw, and so every earlier event of the seed, stays
+// as it was. Each takes part with modest probability, inside the same
+// window.
+func (s *Schedule) addNemeses(seed int64) {
+	r := rand.New(rand.NewPCG(uint64(seed), 0x2026_12_02))
+	between := func(lo, hi int) time.Duration { return time.Duration(lo+r.IntN(hi-lo+1)) * time.Millisecond }
+	voter := func() int { return r.IntN(s.Voters) }
+	// Draw every decision first, so that each is the same whatever the
+	// others decided.
+	transfer := r.IntN(100) < 15
+	membership := r.IntN(100) < 15
+	spares := r.IntN(2) == 0
+	fast := r.IntN(100) < 20
+	backup := r.IntN(100) < 10
+	skew := r.IntN(100)
+	rates := make([]float64, 8) // up to 5 voters, a non-voter and 2 spares
+	for i := range rates {
+		rates[i] = 1 - DriftBound + r.Float64()*2*DriftBound
+	}
+	slow := r.IntN(8)
+	slowRate := 0.5 + r.Float64()*0.3
+
+	if membership && spares {
+		s.Spares = 2
+	}
+	switch {
+	case skew < 20: // within the bound
+		s.ClockRates = rates[:s.Total()]
+	case skew < 23: // beyond it: one member's clock runs at 0.5-0.8
+		s.ClockRates = make([]float64, s.Total())
+		for i := range s.ClockRates {
+			s.ClockRates[i] = 1
+		}
+		s.ClockRates[slow%s.Total()] = slowRate
+		s.BeyondDrift = true
+	}
+	fits := func(e Event) bool { return e.At+e.For <= s.Window }
+	if transfer {
+		t := between(0, 1500)
+		for {
+			e := Event{Kind: TransferHeld, At: t, Nodes: []int{voter()}}
+			e.Release = between(600, 1200) // past ElectionTimeout (500ms): the transfer has timed out
+			e.For = e.Release + between(200, 600)
+			if !fits(e) || s.Voters < 2 {
+				break
+			}
+			s.Events = append(s.Events, e)
+			t = e.At + e.For + between(500, 1500)
+		}
+	}
+	if membership {
+		t := between(0, 1000)
+		for k := 0; ; k++ {
+			var e Event
+			if s.Spares > 0 && k%2 == 0 {
+				e = Event{Kind: Join, At: t, Nodes: []int{s.Members() + r.IntN(s.Spares)}, NonVoter: r.IntN(3) == 0, For: between(800, 2500)}
+			} else {
+				// Long enough for the removed member to stop saying
+				// ready (removedReadyBound) while it still runs.
+				e = Event{Kind: Remove, At: t, Nodes: []int{r.IntN(s.Members())}, For: removedReadyBound + between(200, 800)}
+			}
+			if !fits(e) {
+				break
+			}
+			s.Events = append(s.Events, e)
+			t = e.At + e.For + between(200, 800)
+		}
+	}
+	if fast {
+		t := between(0, 1000)
+		for {
+			// One fast restart, or a loop of 2-4 on the same member.
+			x, loops := r.IntN(s.Members()), 1
+			if r.IntN(2) == 0 {
+				loops = 2 + r.IntN(3)
+			}
+			var run []Event
+			at := t
+			for range loops {
+				e := Event{Kind: FastRestart, At: at, Nodes: []int{x}, For: between(50, 550)}
+				run = append(run, e)
+				at = e.At + e.For + between(100, 400)
+			}
+			if !fits(run[len(run)-1]) {
+				break
+			}
+			s.Events = append(s.Events, run...)
+			t = at + between(300, 1000)
+		}
+	}
+	if backup {
+		t := between(0, 1000)
+		for {
+			e := Event{Kind: Backup, At: t, Nodes: []int{r.IntN(s.Members())}}
+			if !fits(e) {
+				break
+			}
+			s.Events = append(s.Events, e)
+			t = e.At + between(800, 2000)
+		}
+	}
 }
 
 // event draws one event of kind k starting at t.
@@ -289,6 +483,18 @@ func (s Schedule) Validate() error {
 		return fmt.Errorf("faultsuite: schedule %d: %d keys, %d clients per member; need at least one of each", s.Seed, s.Keys, s.Clients)
 	case s.Window <= 0:
 		return fmt.Errorf("faultsuite: schedule %d: window %v", s.Seed, s.Window)
+	case s.Spares < 0:
+		return fmt.Errorf("faultsuite: schedule %d: %d spares", s.Seed, s.Spares)
+	case s.ClockRates != nil && len(s.ClockRates) != s.Total():
+		return fmt.Errorf("faultsuite: schedule %d: %d clock rates for %d members", s.Seed, len(s.ClockRates), s.Total())
+	}
+	for i, rate := range s.ClockRates {
+		if !(rate > 0) {
+			return fmt.Errorf("faultsuite: schedule %d: member %d's clock rate %v is not positive", s.Seed, i, rate)
+		}
+		if !s.BeyondDrift && (rate < 1-DriftBound || rate > 1+DriftBound) {
+			return fmt.Errorf("faultsuite: schedule %d: member %d's clock rate %v is beyond the drift bound and the schedule is not marked BeyondDrift", s.Seed, i, rate)
+		}
 	}
 	known := map[Kind]bool{}
 	for _, k := range Kinds() {
@@ -309,7 +515,10 @@ func (s Schedule) Validate() error {
 			return bad("no member")
 		}
 		for _, n := range e.Nodes {
-			if n < 0 || n >= s.Members() {
+			switch {
+			case e.Kind == Join && (n < s.Members() || n >= s.Total()):
+				return bad("member %d is not a spare", n)
+			case e.Kind != Join && (n < 0 || n >= s.Members()):
 				return bad("member %d does not exist", n)
 			}
 		}
@@ -321,6 +530,17 @@ func (s Schedule) Validate() error {
 		case Crash, CrashLeader, Restart:
 			if e.For < MinDowntime {
 				return bad("down for %v, less than MinDowntime %v", e.For, MinDowntime)
+			}
+		case FastRestart:
+			if e.For <= 0 {
+				return bad("down for %v", e.For)
+			}
+		case TransferHeld:
+			if e.Release <= 0 || e.Release > e.For {
+				return bad("release at +%v outside the event's %v", e.Release, e.For)
+			}
+			if e.Nodes[0] >= s.Voters {
+				return bad("target %d is not a voter", e.Nodes[0])
 			}
 		case Partition:
 			if len(e.Nodes) >= s.Members() {

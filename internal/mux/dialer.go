@@ -7,11 +7,31 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 )
 
 // DefaultDialTimeout bounds a Dial when Dialer.Timeout is zero.
 const DefaultDialTimeout = 10 * time.Second
+
+// ErrRefused is wrapped by Dial errors when the remote Mux refused the
+// connection and said why (see RefusedError).
+var ErrRefused = errors.New("mux: connection refused by the remote node")
+
+// RefusedError is the error of a Dial that the remote Mux refused: a plain
+// TCP dialer to a node that requires TLS, or a connection that the remote's
+// Options.Admit turned down. It wraps ErrRefused.
+type RefusedError struct {
+	// Reason is the remote's explanation.
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	return "mux: the remote node refused the connection: " + e.Reason
+}
+
+// Unwrap returns ErrRefused.
+func (e *RefusedError) Unwrap() error { return ErrRefused }
 
 // Dialer opens connections to a Mux. The zero value dials plain TCP with
 // DefaultDialTimeout.
@@ -97,6 +117,11 @@ func (d Dialer) handshake(ctx context.Context, raw net.Conn, addr string, kind b
 		stop()
 		return nil, fmt.Errorf("waiting for the remote to accept the connection: %w", err)
 	}
+	if ack[0] == refuseByte {
+		reason := readReason(conn)
+		stop()
+		return nil, &RefusedError{Reason: reason}
+	}
 	if !stop() {
 		// ctx ended just now and a past deadline may be set.
 		return nil, ctx.Err()
@@ -108,4 +133,16 @@ func (d Dialer) handshake(ctx context.Context, raw net.Conn, addr string, kind b
 		return nil, err
 	}
 	return conn, nil
+}
+
+// readReason reads the length-prefixed reason of a refusal; what arrives
+// of it is returned, a truncated reason included.
+func readReason(conn net.Conn) string {
+	var n [1]byte
+	if _, err := io.ReadFull(conn, n[:]); err != nil {
+		return "(no reason given)"
+	}
+	buf := make([]byte, n[0])
+	got, _ := io.ReadFull(conn, buf)
+	return strings.ToValidUTF8(string(buf[:got]), "?")
 }

@@ -32,7 +32,19 @@
 // [Dialer] to raft.StreamLayer, so that raft.NewNetworkTransportWithConfig
 // runs over the mux.
 //
-// Mutual TLS is configured by the caller: one *tls.Config, with
-// ClientAuth set to tls.RequireAndVerifyClientCert, serves for both the
-// listening and the dialing side.
+// A refused connection is told why before it is closed: instead of the
+// kind byte the Mux answers '!', a length byte and the reason, and the
+// dialer's Dial returns a [*RefusedError]. That is how a plain TCP dialer
+// to a TLS Mux, or one that [Options.Admit] turns down, learns its fate
+// at once instead of waiting for a timeout.
+//
+// # Mutual TLS
+//
+// One *tls.Config serves for both the listening and the dialing side. A
+// Mux always requires a client certificate that verifies against the
+// config's ClientCAs, or its RootCAs when ClientCAs is nil, whatever its
+// ClientAuth says ([ServerConfig]); a config with neither pool verifies
+// nothing and is refused. [Identity] returns what Options.Admit derived
+// from the verified chain, carried with the connection so that its owner
+// checks it without re-parsing certificates.
 package mux

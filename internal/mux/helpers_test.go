@@ -114,3 +114,20 @@ func expectClosed(t *testing.T, c net.Conn) {
 		t.Fatalf("connection still open after 5s: %v", err)
 	}
 }
+
+// countLines counts the lines that contain every one of subs.
+func (b *logBuffer) countLines(subs ...string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+lines:
+	for _, l := range strings.Split(b.buf.String(), "\n") {
+		for _, s := range subs {
+			if !strings.Contains(l, s) {
+				continue lines
+			}
+		}
+		n++
+	}
+	return n
+}

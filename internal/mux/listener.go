@@ -11,6 +11,7 @@ import (
 type handoff struct {
 	conn     net.Conn
 	deadline time.Time // end of the handshake phase
+	identity any       // what Options.Admit returned
 }
 
 // subListener is the net.Listener for one connection kind.
@@ -46,7 +47,7 @@ func (s *subListener) Accept() (net.Conn, error) {
 				s.mux.logger.Debug("closed connection: could not acknowledge its kind", "remote", h.conn.RemoteAddr(), "error", err)
 				continue
 			}
-			return s.mux.track(h.conn, s.kind), nil
+			return s.mux.track(h.conn, s.kind, h.identity), nil
 		case <-s.done:
 			return nil, s.acceptErr()
 		}

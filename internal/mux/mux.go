@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -23,10 +24,19 @@ const (
 
 // Defaults for Options.
 const (
-	DefaultHandshakeTimeout = 5 * time.Second
-	DefaultMaxPending       = 256
-	DefaultMaxConnsPerKind  = 512
+	DefaultHandshakeTimeout  = 5 * time.Second
+	DefaultMaxPending        = 256
+	DefaultMaxPendingPerHost = 64
+	DefaultMaxConnsPerKind   = 512
 )
+
+// refuseByte answers a kind byte instead of the kind itself when the Mux
+// refuses the connection; a length byte and the reason follow.
+const refuseByte byte = '!'
+
+// tlsHandshakeRecord is the first byte of every TLS connection (the record
+// type of a ClientHello).
+const tlsHandshakeRecord byte = 0x16
 
 // Options tune a Mux. The zero value gives the defaults.
 type Options struct {
@@ -34,10 +44,26 @@ type Options struct {
 	// handshake, kind byte, and the wait for a sub-listener to accept it.
 	// Zero or negative means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
-	// MaxPending bounds the connections in their handshake phase at once;
-	// beyond it new connections are closed at once. Zero or negative means
-	// DefaultMaxPending.
+	// MaxPending bounds the connections in their handshake phase at once.
+	// At the bound a new connection evicts the oldest pending one that
+	// has sent nothing yet, or, when every pending one has, the oldest:
+	// a flood of silent or slow connections makes way for a peer that
+	// completes its handshake at once, instead of keeping every newcomer
+	// out. Zero or negative means DefaultMaxPending.
 	MaxPending int
+	// MaxPendingPerHost bounds the connections in their handshake phase
+	// from one IP address, evicting the same way within that address.
+	// Zero or negative means DefaultMaxPendingPerHost.
+	MaxPendingPerHost int
+	// Admit, when set, decides whether a connection whose kind byte has
+	// been read is handed to its listener. It gets the kind, the remote
+	// address and, with TLS, the connection state (its VerifiedChains are
+	// the verified client certificate chains); it runs once per
+	// connection, on the connection's handshake goroutine, and must not
+	// block for long. An error refuses the connection: the dialer's Dial
+	// fails with a *RefusedError carrying the error's text. The value it
+	// returns is carried with the connection: see Identity.
+	Admit func(kind byte, remote net.Addr, state *tls.ConnectionState) (identity any, err error)
 	// MaxConnsPerKind bounds the accepted connections of one kind that are
 	// open at once. At the bound, a new connection evicts the one that has
 	// gone longest without receiving data: idle connections (a flood, a
@@ -64,13 +90,23 @@ type Mux struct {
 
 	mu       sync.Mutex
 	subs     map[byte]*subListener
-	sniffing map[net.Conn]struct{}     // raw conns in TLS handshake or kind read
+	sniffing map[*pendingConn]struct{} // conns in TLS handshake or kind read
 	accepted map[*trackedConn]struct{} // conns handed out and not yet closed
+	perHost  map[string]int            // pending conns per remote IP
+	pending  int                       // conns between Accept on ln and handover
+	seq      uint64                    // accept order of pending conns
+	closed   bool
 
-	lastEvictWarn atomic.Int64 // unix nanoseconds of the last eviction warning
-	pending       int          // conns between Accept on ln and handover
-	closed        bool
-	overLimit     bool // MaxPending reached; logged once until it clears
+	warned rateLimiter
+}
+
+// pendingConn is a connection in its handshake phase.
+type pendingConn struct {
+	raw     net.Conn
+	host    string
+	seq     uint64      // accept order
+	spoke   atomic.Bool // some byte has arrived
+	evicted bool        // no longer counted in the pending bounds (evicted or done); guarded by Mux.mu
 }
 
 // New wraps ln and starts the goroutine that accepts its connections.
@@ -84,6 +120,13 @@ type Mux struct {
 // nothing within HandshakeTimeout is closed and logged (Warn for what
 // suggests misconfiguration, Debug for silence and hang-ups). The Mux owns
 // ln from now on: Close closes it.
+//
+// With tlsConf set, every connection must present a client certificate
+// that verifies against tlsConf's CAs: New applies ServerConfig. A config
+// that ServerConfig refuses (no CA pool) makes the Mux refuse every TLS
+// connection, and New logs why; callers validate with ServerConfig first.
+// A dialer that speaks plain TCP to a TLS Mux is refused with a reason
+// its Dial reports, and so is one that Options.Admit refuses.
 func New(ln net.Listener, tlsConf *tls.Config, logger hclog.Logger, opts Options) *Mux {
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = DefaultHandshakeTimeout
@@ -91,11 +134,25 @@ func New(ln net.Listener, tlsConf *tls.Config, logger hclog.Logger, opts Options
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = DefaultMaxPending
 	}
+	if opts.MaxPendingPerHost <= 0 {
+		opts.MaxPendingPerHost = DefaultMaxPendingPerHost
+	}
 	if opts.MaxConnsPerKind <= 0 {
 		opts.MaxConnsPerKind = DefaultMaxConnsPerKind
 	}
 	if logger == nil {
 		logger = hclog.NewNullLogger()
+	}
+	if tlsConf != nil {
+		conf, err := ServerConfig(tlsConf)
+		if err != nil {
+			logger.Error("TLS config cannot verify peers; refusing every connection", "error", err)
+			conf = tlsConf.Clone()
+			conf.ClientCAs = x509.NewCertPool()
+			conf.ClientAuth = tls.RequireAndVerifyClientCert
+			conf.GetConfigForClient = nil
+		}
+		tlsConf = conf
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Mux{
@@ -106,8 +163,9 @@ func New(ln net.Listener, tlsConf *tls.Config, logger hclog.Logger, opts Options
 		ctx:      ctx,
 		cancel:   cancel,
 		subs:     make(map[byte]*subListener),
-		sniffing: make(map[net.Conn]struct{}),
+		sniffing: make(map[*pendingConn]struct{}),
 		accepted: make(map[*trackedConn]struct{}),
+		perHost:  make(map[string]int),
 	}
 	m.subs[KindRaft] = newSubListener(m, KindRaft)
 	m.subs[KindRPC] = newSubListener(m, KindRPC)
@@ -151,8 +209,8 @@ func (m *Mux) Close() error {
 		m.closed = true
 		m.cancel()
 		m.closeErr = m.ln.Close()
-		for c := range m.sniffing {
-			c.Close()
+		for p := range m.sniffing {
+			p.raw.Close()
 		}
 		accepted := m.accepted
 		m.accepted = nil
@@ -174,8 +232,19 @@ type trackedConn struct {
 	net.Conn
 	mux      *Mux
 	kind     byte
+	identity any          // what Options.Admit returned
 	lastRead atomic.Int64 // unix nanoseconds of the last read that returned data
 	once     sync.Once
+}
+
+// Identity returns the value Options.Admit returned for conn, a connection
+// a Mux listener handed out, or nil (no Admit, or another kind of conn).
+// It allocates nothing.
+func Identity(conn net.Conn) any {
+	if t, ok := conn.(*trackedConn); ok {
+		return t.identity
+	}
+	return nil
 }
 
 // Read records when data last arrived, for eviction.
@@ -190,8 +259,8 @@ func (t *trackedConn) Read(p []byte) (int, error) {
 // track registers conn as handed out. After Close it is closed at once.
 // When kind is at MaxConnsPerKind, the connection of that kind idle the
 // longest is closed to make room.
-func (m *Mux) track(conn net.Conn, kind byte) net.Conn {
-	t := &trackedConn{Conn: conn, mux: m, kind: kind}
+func (m *Mux) track(conn net.Conn, kind byte, identity any) net.Conn {
+	t := &trackedConn{Conn: conn, mux: m, kind: kind, identity: identity}
 	t.lastRead.Store(time.Now().UnixNano())
 	m.mu.Lock()
 	if m.accepted == nil { // closed meanwhile
@@ -218,12 +287,9 @@ func (m *Mux) track(conn net.Conn, kind byte) net.Conn {
 	m.accepted[t] = struct{}{}
 	m.mu.Unlock()
 	if victim != nil {
-		// A flood evicts on every accept: warn at most every 10s.
-		now := time.Now().UnixNano()
-		if last := m.lastEvictWarn.Load(); now-last > int64(10*time.Second) && m.lastEvictWarn.CompareAndSwap(last, now) {
-			m.logger.Warn("too many connections of one kind; closing the longest idle ones", "kind", string(kind),
-				"limit", m.opts.MaxConnsPerKind, "closed", victim.RemoteAddr(), "idle", time.Since(time.Unix(0, victim.lastRead.Load())))
-		}
+		// A flood evicts on every accept: the warning is rate-limited.
+		m.warned.log(m.logger, warnEvictIdle, "too many connections of one kind; closing the longest idle ones", "kind", string(kind),
+			"limit", m.opts.MaxConnsPerKind, "closed", victim.RemoteAddr(), "idle", time.Since(time.Unix(0, victim.lastRead.Load())))
 		victim.Conn.Close()
 	}
 	return t
@@ -237,6 +303,27 @@ func (t *trackedConn) Close() error {
 		t.mux.mu.Unlock()
 	})
 	return t.Conn.Close()
+}
+
+// CloseIf closes every accepted connection of the given kind, not yet
+// closed by its owner, for which drop returns true given what
+// Options.Admit returned for it, and returns how many it closed: for
+// revoking connections whose peer lost its right to them. drop runs with
+// the Mux's lock held and must not call the Mux.
+func (m *Mux) CloseIf(kind byte, drop func(identity any) bool) int {
+	m.mu.Lock()
+	var victims []*trackedConn
+	for c := range m.accepted {
+		if c.kind == kind && drop(c.identity) {
+			victims = append(victims, c)
+			delete(m.accepted, c)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range victims {
+		c.Conn.Close()
+	}
+	return len(victims)
 }
 
 func (m *Mux) isClosed() bool {
@@ -278,49 +365,135 @@ func (m *Mux) acceptLoop() {
 }
 
 // admit starts the handshake of a new connection, or closes it at once
-// when the Mux is closed or MaxPending connections are already pending.
+// when the Mux is closed. At MaxPending, or MaxPendingPerHost for its
+// address, it first evicts a pending connection (see Options.MaxPending).
 func (m *Mux) admit(conn net.Conn) {
+	host := remoteHost(conn)
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		conn.Close()
 		return
 	}
-	if m.pending >= m.opts.MaxPending {
-		first := !m.overLimit
-		m.overLimit = true
+	var victim *pendingConn
+	limit := ""
+	switch {
+	case m.perHost[host] >= m.opts.MaxPendingPerHost:
+		victim, limit = m.evictionVictim(host), "max_pending_per_host"
+	case m.pending >= m.opts.MaxPending:
+		victim, limit = m.evictionVictim(""), "max_pending"
+	}
+	if limit != "" && victim == nil {
+		// Every pending connection of the bound has finished its
+		// handshake and waits for a listener to accept it.
 		m.mu.Unlock()
 		conn.Close()
-		if first {
-			m.logger.Warn("too many connections in handshake; refusing new ones until some finish",
-				"max_pending", m.opts.MaxPending, "remote", conn.RemoteAddr())
-		} else {
-			m.logger.Debug("refused connection: too many in handshake", "remote", conn.RemoteAddr())
-		}
+		m.warned.log(m.logger, warnPendingFull, "too many connections waiting to be accepted; refusing new ones",
+			"limit", limit, "remote", conn.RemoteAddr())
 		return
 	}
+	if victim != nil {
+		m.forgetPending(victim)
+		victim.evicted = true
+	}
+	m.seq++
+	p := &pendingConn{raw: conn, host: host, seq: m.seq}
 	m.pending++
-	m.sniffing[conn] = struct{}{}
+	m.perHost[host]++
+	m.sniffing[p] = struct{}{}
 	m.wg.Add(1)
 	m.mu.Unlock()
-	go m.handshake(conn)
+	if victim != nil {
+		victim.raw.Close()
+		m.warned.log(m.logger, warnEvictPending, "too many connections in handshake; closing the oldest silent ones",
+			"limit", limit, "closed", victim.raw.RemoteAddr(), "spoke", victim.spoke.Load())
+	}
+	go m.handshake(p)
 }
 
-// handshake takes one connection through TLS, reads its kind and hands it
-// to the sub-listener of that kind.
-func (m *Mux) handshake(raw net.Conn) {
+// evictionVictim picks the pending connection to close for a newcomer:
+// among those still in their handshake (from host, when host is not
+// empty), the oldest that has sent nothing, else the oldest. A connection
+// whose bytes have arrived but not been read yet (its goroutine has not
+// run) counts as having sent them. It returns nil when there is none.
+// m.mu is held.
+func (m *Mux) evictionVictim(host string) *pendingConn {
+	var oldest *pendingConn
+	for range maxPeeks {
+		var oldestSilent *pendingConn
+		oldest = nil
+		for p := range m.sniffing {
+			if host != "" && p.host != host {
+				continue
+			}
+			if oldest == nil || p.seq < oldest.seq {
+				oldest = p
+			}
+			if !p.spoke.Load() && (oldestSilent == nil || p.seq < oldestSilent.seq) {
+				oldestSilent = p
+			}
+		}
+		if oldestSilent == nil {
+			return oldest
+		}
+		if !hasUnreadData(oldestSilent.raw) {
+			return oldestSilent
+		}
+		oldestSilent.spoke.Store(true)
+	}
+	return oldest
+}
+
+// maxPeeks bounds the connections evictionVictim peeks at for one
+// newcomer; past it the oldest is evicted.
+const maxPeeks = 8
+
+// forgetPending ends p's claim on the pending bounds. m.mu is held.
+func (m *Mux) forgetPending(p *pendingConn) {
+	delete(m.sniffing, p)
+	m.pending--
+	if m.perHost[p.host]--; m.perHost[p.host] <= 0 {
+		delete(m.perHost, p.host)
+	}
+}
+
+// remoteHost is the IP address conn comes from, the key of
+// MaxPendingPerHost.
+func remoteHost(conn net.Conn) string {
+	if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	host, _, err := net.SplitHostPort(conn.RemoteAddr().String())
+	if err != nil {
+		return conn.RemoteAddr().String()
+	}
+	return host
+}
+
+// handshake takes one connection through TLS, reads its kind, asks
+// Options.Admit and hands it to the sub-listener of that kind.
+func (m *Mux) handshake(p *pendingConn) {
 	defer m.wg.Done()
-	defer m.release()
+	defer m.release(p)
+	raw := p.raw
 	deadline := time.Now().Add(m.opts.HandshakeTimeout)
 	ctx, cancel := context.WithDeadline(m.ctx, deadline)
 	defer cancel()
 
-	conn, kind, err := m.sniff(ctx, raw, deadline)
+	conn, kind, err := m.sniff(ctx, p, deadline)
 	m.mu.Lock()
-	delete(m.sniffing, raw)
+	evicted := p.evicted
+	delete(m.sniffing, p)
 	sub := m.subs[kind]
 	m.mu.Unlock()
+	if evicted {
+		conn.Close()
+		return
+	}
 	if err != nil {
+		if errors.Is(err, errPlaintextPeer) {
+			m.refuse(conn, deadline, "this node requires TLS with a client certificate")
+		}
 		conn.Close()
 		m.logSniffError(raw, err)
 		return
@@ -330,8 +503,22 @@ func (m *Mux) handshake(raw net.Conn) {
 		m.logger.Warn("closed connection of unknown kind", "remote", raw.RemoteAddr(), "first_byte", fmt.Sprintf("%#02x", kind))
 		return
 	}
+	var identity any
+	if admit := m.opts.Admit; admit != nil {
+		var state *tls.ConnectionState
+		if tc, ok := conn.(*tls.Conn); ok {
+			st := tc.ConnectionState()
+			state = &st
+		}
+		if identity, err = admit(kind, raw.RemoteAddr(), state); err != nil {
+			m.refuse(conn, deadline, err.Error())
+			conn.Close()
+			m.warned.log(m.logger, warnRefused, "refused connection", "remote", raw.RemoteAddr(), "kind", string(kind), "reason", err)
+			return
+		}
+	}
 	select {
-	case sub.handoff <- handoff{conn: conn, deadline: deadline}:
+	case sub.handoff <- handoff{conn: conn, deadline: deadline, identity: identity}:
 	case <-sub.done:
 		conn.Close()
 		m.logger.Debug("closed connection: its listener is closed", "remote", raw.RemoteAddr(), "kind", string(kind))
@@ -343,25 +530,76 @@ func (m *Mux) handshake(raw net.Conn) {
 	}
 }
 
+// errPlaintextPeer is a connection to a TLS Mux whose first byte is not a
+// TLS record: a dialer without TLS.
+var errPlaintextPeer = errors.New("plain TCP peer; this node requires TLS")
+
+// errTLSPeer is a connection to a plain Mux that starts a TLS handshake.
+var errTLSPeer = errors.New("peer starts a TLS handshake; this node has no TLS configured")
+
+// maxReason bounds the reason sent with a refusal.
+const maxReason = 255
+
+// refuse tells the dialer why its connection is closed: refuseByte, the
+// reason's length and the reason, written within the handshake phase.
+func (m *Mux) refuse(conn net.Conn, deadline time.Time, reason string) {
+	if len(reason) > maxReason {
+		reason = reason[:maxReason]
+	}
+	msg := make([]byte, 0, 2+len(reason))
+	msg = append(msg, refuseByte, byte(len(reason)))
+	msg = append(msg, reason...)
+	if conn.SetWriteDeadline(deadline) == nil {
+		conn.Write(msg)
+	}
+}
+
 // sniff performs the TLS handshake, if any, and reads the kind byte. The
 // returned conn is the one to close on error and to hand over otherwise.
-func (m *Mux) sniff(ctx context.Context, raw net.Conn, deadline time.Time) (net.Conn, byte, error) {
+func (m *Mux) sniff(ctx context.Context, p *pendingConn, deadline time.Time) (net.Conn, byte, error) {
+	raw := p.raw
 	if err := raw.SetDeadline(deadline); err != nil {
 		return raw, 0, err
 	}
-	conn := raw
-	if m.tlsConf != nil {
-		tc := tls.Server(raw, m.tlsConf)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return raw, 0, &handshakeError{err}
-		}
-		conn = tc
-	}
 	var b [1]byte
-	if _, err := io.ReadFull(conn, b[:]); err != nil {
-		return conn, 0, fmt.Errorf("reading the kind byte: %w", err)
+	if _, err := io.ReadFull(raw, b[:]); err != nil {
+		return raw, 0, fmt.Errorf("reading the first byte: %w", err)
 	}
-	return conn, b[0], nil
+	p.spoke.Store(true)
+	if m.tlsConf == nil {
+		if b[0] == tlsHandshakeRecord {
+			return raw, 0, errTLSPeer
+		}
+		return raw, b[0], nil
+	}
+	if b[0] != tlsHandshakeRecord {
+		return raw, 0, errPlaintextPeer
+	}
+	tc := tls.Server(&replayConn{Conn: raw, first: b[0], pending: true}, m.tlsConf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return tc, 0, &handshakeError{err}
+	}
+	if _, err := io.ReadFull(tc, b[:]); err != nil {
+		return tc, 0, fmt.Errorf("reading the kind byte: %w", err)
+	}
+	return tc, b[0], nil
+}
+
+// replayConn returns one byte already read from Conn before what Conn
+// still holds.
+type replayConn struct {
+	net.Conn
+	first   byte
+	pending bool
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if c.pending && len(p) > 0 {
+		c.pending = false
+		p[0] = c.first
+		return 1, nil
+	}
+	return c.Conn.Read(p)
 }
 
 // handshakeError marks a failed TLS handshake, for logging.
@@ -380,19 +618,28 @@ func (m *Mux) logSniffError(raw net.Conn, err error) {
 	switch {
 	case quiet:
 		m.logger.Debug("closed connection: nothing received in time or hung up", "remote", raw.RemoteAddr(), "error", err)
+	case errors.Is(err, errPlaintextPeer):
+		m.warned.log(m.logger, warnPlaintext, "refused plain TCP connection: this node requires TLS", "remote", raw.RemoteAddr())
+	case errors.Is(err, errTLSPeer):
+		m.warned.log(m.logger, warnTLSPeer, "closed connection: the peer speaks TLS, this node has no TLS configured", "remote", raw.RemoteAddr())
 	case errors.As(err, &he):
-		m.logger.Warn("closed connection: TLS handshake failed", "remote", raw.RemoteAddr(), "error", err)
+		m.warned.log(m.logger, warnHandshake, "closed connection: TLS handshake failed", "remote", raw.RemoteAddr(), "error", err)
 	default:
 		m.logger.Debug("closed connection during handshake", "remote", raw.RemoteAddr(), "error", err)
 	}
 }
 
-// release ends one connection's handshake phase.
-func (m *Mux) release() {
+// release ends one connection's handshake phase, unless its eviction
+// ended it already.
+func (m *Mux) release(p *pendingConn) {
 	m.mu.Lock()
-	m.pending--
-	if m.pending < m.opts.MaxPending {
-		m.overLimit = false
+	if !p.evicted {
+		delete(m.sniffing, p)
+		p.evicted = true
+		m.pending--
+		if m.perHost[p.host]--; m.perHost[p.host] <= 0 {
+			delete(m.perHost, p.host)
+		}
 	}
 	m.mu.Unlock()
 }

@@ -44,6 +44,11 @@
 // stops accepting, and the Mux refuses the waiting connections after its
 // handshake timeout, so their Dial fails cleanly), the requests in flight
 // on one connection (MaxInFlightPerConn: beyond it, it stops reading that
-// connection), and the size of frames in both directions (MaxBody). A
-// malformed or oversized frame closes that connection only.
+// connection), the bytes those requests hold, per connection and over the
+// whole server (MaxInFlightBytesPerConn, MaxInFlightBytes: a request's
+// header is read first, and its body only once its bytes fit both
+// budgets, so a peer that sends many large requests and never reads the
+// answers holds at most its connection's budget), and the size of frames
+// in both directions (MaxBody). A malformed or oversized frame closes
+// that connection only.
 package rpc

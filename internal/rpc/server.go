@@ -28,6 +28,10 @@ const (
 	DefaultMaxConns           = 1024
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultConnsPerAddr       = 2
+	// DefaultInFlightBodiesPerConn and DefaultInFlightBodies size the
+	// default byte budgets in units of MaxBody.
+	DefaultInFlightBodiesPerConn = 4
+	DefaultInFlightBodies        = 16
 )
 
 // ServerOptions tune a Server. The zero value gives the defaults; zero or
@@ -41,9 +45,24 @@ type ServerOptions struct {
 	// handled at once; at the bound the server stops reading that
 	// connection until one finishes. Default 1024.
 	MaxInFlightPerConn int
+	// MaxInFlightBytesPerConn bounds the bytes that the requests of one
+	// connection being handled hold (each counts its body plus 1 KiB); at
+	// the bound the server stops reading that connection until a
+	// response has been written. Default 4 × MaxBody; at least MaxBody
+	// plus 1 KiB, so that a request of MaxBody can always be served.
+	MaxInFlightBytesPerConn int
+	// MaxInFlightBytes bounds the same bytes over all connections of the
+	// server: at the bound every reader waits. Default 16 × MaxBody; at
+	// least MaxInFlightBytesPerConn.
+	MaxInFlightBytes int
 	// MaxConns bounds the connections served at once; at the bound the
 	// server stops accepting. Default 1024.
 	MaxConns int
+	// ConnContext, when set, derives the context of a connection's
+	// handlers from the server's, once per connection: a way to hand the
+	// handlers what is known about the peer (its verified identity)
+	// without work per request.
+	ConnContext func(ctx context.Context, conn net.Conn) context.Context
 	// WriteTimeout bounds the write of one response; a peer that does not
 	// read for that long loses its connection. Default 10s.
 	WriteTimeout time.Duration
@@ -68,6 +87,7 @@ type Server struct {
 	ctx       context.Context // cancelled by Close; parent of handler contexts
 	cancel    context.CancelFunc
 	connSlots chan struct{} // one token per served connection
+	bytes     *budget       // MaxInFlightBytes
 	wg        sync.WaitGroup
 
 	closeOnce sync.Once
@@ -77,7 +97,7 @@ type Server struct {
 	conns  map[*serverConn]struct{}
 	closed bool
 
-	throttled atomic.Int64 // times a reader waited for an in-flight slot (tests)
+	throttled atomic.Int64 // times a reader waited for an in-flight slot or bytes (tests)
 }
 
 // NewServer returns a Server for ln and h. It starts nothing: call Serve.
@@ -90,6 +110,14 @@ func NewServer(ln net.Listener, h Handler, opts ServerOptions) *Server {
 	if opts.MaxInFlightPerConn <= 0 {
 		opts.MaxInFlightPerConn = DefaultMaxInFlightPerConn
 	}
+	if opts.MaxInFlightBytesPerConn <= 0 {
+		opts.MaxInFlightBytesPerConn = DefaultInFlightBodiesPerConn * opts.MaxBody
+	}
+	opts.MaxInFlightBytesPerConn = max(opts.MaxInFlightBytesPerConn, opts.MaxBody+requestOverhead)
+	if opts.MaxInFlightBytes <= 0 {
+		opts.MaxInFlightBytes = DefaultInFlightBodies * opts.MaxBody
+	}
+	opts.MaxInFlightBytes = max(opts.MaxInFlightBytes, opts.MaxInFlightBytesPerConn)
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
 	}
@@ -109,6 +137,7 @@ func NewServer(ln net.Listener, h Handler, opts ServerOptions) *Server {
 		ctx:       ctx,
 		cancel:    cancel,
 		connSlots: make(chan struct{}, opts.MaxConns),
+		bytes:     newBudget(int64(opts.MaxInFlightBytes)),
 		conns:     make(map[*serverConn]struct{}),
 	}
 }

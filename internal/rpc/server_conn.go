@@ -21,6 +21,7 @@ type serverConn struct {
 	ctx    context.Context // cancelled when the conn dies or the server closes
 	cancel context.CancelFunc
 	slots  chan struct{} // one token per request in flight
+	bytes  *budget       // MaxInFlightBytesPerConn
 	wmu    sync.Mutex    // serialises response writes
 
 	handlers sync.WaitGroup
@@ -28,32 +29,77 @@ type serverConn struct {
 
 func newServerConn(s *Server, conn net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &serverConn{s: s, conn: conn, ctx: ctx, cancel: cancel, slots: make(chan struct{}, s.opts.MaxInFlightPerConn)}
+	return &serverConn{s: s, conn: conn, ctx: ctx, cancel: cancel,
+		slots: make(chan struct{}, s.opts.MaxInFlightPerConn),
+		bytes: newBudget(int64(s.opts.MaxInFlightBytesPerConn))}
 }
 
 // serve reads requests and starts a handler for each, until the connection
-// fails; then it closes the connection and waits for its handlers.
+// fails; then it closes the connection and waits for its handlers. A
+// request's body is read only once its bytes fit the connection's and the
+// server's budgets.
 func (c *serverConn) serve() {
 	defer c.s.wg.Done()
 	defer c.s.connDone(c)
+	handlerCtx := c.ctx
+	if cc := c.s.opts.ConnContext; cc != nil {
+		handlerCtx = cc(c.ctx, c.conn)
+	}
 	r := bufio.NewReaderSize(c.conn, 32<<10)
 	for c.acquire() {
-		req, err := wire.ReadFrame(r, c.s.opts.MaxBody)
+		h, err := wire.ReadHeader(r, c.s.opts.MaxBody)
 		if err != nil {
+			<-c.slots
+			c.readFailed(err)
+			break
+		}
+		cost := int64(h.BodyLen) + requestOverhead
+		if !c.reserve(cost) {
+			<-c.slots
+			break
+		}
+		req, err := wire.ReadBody(r, h)
+		if err != nil {
+			c.unreserve(cost)
 			<-c.slots
 			c.readFailed(err)
 			break
 		}
 		c.handlers.Add(1)
 		if inline := c.s.opts.Inline; inline != nil && inline(req.Type) {
-			c.handle(req)
+			c.handle(handlerCtx, req, cost)
 			continue
 		}
-		go c.handle(req)
+		go c.handle(handlerCtx, req, cost)
 	}
 	c.cancel()
 	c.conn.Close()
 	c.handlers.Wait()
+}
+
+// reserve takes cost bytes from the connection's budget, then the
+// server's, waiting while either is short. It reports false when the
+// connection is done first.
+func (c *serverConn) reserve(cost int64) bool {
+	if !c.bytes.tryTake(cost) {
+		c.s.throttled.Add(1)
+		if !c.bytes.take(c.ctx, cost) {
+			return false
+		}
+	}
+	if !c.s.bytes.tryTake(cost) {
+		c.s.throttled.Add(1)
+		if !c.s.bytes.take(c.ctx, cost) {
+			c.bytes.give(cost)
+			return false
+		}
+	}
+	return true
+}
+
+func (c *serverConn) unreserve(cost int64) {
+	c.s.bytes.give(cost)
+	c.bytes.give(cost)
 }
 
 // acquire takes an in-flight slot, waiting while MaxInFlightPerConn
@@ -115,11 +161,15 @@ func (c *serverConn) closeWithNotice(notice wire.Frame) {
 	}
 }
 
-// handle runs the handler for one request and writes its response.
-func (c *serverConn) handle(req wire.Frame) {
+// handle runs the handler for one request, writes its response and gives
+// back the request's slot and bytes.
+func (c *serverConn) handle(ctx context.Context, req wire.Frame, cost int64) {
 	defer c.handlers.Done()
-	defer func() { <-c.slots }()
-	resp := c.call(req)
+	defer func() {
+		c.unreserve(cost)
+		<-c.slots
+	}()
+	resp := c.call(ctx, req)
 	resp.ID = req.ID
 	if len(resp.Body) > c.s.opts.MaxBody {
 		c.s.logger.Warn("response too large; sending an error instead",
@@ -131,14 +181,14 @@ func (c *serverConn) handle(req wire.Frame) {
 }
 
 // call runs the handler, turning a panic into a CodeInternal answer.
-func (c *serverConn) call(req wire.Frame) (resp wire.Frame) {
+func (c *serverConn) call(ctx context.Context, req wire.Frame) (resp wire.Frame) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.s.logger.Error("RPC handler panicked", "type", req.Type, "panic", p, "stack", string(debug.Stack()))
 			resp = statusFrame(req.ID, wire.CodeInternal, "internal error")
 		}
 	}()
-	return c.s.handler(c.ctx, req)
+	return c.s.handler(ctx, req)
 }
 
 // write sends one frame and reports whether it was written; a failed write

@@ -57,6 +57,10 @@ type Options struct {
 	Network *faultnet.Network
 	// LogStore is every member's Config.LogStore (default: bolt).
 	LogStore raftsync.LogStoreKind
+	// Spares is how many members, after the n that New starts, are
+	// configured (ID, Dir, Configure) but not started: tests add them
+	// later with Join. Their Join targets are the first n members.
+	Spares int
 	// Autopilot, when set, is every member's Config.Autopilot; nil means
 	// FastAutopilot(). Configure may still change it per member.
 	Autopilot *raftsync.AutopilotConfig
@@ -66,11 +70,14 @@ type Options struct {
 type Member struct {
 	Index int
 	ID    string
-	Dir   string
-	Addr  string // the advertised address, stable across restarts
-	FSM   raft.FSM
-	Node  *raftsync.Node
-	cfg   raftsync.Config
+	// Dir is the member's data directory; Rejoin gives it a fresh one.
+	Dir  string
+	Addr string // the advertised address, stable across restarts
+	FSM  raft.FSM
+	Node *raftsync.Node
+	cfg  raftsync.Config
+	// started is set once a node ran on Dir.
+	started bool
 }
 
 // KV returns the member's *KV: its FSM itself, or the KV an FSM type
@@ -81,8 +88,10 @@ func (m *Member) KV() *KV { return m.FSM.(interface{ KVStore() *KV }).KVStore() 
 type Cluster struct {
 	t       testing.TB
 	opts    Options
+	base    string
 	mu      sync.Mutex
 	Members []*Member
+	dirs    int // fresh directories handed out by Rejoin
 }
 
 // New starts an n-member cluster: member 0 bootstraps, the others join
@@ -91,47 +100,33 @@ type Cluster struct {
 func New(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	base := t.TempDir() // registered first, so removed after Close
-	c := &Cluster{t: t, opts: opts}
+	c := &Cluster{t: t, opts: opts, base: base}
 	t.Cleanup(c.Close)
-	for i := 0; i < n; i++ {
+	for i := 0; i < n+opts.Spares; i++ {
 		m := &Member{Index: i, ID: fmt.Sprintf("node%d", i), Dir: filepath.Join(base, fmt.Sprintf("node%d", i))}
-		cfg := raftsync.Config{
-			ID:         m.ID,
-			Dir:        m.Dir,
-			Addr:       "127.0.0.1:0",
-			Bootstrap:  i == 0,
-			NonVoter:   i >= n-opts.NonVoters && i > 0,
-			Logger:     Logger(t, m.ID),
-			RaftConfig: FastRaft,
-			LogStore:   opts.LogStore,
-			Autopilot:  FastAutopilot(),
+		var join []string
+		switch {
+		case i > 0 && i < n:
+			join = []string{c.Members[0].Addr}
+		case i >= n:
+			for _, o := range c.Members[:n] {
+				join = append(join, o.Addr)
+			}
 		}
-		if opts.Autopilot != nil {
-			cfg.Autopilot = *opts.Autopilot
-		}
-		if i > 0 {
-			cfg.Join = []string{c.Members[0].Addr}
-		}
-		if opts.TLS != nil {
-			cfg.TLS = opts.TLS(i)
-		}
-		if opts.Network != nil {
-			cfg.DialContext = opts.Network.Dialer(m.ID)
-		}
-		if opts.Configure != nil {
-			opts.Configure(i, &cfg)
-		}
-		m.cfg = cfg
 		c.Members = append(c.Members, m)
+		m.cfg = c.config(m, i == 0, i >= n-opts.NonVoters && i > 0 && i < n, join)
+		if i >= n {
+			continue // a spare: Join adds it
+		}
 		c.Start(m)
 		if i == 0 {
 			c.WaitReady(m)
 		}
 	}
-	for _, m := range c.Members {
+	for _, m := range c.Members[:n] {
 		c.WaitReady(m)
 	}
-	for _, m := range c.Members[1:] {
+	for _, m := range c.Members[1:n] {
 		c.WaitVoter(m)
 	}
 	return c
@@ -148,19 +143,119 @@ func (c *Cluster) WaitVoter(m *Member) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, l := range c.Running() {
-			if l.Node.State() != raft.Leader {
-				continue
-			}
-			for _, s := range l.Node.Status().Members {
-				if s.ID == m.ID && !s.NonVoter {
-					return
-				}
-			}
+		if present, suffrage, _ := c.InConfiguration(m); present && suffrage == raft.Voter {
+			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	c.t.Fatalf("%s not promoted to voter within 20s", m.ID)
+}
+
+// config builds member m's Config (Configure applied last).
+func (c *Cluster) config(m *Member, bootstrap, nonVoter bool, join []string) raftsync.Config {
+	cfg := raftsync.Config{
+		ID:         m.ID,
+		Dir:        m.Dir,
+		Addr:       "127.0.0.1:0",
+		Bootstrap:  bootstrap,
+		NonVoter:   nonVoter,
+		Join:       join,
+		Logger:     Logger(c.t, m.ID),
+		RaftConfig: FastRaft,
+		LogStore:   c.opts.LogStore,
+		Autopilot:  FastAutopilot(),
+	}
+	if c.opts.Autopilot != nil {
+		cfg.Autopilot = *c.opts.Autopilot
+	}
+	if m.Addr != "" {
+		cfg.Addr = m.Addr
+	}
+	if c.opts.TLS != nil {
+		cfg.TLS = c.opts.TLS(m.Index)
+	}
+	if c.opts.Network != nil {
+		cfg.DialContext = c.opts.Network.Dialer(m.ID)
+	}
+	if c.opts.Configure != nil {
+		c.opts.Configure(m.Index, &cfg)
+	}
+	return cfg
+}
+
+// Join starts m as a new member, a voter or a non-voter, with a fresh
+// data directory when it was a member before (see Rejoin); Open joins it
+// through the running members (or, for a spare, through the first members
+// New started). It does not wait for m to be Ready.
+func (c *Cluster) Join(m *Member, nonVoter bool) error {
+	c.mu.Lock()
+	var join []string
+	for _, o := range c.Members {
+		if o != m && o.Node != nil {
+			join = append(join, o.Addr)
+		}
+	}
+	started := m.started
+	c.mu.Unlock()
+	if len(join) == 0 {
+		join = m.cfg.Join
+	}
+	if started {
+		c.fresh(m)
+	}
+	m.cfg = c.config(m, false, nonVoter, join)
+	return c.TryStart(m)
+}
+
+// fresh gives m a new, empty data directory, for a member that comes back
+// after its removal (a removed member's directory is not a way back in).
+func (c *Cluster) fresh(m *Member) {
+	c.mu.Lock()
+	c.dirs++
+	m.Dir = filepath.Join(c.base, fmt.Sprintf("%s.%d", m.ID, c.dirs))
+	m.started = false
+	c.mu.Unlock()
+}
+
+// Remove removes m from the cluster's configuration through any running
+// member other than m (the request is forwarded to the leader), then
+// leaves m's node running: the test decides when it closes. It returns the
+// RemoveServer error; ErrIndeterminate means the removal may or may not
+// have happened.
+func (c *Cluster) Remove(ctx context.Context, m *Member) error {
+	via := m.Node
+	for _, o := range c.Running() {
+		if o != m {
+			via = o.Node
+			break
+		}
+	}
+	if via == nil {
+		return fmt.Errorf("testcluster: no running member to remove %s through", m.ID)
+	}
+	return via.RemoveServer(ctx, m.ID)
+}
+
+// InConfiguration reports whether the latest raft configuration the
+// running members' leader holds lists m, and as what; known is false when
+// no running member leads.
+func (c *Cluster) InConfiguration(m *Member) (present bool, suffrage raft.ServerSuffrage, known bool) {
+	for _, o := range c.Running() {
+		if o.Node.State() != raft.Leader {
+			continue
+		}
+		f := o.Node.Raft().GetConfiguration()
+		if f.Error() != nil {
+			continue
+		}
+		for _, s := range f.Configuration().Servers {
+			if string(s.ID) == m.ID {
+				return true, s.Suffrage, true
+			}
+		}
+		return false, 0, true
+	}
+	return false, 0, false
 }
 
 // Start opens m's node (again, after Stop) with a fresh FSM of the
@@ -175,6 +270,7 @@ func (c *Cluster) Start(m *Member) {
 // TryStart is Start returning the error.
 func (c *Cluster) TryStart(m *Member) error {
 	cfg := m.cfg
+	cfg.Dir = m.Dir
 	if m.Addr != "" {
 		cfg.Addr = m.Addr
 	}
@@ -192,6 +288,7 @@ func (c *Cluster) TryStart(m *Member) error {
 	c.mu.Lock()
 	m.Node = node
 	m.Addr = node.AdvertiseAddr()
+	m.started = true
 	c.mu.Unlock()
 	if c.opts.Network != nil {
 		c.opts.Network.Register(m.ID, m.Addr)

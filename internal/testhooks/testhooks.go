@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/internal/clock"
 )
 
 // Hooks are the wrappers a test installs for one node, identified by its
@@ -20,6 +22,11 @@ type Hooks struct {
 	WrapLogStore func(raft.LogStore) raft.LogStore
 	// WrapStableStore, when set, wraps the node's raft stable store.
 	WrapStableStore func(raft.StableStore) raft.StableStore
+	// Clock, when set, replaces the node's own clock: the one its lease,
+	// readiness tracker and persistence throttle read (not raft's timers,
+	// nor the time a follower measures its promises on). Fault tests give
+	// it a clock running at another rate to model clock-rate drift.
+	Clock clock.Clock
 }
 
 var (

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -56,6 +57,14 @@ func NewCA(t testing.TB) *CA {
 // client authentication. It fails the test on error.
 func (ca *CA) Issue(t testing.TB, name string, ips ...net.IP) tls.Certificate {
 	t.Helper()
+	return ca.IssueSANs(t, name, []string{name}, nil, ips...)
+}
+
+// IssueSANs is Issue with the subject alternative names given: DNS names,
+// URIs and IP addresses (dns may be empty, for a certificate that names
+// no node by DNS). It fails the test on error.
+func (ca *CA) IssueSANs(t testing.TB, name string, dns []string, uris []*url.URL, ips ...net.IP) tls.Certificate {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatalf("testtls: key for %s: %v", name, err)
@@ -63,7 +72,8 @@ func (ca *CA) Issue(t testing.TB, name string, ips ...net.IP) tls.Certificate {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name},
+		DNSNames:     dns,
+		URIs:         uris,
 		IPAddresses:  ips,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
@@ -79,6 +89,12 @@ func (ca *CA) Issue(t testing.TB, name string, ips ...net.IP) tls.Certificate {
 		t.Fatalf("testtls: parse certificate for %s: %v", name, err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// AppConfig returns a TLS config the way an application writes one: its
+// certificate and the CA pool, ClientAuth and ClientCAs left unset.
+func (ca *CA) AppConfig(cert tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: ca.Pool}
 }
 
 // ServerClientConfig returns a mutual-TLS config presenting cert, trusting

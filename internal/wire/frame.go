@@ -49,8 +49,15 @@ type Frame struct {
 	Body []byte
 }
 
+// Header is the part of a frame that precedes its body.
+type Header struct {
+	Type    Type
+	ID      uint64
+	BodyLen int // checked against the reader's limit
+}
+
 // ReadFrame reads one frame from r. It blocks until a whole frame has been
-// read or r fails.
+// read or r fails. It is ReadHeader followed by ReadBody.
 //
 // The length is checked before anything is allocated: a body larger than
 // maxBody (a negative maxBody counts as zero) gives an error wrapping
@@ -64,34 +71,52 @@ type Frame struct {
 // a stream that ends inside a frame gives io.ErrUnexpectedEOF. Other errors
 // come from r unchanged.
 func ReadFrame(r *bufio.Reader, maxBody int) (Frame, error) {
+	h, err := ReadHeader(r, maxBody)
+	if err != nil {
+		return Frame{}, err
+	}
+	return ReadBody(r, h)
+}
+
+// ReadHeader reads a frame's header, with the checks and errors of
+// ReadFrame, and allocates nothing. A reader that must budget memory
+// before it commits to a body reads the header, reserves h.BodyLen bytes,
+// then calls ReadBody.
+func ReadHeader(r *bufio.Reader, maxBody int) (Header, error) {
 	var hdr [HeaderSize]byte
 	if _, err := io.ReadFull(r, hdr[:lengthSize]); err != nil {
-		return Frame{}, err
+		return Header{}, err
 	}
 	length := binary.BigEndian.Uint32(hdr[:lengthSize])
 	if length < headerAfterLength {
-		return Frame{}, fmt.Errorf("%w: frame length %d is below the %d-byte minimum", ErrMalformed, length, headerAfterLength)
+		return Header{}, fmt.Errorf("%w: frame length %d is below the %d-byte minimum", ErrMalformed, length, headerAfterLength)
 	}
 	bodyLen := uint64(length) - headerAfterLength
 	if maxBody < 0 {
 		maxBody = 0
 	}
 	if bodyLen > uint64(maxBody) {
-		return Frame{}, fmt.Errorf("%w: body of %d bytes exceeds the limit of %d", ErrFrameTooLarge, bodyLen, maxBody)
+		return Header{}, fmt.Errorf("%w: body of %d bytes exceeds the limit of %d", ErrFrameTooLarge, bodyLen, maxBody)
 	}
 	if _, err := io.ReadFull(r, hdr[lengthSize:]); err != nil {
-		return Frame{}, unexpectedEOF(err)
+		return Header{}, unexpectedEOF(err)
 	}
-	f := Frame{
-		Type: Type(hdr[lengthSize]),
-		ID:   binary.BigEndian.Uint64(hdr[lengthSize+1:]),
-	}
-	body, err := readBody(r, int(bodyLen))
+	return Header{
+		Type:    Type(hdr[lengthSize]),
+		ID:      binary.BigEndian.Uint64(hdr[lengthSize+1:]),
+		BodyLen: int(bodyLen),
+	}, nil
+}
+
+// ReadBody reads the body of the frame whose header is h, growing its
+// buffer as bytes arrive. A stream that ends inside it gives
+// io.ErrUnexpectedEOF.
+func ReadBody(r *bufio.Reader, h Header) (Frame, error) {
+	body, err := readBody(r, h.BodyLen)
 	if err != nil {
 		return Frame{}, err
 	}
-	f.Body = body
-	return f, nil
+	return Frame{Type: h.Type, ID: h.ID, Body: body}, nil
 }
 
 // readBody reads exactly n bytes, growing its buffer as data arrives.

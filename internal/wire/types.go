@@ -104,21 +104,25 @@ const (
 	CodeIndeterminate Code = 10
 	// CodeMismatch: the request names another cluster than the server's.
 	CodeMismatch Code = 11
+	// CodePermissionDenied: the peer's identity does not allow the
+	// request; it changed nothing.
+	CodePermissionDenied Code = 12
 )
 
 var codeNames = [...]string{
-	CodeOK:            "OK",
-	CodeNotLeader:     "NotLeader",
-	CodeNoLeader:      "NoLeader",
-	CodeClosed:        "Closed",
-	CodeTooLarge:      "TooLarge",
-	CodeBadRequest:    "BadRequest",
-	CodeNotReady:      "NotReady",
-	CodeTimeout:       "Timeout",
-	CodeApplication:   "Application",
-	CodeInternal:      "Internal",
-	CodeIndeterminate: "Indeterminate",
-	CodeMismatch:      "Mismatch",
+	CodeOK:               "OK",
+	CodeNotLeader:        "NotLeader",
+	CodeNoLeader:         "NoLeader",
+	CodeClosed:           "Closed",
+	CodeTooLarge:         "TooLarge",
+	CodeBadRequest:       "BadRequest",
+	CodeNotReady:         "NotReady",
+	CodeTimeout:          "Timeout",
+	CodeApplication:      "Application",
+	CodeInternal:         "Internal",
+	CodeIndeterminate:    "Indeterminate",
+	CodeMismatch:         "Mismatch",
+	CodePermissionDenied: "PermissionDenied",
 }
 
 // Valid reports whether c is a Code this version of the protocol defines.

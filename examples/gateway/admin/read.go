@@ -125,7 +125,10 @@ func (s *Server) parseRead(r *http.Request) (readParams, context.Context, contex
 // the node's state satisfy the level (raftsync.Node.ReadIndex), and only
 // then run get against the store. X-Raft-Index is the later of the read
 // index and the store's index at the moment get ran: the answer reflects
-// every write up to it.
+// every write up to it. With the node's read fence on, the answer is sent
+// only once the fence covers that index (raftsync.Node.Fence): entries
+// applied between ReadIndex and get are covered too, so after a crash the
+// node never answers with older state than this.
 func (s *Server) read(w http.ResponseWriter, r *http.Request, get func() (any, uint64, error)) {
 	p, ctx, cancel, err := s.parseRead(r)
 	if err != nil {
@@ -146,7 +149,12 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, get func() (any, u
 		return
 	}
 	body, at, err := get()
-	setIndex(w, max(at, info.Index))
+	served := max(at, info.Index)
+	if ferr := node.Fence(ctx, served); ferr != nil {
+		writeError(w, readStatus(ferr), fmt.Errorf("%s read: read fence at index %d: %w", p.level, served, ferr))
+		return
+	}
+	setIndex(w, served)
 	h := w.Header()
 	h.Set("X-Raft-Consistency", info.Level.String())
 	h.Set("X-Raft-Known-Leader", strconv.FormatBool(info.KnownLeader))

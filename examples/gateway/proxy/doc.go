@@ -22,6 +22,17 @@
 // never restarted. The counters FullRebuilds and RouteSwaps (see Stats)
 // say which kind of update happened, for metrics and tests.
 //
+// # The read fence
+//
+// With Options.Fence set (the gateway passes raftsync.Node.Fence), a table
+// is served only once the fence has covered its store index: the first
+// build, each rebuild and each change alike, before any route is swapped.
+// With the node's read fence on, a node that crashes therefore re-opens
+// holding at least the state of the last table its proxy served, and the
+// proxy, rebuilt from that state, never serves an older table. While the
+// fence fails the proxy keeps the table it had and retries at the next
+// change.
+//
 // # Forwarding
 //
 // Upstreams are chosen by smooth weighted round robin (each route keeps its

@@ -35,7 +35,18 @@ type Options struct {
 	// Transport dials (see route.UpstreamPolicy.DialControl); a refused
 	// upstream answers 502. It is not applied to a Transport given above.
 	Upstreams *route.UpstreamPolicy
+	// Fence, when set, is called with the store index of a table before
+	// the proxy serves it, and the table is served only if it returns nil.
+	// The gateway passes raftsync.Node.Fence, so that with the node's read
+	// fence on the proxy never serves, after a crash, a table older than
+	// one it served before. When it fails (the node closing, the record
+	// not written within FenceTimeout) the proxy keeps serving the table it
+	// had, which was fenced, and tries again at the next change.
+	Fence func(ctx context.Context, index uint64) error
 }
+
+// FenceTimeout bounds one call of Options.Fence.
+const FenceTimeout = 10 * time.Second
 
 // Proxy is the data plane: an http.Handler that serves from a route table
 // kept in step with a Source. Until the table is first built it answers
@@ -43,6 +54,7 @@ type Options struct {
 // All methods are safe for concurrent use.
 type Proxy struct {
 	src       Source
+	fence     func(ctx context.Context, index uint64) error
 	log       hclog.Logger
 	transport http.RoundTripper
 	rp        *httputil.ReverseProxy
@@ -99,7 +111,7 @@ type Stats struct {
 // New returns a Proxy reading from src. Its table is empty until Build or
 // the first Sync.
 func New(src Source, o Options) *Proxy {
-	p := &Proxy{src: src, log: o.Logger, transport: o.Transport, advanced: make(chan struct{})}
+	p := &Proxy{src: src, fence: o.Fence, log: o.Logger, transport: o.Transport, advanced: make(chan struct{})}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
 	}
@@ -149,8 +161,7 @@ func (p *Proxy) Built() bool {
 func (p *Proxy) Build() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.built {
-		p.rebuildLocked("first build")
+	if !p.built && p.rebuildLocked("first build") {
 		p.advanceLocked(p.seen)
 	}
 }
@@ -159,30 +170,49 @@ func (p *Proxy) Build() {
 // call (normally with the Initial change, at the node's first Ready)
 // builds the whole table; later calls ask the source what changed since
 // the table's index and swap those routes only. A change the table already
-// covers does nothing. Sync blocks only for the store's read lock and the
-// compilation of the changed routes.
+// covers does nothing. Sync blocks for the store's read lock, the
+// Options.Fence of the new table's index, and the compilation of the
+// changed routes.
 func (p *Proxy) Sync(ch readiness.Change) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	defer p.advanceLocked(ch.To)
+	if p.syncLocked(ch) {
+		p.advanceLocked(ch.To)
+	}
+}
+
+// syncLocked reports whether the table now covers ch.
+func (p *Proxy) syncLocked(ch readiness.Change) bool {
 	if !p.built {
-		p.rebuildLocked("first build")
-		return
+		return p.rebuildLocked("first build")
 	}
 	if ch.To <= p.seen {
-		return
+		return true
 	}
 	d, err := p.src.ChangedSince(p.seen)
 	if errors.Is(err, store.ErrCompacted) {
-		p.rebuildLocked(err.Error())
-		return
+		return p.rebuildLocked(err.Error())
 	}
 	if err != nil {
 		p.log.Error("reading changes failed; rebuilding", "error", err)
-		p.rebuildLocked(err.Error())
-		return
+		return p.rebuildLocked(err.Error())
 	}
-	p.applyLocked(d)
+	return p.applyLocked(d)
+}
+
+// fenceLocked calls Options.Fence for a table at index and reports
+// whether that table may be served.
+func (p *Proxy) fenceLocked(index uint64) bool {
+	if p.fence == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), FenceTimeout)
+	defer cancel()
+	if err := p.fence(ctx, index); err != nil {
+		p.log.Error("read fence failed; keeping the current route table", "index", index, "error", err)
+		return false
+	}
+	return true
 }
 
 // advanceLocked records that the table covers the node's index to and
@@ -225,8 +255,11 @@ func (p *Proxy) Run(changes <-chan readiness.Change) {
 	}
 }
 
-func (p *Proxy) rebuildLocked(why string) {
+func (p *Proxy) rebuildLocked(why string) bool {
 	all, at := p.src.Resolved()
+	if !p.fenceLocked(at) {
+		return false
+	}
 	slots := make(map[string]*slot, len(all))
 	for _, r := range all {
 		c, err := compile(r)
@@ -243,9 +276,15 @@ func (p *Proxy) rebuildLocked(why string) {
 	p.routes.Store(int64(len(slots)))
 	p.tableIndex.Store(at)
 	p.log.Info("route table built", "routes", len(slots), "index", at, "reason", why)
+	return true
 }
 
-func (p *Proxy) applyLocked(d store.Delta) {
+func (p *Proxy) applyLocked(d store.Delta) bool {
+	// Routes swap in place below: they are served as soon as they are
+	// stored, so the fence comes first.
+	if !p.fenceLocked(d.To) {
+		return false
+	}
 	ix := p.table.Load()
 	var moved []*slot
 	var removed []string
@@ -282,6 +321,7 @@ func (p *Proxy) applyLocked(d store.Delta) {
 	if len(d.Changed) > 0 || len(removed) > 0 {
 		p.log.Debug("routes swapped", "changed", len(d.Changed), "removed", len(removed), "index", d.To)
 	}
+	return true
 }
 
 // Stats returns the proxy's counters. It never blocks.

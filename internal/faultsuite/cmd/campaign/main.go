@@ -6,13 +6,15 @@
 //
 //	go run ./internal/faultsuite/cmd/campaign -schedules 500
 //	go run ./internal/faultsuite/cmd/campaign -duration 40m -first 5000
+//	go run ./internal/faultsuite/cmd/campaign -schedules 500 -race=false -parallel 2   # ~40 min on 2 cores
 //	go run ./internal/faultsuite/cmd/campaign -seed 1234   # replay one
 //	go run ./internal/faultsuite/cmd/campaign -summarize /tmp/raftkit-campaign/results.jsonl
 //
 // It builds the suite's test binary once (with -race unless -race=false)
 // and runs it in batches (TestCampaign), so that a schedule that panics or
 // hangs the process costs one batch, is reported with its seed, and the
-// campaign goes on with the next seed. Results are appended to -results as
+// campaign goes on with the next seed. With -parallel N, N batches (test
+// processes) run at once, each on its own seeds. Results are appended to -results as
 // one JSON line per schedule (default: results.jsonl in -out, which holds
 // the batch logs too; -out defaults to $TMPDIR/raftkit-campaign, outside the
 // checkout); the summary is printed at the end (as
@@ -32,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -41,6 +44,7 @@ func main() {
 		duration  = flag.Duration("duration", 0, "stop starting batches after this much time (0: no limit)")
 		first     = flag.Int64("first", 1000, "the first seed; seeds follow consecutively")
 		batch     = flag.Int("batch", 10, "schedules per test process")
+		parallel  = flag.Int("parallel", 1, "test processes (batches) to run at once")
 		race      = flag.Bool("race", true, "build the suite with the race detector")
 		results   = flag.String("results", "", "append one JSON line per schedule to this file (default: results.jsonl in -out)")
 		out       = flag.String("out", filepath.Join(os.TempDir(), "raftkit-campaign"), "directory for the test binary, batch logs and porcupine visualizations")
@@ -52,13 +56,13 @@ func main() {
 	if *results == "" {
 		*results = filepath.Join(*out, "results.jsonl")
 	}
-	if err := run(*schedules, *duration, *first, *batch, *race, *results, *out, *seed, *summarize, *markdown); err != nil {
+	if err := run(*schedules, *duration, *first, *batch, *parallel, *race, *results, *out, *seed, *summarize, *markdown); err != nil {
 		fmt.Fprintln(os.Stderr, "campaign:", err)
 		os.Exit(1)
 	}
 }
 
-func run(schedules int, duration time.Duration, first int64, batch int, race bool, results, out string, seed int64, summarize string, markdown bool) error {
+func run(schedules int, duration time.Duration, first int64, batch, parallel int, race bool, results, out string, seed int64, summarize string, markdown bool) error {
 	if summarize != "" {
 		recs, err := readResults(summarize)
 		if err != nil {
@@ -76,6 +80,8 @@ func run(schedules int, duration time.Duration, first int64, batch int, race boo
 		return fmt.Errorf("-schedules must be positive, got %d", schedules)
 	case batch <= 0:
 		return fmt.Errorf("-batch must be positive, got %d", batch)
+	case parallel <= 0:
+		return fmt.Errorf("-parallel must be positive, got %d", parallel)
 	case duration < 0:
 		return fmt.Errorf("-duration must not be negative, got %v", duration)
 	}
@@ -108,36 +114,7 @@ func run(schedules int, duration time.Duration, first int64, batch int, race boo
 	}
 
 	started := time.Now()
-	var crashes []crash
-	next, last := first, first+int64(schedules)
-	for next < last {
-		if duration > 0 && time.Since(started) > duration {
-			fmt.Printf("campaign: -duration %v reached; stopping before seed %d\n", duration, next)
-			last = next
-			break
-		}
-		n := min(int64(batch), last-next)
-		logPath := filepath.Join(outAbs, fmt.Sprintf("batch-%d.log", next))
-		done, runErr := runBatch(bin, next, n, resultsAbs, outAbs, logPath)
-		fmt.Printf("campaign: seeds %d..%d: %d done (%v elapsed)\n", next, next+n-1, len(done), time.Since(started).Round(time.Second))
-		missing := int64(-1)
-		for s := next; s < next+n; s++ {
-			if !done[s] {
-				missing = s
-				break
-			}
-		}
-		if missing < 0 {
-			next += n
-			continue
-		}
-		// The process died (a panic, a hang caught by the timeout) while
-		// running seed missing: record it and go on after it.
-		c := crash{Seed: missing, Log: logPath, Err: fmt.Sprint(runErr), Tail: tail(logPath, 40)}
-		crashes = append(crashes, c)
-		fmt.Printf("campaign: seed %d CRASHED the test process (%v); log %s\n", missing, runErr, logPath)
-		next = missing + 1
-	}
+	crashes, last := runAll(bin, first, first+int64(schedules), int64(batch), parallel, duration, started, resultsAbs, outAbs)
 	recs, err := readResults(resultsAbs)
 	if err != nil {
 		return err
@@ -155,6 +132,82 @@ func run(schedules int, duration time.Duration, first int64, batch int, race boo
 		return errors.New("violations found")
 	}
 	return nil
+}
+
+// runAll runs the seeds [first, last) in batches of at most batch seeds,
+// parallel batches at a time, and returns the processes that crashed and
+// the seed before which it stopped (last, or the end of the highest range
+// it started when duration ran out). A batch whose process died at seed s is recorded as a crash of s;
+// its seeds after s are queued again.
+func runAll(bin string, first, last, batch int64, parallel int, duration time.Duration, started time.Time, results, out string) ([]crash, int64) {
+	var (
+		mu      sync.Mutex
+		crashes []crash
+		queue   [][2]int64 // seed ranges [from, to) still to run
+		cut     bool       // -duration ran out
+		reached = first    // the end of the highest range started
+		wg      sync.WaitGroup
+	)
+	for s := first; s < last; s += batch {
+		queue = append(queue, [2]int64{s, min(s+batch, last)})
+	}
+	take := func() ([2]int64, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(queue) == 0 {
+			return [2]int64{}, false
+		}
+		if duration > 0 && time.Since(started) > duration {
+			fmt.Printf("campaign: -duration %v reached; not starting seed %d\n", duration, queue[0][0])
+			queue, cut = nil, true
+			return [2]int64{}, false
+		}
+		r := queue[0]
+		queue = queue[1:]
+		reached = max(reached, r[1])
+		return r, true
+	}
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				r, ok := take()
+				if !ok {
+					return
+				}
+				next, n := r[0], r[1]-r[0]
+				logPath := filepath.Join(out, fmt.Sprintf("batch-%d.log", next))
+				done, runErr := runBatch(bin, next, n, results, out, logPath)
+				fmt.Printf("campaign: seeds %d..%d: %d done (%v elapsed)\n", next, next+n-1, len(done), time.Since(started).Round(time.Second))
+				missing := int64(-1)
+				for s := next; s < next+n; s++ {
+					if !done[s] {
+						missing = s
+						break
+					}
+				}
+				if missing < 0 {
+					continue
+				}
+				// The process died (a panic, a hang caught by the timeout)
+				// while running seed missing: record it and go on after it.
+				c := crash{Seed: missing, Log: logPath, Err: fmt.Sprint(runErr), Tail: tail(logPath, 40)}
+				fmt.Printf("campaign: seed %d CRASHED the test process (%v); log %s\n", missing, runErr, logPath)
+				mu.Lock()
+				crashes = append(crashes, c)
+				if missing+1 < r[1] {
+					queue = append([][2]int64{{missing + 1, r[1]}}, queue...)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if cut {
+		return crashes, reached
+	}
+	return crashes, last
 }
 
 // runBatch runs n schedules from seed first in one test process and

@@ -20,9 +20,10 @@ type record struct {
 	Seed     int64         `json:"seed"`
 	Duration time.Duration `json:"duration"`
 	Schedule struct {
-		Voters    int  `json:"voters"`
-		NonVoters int  `json:"non_voters"`
-		ReadFence bool `json:"read_fence"`
+		Voters      int  `json:"voters"`
+		NonVoters   int  `json:"non_voters"`
+		ReadFence   bool `json:"read_fence"`
+		BeyondDrift bool `json:"beyond_drift"`
 	} `json:"schedule"`
 	Faults          map[string]int    `json:"faults"`
 	Ops             map[string]int    `json:"ops"`
@@ -34,6 +35,11 @@ type record struct {
 		Kind   string `json:"kind"`
 		Detail string `json:"detail"`
 	} `json:"violations"`
+	// Expected are violations a BeyondDrift schedule expects; they do
+	// not fail it.
+	Expected []struct {
+		Kind string `json:"kind"`
+	} `json:"expected"`
 	Replay     string        `json:"replay"`
 	TestFailed bool          `json:"test_failed"`
 	Recovery   time.Duration `json:"recovery"`
@@ -58,6 +64,8 @@ type summary struct {
 	maxRecoverySeed            int64
 	replays                    map[int64]string
 	crashes                    []crash
+	beyondDrift                int
+	expected                   []int64 // seeds of BeyondDrift schedules with expected violations
 }
 
 func summarizeAll(recs []record, crashes []crash, reasons map[int64][]string) summary {
@@ -80,6 +88,12 @@ func summarizeAll(recs []record, crashes []crash, reasons map[int64][]string) su
 		}
 		if r.Linearizability == "Unknown" {
 			s.unknown++
+		}
+		if r.Schedule.BeyondDrift {
+			s.beyondDrift++
+			if len(r.Expected) > 0 {
+				s.expected = append(s.expected, r.Seed)
+			}
 		}
 		add(s.faults, r.Faults)
 		add(s.ops, r.Ops)
@@ -182,6 +196,10 @@ func (s summary) print(w io.Writer, markdown bool) {
 	fmt.Fprintf(w, "schedules: %d run, %d passed, %d with violations, %d crashed the process; linearizability inconclusive in %d\n",
 		s.schedules, s.schedules-s.failed, s.failed, len(s.crashes), s.unknown)
 	fmt.Fprintf(w, "shapes: %d with 5 voters, %d with a non-voter, %d with the read fence\n", s.fives, s.nonVoters, s.fenced)
+	if s.beyondDrift > 0 {
+		fmt.Fprintf(w, "beyond the drift bound (violations expected, not counted): %d schedules, %d with expected linearizability violations (seeds %s)\n",
+			s.beyondDrift, len(s.expected), seeds(s.expected))
+	}
 	fmt.Fprintf(w, "time: %v in schedules, %v wall; slowest recovery after the faults %v (seed %d)\n",
 		s.runTime.Round(time.Second), s.wall.Round(time.Second), s.maxRecovery.Round(time.Millisecond), s.maxRecoverySeed)
 	fmt.Fprintf(w, "faults injected (%d): %s\n", total, kv(s.faults))
