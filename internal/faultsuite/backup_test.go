@@ -29,7 +29,12 @@ func forge(t *testing.T, b []byte, edit func(*snapshot.BackupHeader)) []byte {
 		t.Fatalf("reading the genuine backup: %v", err)
 	}
 	defer data.Close()
+	genuine := h
 	edit(&h)
+	// WriteBackup refuses forged Index and Term values: write the genuine
+	// ones and patch the forged ones in below, as a forger would.
+	index, term := h.Index, h.Term
+	h.Index, h.Term = genuine.Index, genuine.Term
 	var out bytes.Buffer
 	payload, err := io.ReadAll(data)
 	if err != nil {
@@ -40,12 +45,35 @@ func forge(t *testing.T, b []byte, edit func(*snapshot.BackupHeader)) []byte {
 	if err := snapshot.WriteBackup(&out, h, bytes.NewReader(payload)); err != nil {
 		t.Fatalf("forging: %v", err)
 	}
+	b = out.Bytes()
+	if index != genuine.Index || term != genuine.Term {
+		b = patchIndexTerm(b, index, term)
+	}
 	if size != h.Size {
 		// A header that claims more bytes than follow: patch the size
 		// field in place and fix the header checksum, as a forger would.
-		return patchSize(t, out.Bytes(), size)
+		return patchSize(t, b, size)
 	}
-	return out.Bytes()
+	return b
+}
+
+// patchIndexTerm sets the header's Index and Term fields of the backup b
+// and recomputes the header's checksum and the trailing one over the whole
+// stream: the format's checksums are no obstacle to a forger.
+func patchIndexTerm(b []byte, index, term uint64) []byte {
+	out := append([]byte(nil), b...)
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	fieldsLen := int(binary.BigEndian.Uint32(out[10:14]))
+	end := 14 + fieldsLen
+	off := 14
+	off += 2 + int(binary.BigEndian.Uint16(out[off:])) // cluster ID
+	off += 2 + int(binary.BigEndian.Uint16(out[off:])) // node ID
+	binary.BigEndian.PutUint64(out[off:], index)
+	binary.BigEndian.PutUint64(out[off+8:], term)
+	binary.BigEndian.PutUint32(out[end:end+4], crc32.Checksum(out[:end], castagnoli))
+	n := len(out) - 4
+	binary.BigEndian.PutUint32(out[n:], crc32.Checksum(out[:n], castagnoli))
+	return out
 }
 
 // TestForgedBackupsAreRefusedAndChangeNothing restores, on the leader of a

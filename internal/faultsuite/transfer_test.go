@@ -191,10 +191,24 @@ func TestTimedOutTransferLeavesNoLease(t *testing.T) {
 	net.Stall(target.ID, old.ID)
 	net.Stall(other.ID, old.ID)
 	net.UnstallMatching(old.ID, target.ID) // the held TimeoutNow arrives
-	testutil.WaitFor(t, 20*time.Second, "the transfer's target leading", func() bool {
-		return target.Node.State() == raft.Leader
+	// Before the fix the target campaigns at once on the late TimeoutNow
+	// and the third voter grants its flagged vote. With it, the target's
+	// fence asks the old leader, whose answer cannot arrive, and drops
+	// the TimeoutNow: a new leader is then elected only once the
+	// followers' promises have run out. Either way the new leader's write
+	// must not be followed by a stale Lease read on the old leader.
+	var leader *testcluster.Member
+	testutil.WaitFor(t, 30*time.Second, "a new leader", func() bool {
+		for _, m := range []*testcluster.Member{target, other} {
+			if m.Node.State() == raft.Leader {
+				leader = m
+				return true
+			}
+		}
+		return false
 	})
-	after := writeOp(t, hist, target, "k", "after")
+	t.Logf("new leader: %s (the transfer's target: %s)", leader.ID, target.ID)
+	after := writeOp(t, hist, leader, "k", "after")
 	t.Logf("new leader's write acknowledged; the old leader believes it leads: %v", old.Node.State() == raft.Leader)
 	// Leave the old leader cut off from the new one for a moment (one
 	// heartbeat interval of the third voter is enough for it to learn the
@@ -207,7 +221,7 @@ func TestTimedOutTransferLeavesNoLease(t *testing.T) {
 	net.Unstall(other.ID, old.ID)
 	testutil.WaitFor(t, 20*time.Second, "the old leader following the new one", func() bool {
 		id, _ := old.Node.Leader()
-		return id == target.ID && old.Node.State() == raft.Follower
+		return id == leader.ID && old.Node.State() == raft.Follower
 	})
 	testutil.WaitFor(t, 20*time.Second, "reads on the old leader invoked after the write", func() bool {
 		n, _ := staleAfter(hist.Ops(), after)
