@@ -37,7 +37,7 @@ func FastAutopilot() raftsync.AutopilotConfig {
 	return raftsync.AutopilotConfig{
 		LastContactThreshold:    500 * time.Millisecond,
 		ServerStabilizationTime: 300 * time.Millisecond,
-		UpdateInterval:          50 * time.Millisecond,
+		UpdateInterval:          100 * time.Millisecond,
 		ReconcileInterval:       100 * time.Millisecond,
 	}
 }
