@@ -59,7 +59,9 @@ type Config struct {
 	// Join lists addresses of existing members. On first start, Open asks
 	// them in turn, until its context ends, to add this node; any member
 	// forwards the request to the leader. Ignored when Dir already holds
-	// raft state.
+	// raft state. With autopilot on (the default) a node that joins as a
+	// voter is added as a non-voter and promoted once stable; Open returns
+	// once it is added.
 	Join []string
 
 	// NonVoter joins the node as a non-voting member: it replicates the
@@ -158,6 +160,13 @@ type Config struct {
 	// time, and only while the state is under 8 MiB; docs/snapshots.md);
 	// raft's Snapshot.Interval timer stays as a backstop.
 	Snapshot snapshot.Policy
+
+	// Autopilot tunes the leader's automatic membership changes: joining
+	// voters enter as non-voters and are promoted once stable, dead
+	// members are removed. On by default with Consul's settings; set
+	// Autopilot.Disabled when the application manages membership itself.
+	// See AutopilotConfig and docs/membership.md.
+	Autopilot AutopilotConfig
 
 	// RaftConfig, when set, is called with the raft.Config the node built,
 	// before validation, to tune timeouts and batching. The node overrides
@@ -276,6 +285,9 @@ func (c *Config) validate() error {
 	}
 	if err := c.Snapshot.Validate(); err != nil {
 		return &ConfigError{Field: "Snapshot", Reason: err.Error()}
+	}
+	if reason := c.Autopilot.validate(); reason != "" {
+		return &ConfigError{Field: "Autopilot", Reason: reason}
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Info})

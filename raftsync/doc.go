@@ -47,7 +47,10 @@
 // a read made after ReadIndex.
 //
 // Membership: Bootstrap, Join (through any member), NonVoter, Leave,
-// RemoveServer and TransferLeadership.
+// RemoveServer and TransferLeadership. Autopilot (Config.Autopilot, on by
+// default) admits a joining voter as a non-voter and promotes it once
+// stable, removes members dead for long, and reports per-member health and
+// the failure tolerance in Status; see docs/membership.md.
 //
 // Security: with Config.TLS every connection is mutual TLS, and a peer's
 // certificate must name the member it acts as (a DNS SAN equal to its ID,

@@ -48,6 +48,7 @@ func (n *Node) join(ctx context.Context) error {
 				}
 				n.membership.joinedAt.Store(resp.Index)
 				n.logger.Info("joined cluster", "via", addr, "cluster_id", n.ClusterID(), "index", resp.Index)
+				n.role.joined(!n.cfg.NonVoter && n.introduceAsNonVoter())
 				return nil
 			}
 			if errors.Is(err, ErrClusterMismatch) || errors.Is(err, ErrPermissionDenied) || errors.Is(err, mux.ErrRefused) {
@@ -97,13 +98,17 @@ func (n *Node) handleJoin(ctx context.Context, req *wire.JoinRequest) *wire.Join
 		wantSuffrage = raft.Nonvoter
 	}
 	for _, s := range cf.Configuration().Servers {
-		if s.ID == raft.ServerID(req.ID) && s.Address == raft.ServerAddress(req.Addr) && s.Suffrage == wantSuffrage {
+		// A voter-to-be already in as a non-voter waits for autopilot.
+		if s.ID == raft.ServerID(req.ID) && s.Address == raft.ServerAddress(req.Addr) &&
+			(s.Suffrage == wantSuffrage || (!req.NonVoter && n.introduceAsNonVoter())) {
 			return &wire.JoinResponse{ClusterID: n.ClusterID(), Index: cf.Index()}
 		}
 	}
 	timeout := requestTimeout(ctx, 0)
 	var f raft.IndexFuture
-	if req.NonVoter {
+	if req.NonVoter || n.introduceAsNonVoter() {
+		// A voter joins as a non-voter and autopilot promotes it once it
+		// is stable (raft keeps a voter's suffrage on AddNonvoter).
 		f = n.raft.AddNonvoter(raft.ServerID(req.ID), raft.ServerAddress(req.Addr), 0, timeout)
 	} else {
 		f = n.raft.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.Addr), 0, timeout)

@@ -94,6 +94,8 @@ type Node struct {
 	wg        sync.WaitGroup
 	futures   *futureWaits // waiters on raft futures; stopped after raft
 	snapshots *snapshotTrigger
+	pilot     *pilot      // nil when Config.Autopilot.Disabled
+	role      roleTracker // this node's own role, for Status
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -365,6 +367,7 @@ func (n *Node) startBackground() {
 		defer n.wg.Done()
 		n.runMonitor()
 	}()
+	n.startAutopilot()
 }
 
 // Close shuts the node down: it stops serving calls (they return

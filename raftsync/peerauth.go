@@ -34,7 +34,8 @@ const (
 	RequestApply
 	// RequestRead asks for a read index or a leadership confirmation.
 	RequestRead
-	// RequestStatus asks for the node's status.
+	// RequestStatus asks for the node's status, or, from the leader's
+	// autopilot, for its stats.
 	RequestStatus
 )
 
@@ -269,7 +270,7 @@ func (n *Node) authorizeRPC(ctx context.Context, t wire.Type) *wire.Status {
 		kind = RequestRemove
 	case wire.TypeReadIndexRequest, wire.TypeConfirmRequest:
 		kind = RequestRead
-	case wire.TypeStatusRequest:
+	case wire.TypeStatusRequest, wire.TypeServerStatsRequest:
 		kind = RequestStatus
 	default:
 		return nil // Join, or a type that is refused as unsupported

@@ -59,6 +59,11 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 		if answer = n.decodeRequest(req, &m); answer == nil {
 			answer = n.handleTransferCheck(&m)
 		}
+	case wire.TypeServerStatsRequest:
+		var m wire.ServerStatsRequest
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleServerStats(ctx, &m)
+		}
 	default:
 		answer = &wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("unsupported request type %v", req.Type)}
 	}

@@ -33,6 +33,16 @@ type Status struct {
 	LastContact    time.Time        // follower: last time it heard from the leader
 	Members        []Member         // the latest configuration
 	Readiness      readiness.Status // readiness state and reason
+	// Membership is this node's own role ("joining as voter", "voter,
+	// promoted at ...").
+	Membership Membership
+	// Cluster is autopilot's view of every member's health and the
+	// cluster's failure tolerance: the leader's own, or on another member
+	// the one the current leader last sent it (within three of its
+	// update intervals and an election timeout). Nil while autopilot is
+	// disabled, before its first evaluation, or when no recent view came
+	// from the leader this node knows.
+	Cluster *ClusterHealth
 }
 
 // Status returns a snapshot of the node's state. It does not block on the
@@ -62,6 +72,12 @@ func (n *Node) Status() Status {
 		for _, s := range f.Configuration().Servers {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), NonVoter: s.Suffrage != raft.Voter})
 		}
+		st.Membership = n.roleIn(f.Configuration())
+	}
+	if n.raft.State() == raft.Leader {
+		st.Cluster = n.pilot.clusterHealth()
+	} else {
+		st.Cluster = n.role.leaderHealth(st.LeaderID, time.Now(), n.reportedHealthAge())
 	}
 	return st
 }

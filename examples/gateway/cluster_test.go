@@ -44,6 +44,29 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	leader, followers := c.leader()
 	t.Logf("leader %s, followers %s %s", leader.id, followers[0].id, followers[1].id)
 
+	t.Run("status shows autopilot health", func(t *testing.T) {
+		c.t = t
+		defer func() { c.t = t }()
+		// The leader's view: three healthy voters, one may fail.
+		waitFor(t, waitLong, "leader reports 3 healthy voters", func() bool {
+			st, err := c.status(leader)
+			if err != nil || st.Cluster == nil || st.Membership != "voter" {
+				return false
+			}
+			h := st.Cluster
+			return h.Healthy && h.Voters == 3 && h.FailureTolerance == 1 && len(h.Servers) == 3
+		})
+		// Followers show the view the leader sent them, and when they
+		// were promoted.
+		for _, f := range followers {
+			waitFor(t, waitLong, f.id+" reports the leader's view", func() bool {
+				st, err := c.status(f)
+				return err == nil && st.Cluster != nil && st.Cluster.Voters == 3 && st.Cluster.FailureTolerance == 1 &&
+					strings.HasPrefix(st.Membership, "voter, promoted at ")
+			})
+		}
+	})
+
 	t.Run("routes through every node", func(t *testing.T) {
 		c.t = t
 		defer func() { c.t = t }()

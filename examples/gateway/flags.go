@@ -36,6 +36,8 @@ type options struct {
 	readFence                   bool
 	requestTimeout, joinTimeout time.Duration
 	shutdownTimeout             time.Duration
+	autopilot                   bool
+	autopilotStabilization      time.Duration
 }
 
 // errUsage marks a command line that cannot be used; main prints the usage.
@@ -82,6 +84,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.BoolVar(&o.readFence, "read-fence", true, "stale reads never return older state than this node served before, even across crashes")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", 10*time.Second, "default bound on an admin request's wait for raft")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", time.Minute, "how long a first start keeps trying -join targets")
+	fs.BoolVar(&o.autopilot, "autopilot", true, "a joining voter votes only once stable, and the leader removes members dead for 24h (raftkit's autopilot); false when membership is managed by hand")
+	fs.DurationVar(&o.autopilotStabilization, "autopilot-stabilization", 0, "how long a joining voter must stay healthy before it is promoted (0: raftkit's default, 10s)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -155,8 +159,8 @@ func (o *options) validate() error {
 	if o.requestTimeout > time.Minute {
 		return bad("-request-timeout is at most 1m")
 	}
-	if o.snapshotInterval < 0 || o.recoveredGrace < 0 {
-		return bad("-snapshot-interval and -recovered-grace must not be negative")
+	if o.snapshotInterval < 0 || o.recoveredGrace < 0 || o.autopilotStabilization < 0 {
+		return bad("-snapshot-interval, -recovered-grace and -autopilot-stabilization must not be negative")
 	}
 	return nil
 }

@@ -121,9 +121,18 @@ func newCluster(t *testing.T, n int, o clusterOpts) *gwCluster {
 		c.waitReady(nd)
 	}
 	for _, nd := range c.nodes {
-		waitFor(t, waitLong, fmt.Sprintf("%s sees %d members", nd.id, n), func() bool {
+		// Joining voters enter as non-voters; autopilot promotes them.
+		waitFor(t, waitLong, fmt.Sprintf("%s sees %d voters", nd.id, n), func() bool {
 			st, err := c.status(nd)
-			return err == nil && len(st.Members) == n
+			if err != nil || len(st.Members) != n {
+				return false
+			}
+			for _, m := range st.Members {
+				if !m.Voter {
+					return false
+				}
+			}
+			return true
 		})
 	}
 	return c
@@ -140,6 +149,7 @@ func (c *gwCluster) newNode(flags ...string) *gwNode {
 	nd.flags = append([]string{
 		"-id", nd.id, "-dir", nd.dir, "-raft-addr", nd.raftAddr, "-admin-addr", nd.adminAddr,
 		"-proxy-addr", nd.proxyAddr, "-raft-timeout", raftTimeout, "-log-level", "debug",
+		"-autopilot-stabilization", "500ms",
 	}, c.common...)
 	if c.perNode != nil {
 		nd.flags = append(nd.flags, c.perNode(id)...)
@@ -381,6 +391,18 @@ type nodeStatus struct {
 		ID    string `json:"id"`
 		Voter bool   `json:"voter"`
 	} `json:"members"`
+	Membership string `json:"membership"`
+	Cluster    *struct {
+		Healthy          bool `json:"healthy"`
+		FailureTolerance int  `json:"failure_tolerance"`
+		Voters           int  `json:"voters"`
+		Servers          []struct {
+			ID               string `json:"id"`
+			Voter            bool   `json:"voter"`
+			Healthy          bool   `json:"healthy"`
+			PromotionPending bool   `json:"promotion_pending"`
+		} `json:"servers"`
+	} `json:"cluster"`
 	Gateway struct {
 		ProxyServing bool `json:"proxy_serving"`
 		Proxy        struct {

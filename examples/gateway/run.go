@@ -216,6 +216,7 @@ func (g *gateway) nodeConfig() (raftsync.Config, error) {
 		ClusterID:     o.clusterID,
 		Logger:        g.log.Named("raftkit"),
 		ReadFence:     o.readFence,
+		Autopilot:     raftsync.AutopilotConfig{Disabled: !o.autopilot, ServerStabilizationTime: o.autopilotStabilization},
 		Readiness:     readiness.Policy{RecoveredGrace: o.recoveredGrace},
 		Consistency:   consistency.DefaultOptions(),
 		Snapshot:      snapshot.DefaultPolicy(),

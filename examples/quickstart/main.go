@@ -59,6 +59,9 @@ func run() error {
 			Addr:      "127.0.0.1:0",
 			Bootstrap: i == 0,
 			Logger:    logger,
+			// A joining voter enters as a non-voter and autopilot promotes
+			// it once it has been healthy this long (default 10s).
+			Autopilot: raftsync.AutopilotConfig{ServerStabilizationTime: time.Second},
 			RaftConfig: func(rc *raft.Config) { // LAN-speed elections for the demo
 				rc.HeartbeatTimeout = 300 * time.Millisecond
 				rc.ElectionTimeout = 300 * time.Millisecond
@@ -87,6 +90,12 @@ func run() error {
 	}()
 	leaderID, _ := members[0].node.Leader()
 	fmt.Println("   leader:", leaderID)
+	for _, m := range members[1:] {
+		if err := waitPromoted(ctx, m.node); err != nil {
+			return fmt.Errorf("%s: %w", m.id, err)
+		}
+		fmt.Printf("   %s: %s\n", m.id, m.node.Status().Membership)
+	}
 
 	// 2. Write through a follower: it forwards to the leader.
 	follower := members[0]
@@ -233,6 +242,21 @@ func (m *member) open(ctx context.Context) error {
 	m.node = node
 	if m.cfg.Addr == "127.0.0.1:0" {
 		m.cfg.Addr = node.AdvertiseAddr() // reopen on the same address
+	}
+	return nil
+}
+
+// waitPromoted waits until autopilot has promoted n, which joined as a
+// voter and entered the cluster as a non-voter.
+func waitPromoted(ctx context.Context, n *raftsync.Node) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for n.Status().Membership.Role != raftsync.RoleVoter {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not promoted: %w", ctx.Err())
+		case <-tick.C:
+		}
 	}
 	return nil
 }

@@ -28,6 +28,20 @@ func FastRaft(rc *raft.Config) {
 	rc.CommitTimeout = 5 * time.Millisecond
 }
 
+// FastAutopilot returns the autopilot settings test clusters use unless
+// Options.Autopilot says otherwise: the production behaviour (joining
+// voters enter as non-voters and are promoted once stable), on a
+// loopback time scale. Dead members are removed only after the default
+// DeadServerThreshold (24h), so tests that stop members keep them.
+func FastAutopilot() raftsync.AutopilotConfig {
+	return raftsync.AutopilotConfig{
+		LastContactThreshold:    500 * time.Millisecond,
+		ServerStabilizationTime: 300 * time.Millisecond,
+		UpdateInterval:          100 * time.Millisecond,
+		ReconcileInterval:       100 * time.Millisecond,
+	}
+}
+
 // Options shape a test cluster.
 type Options struct {
 	// Configure, when set, adjusts each member's Config before Open.
@@ -47,6 +61,9 @@ type Options struct {
 	// configured (ID, Dir, Configure) but not started: tests add them
 	// later with Join. Their Join targets are the first n members.
 	Spares int
+	// Autopilot, when set, is every member's Config.Autopilot; nil means
+	// FastAutopilot(). Configure may still change it per member.
+	Autopilot *raftsync.AutopilotConfig
 }
 
 // Member is one node of a Cluster.
@@ -109,7 +126,29 @@ func New(t testing.TB, n int, opts Options) *Cluster {
 	for _, m := range c.Members[:n] {
 		c.WaitReady(m)
 	}
+	for _, m := range c.Members[1:n] {
+		c.WaitVoter(m)
+	}
 	return c
+}
+
+// WaitVoter waits up to 20s until m, when it was configured to vote, is a
+// voter in the leader's configuration: with autopilot on, a joining voter
+// enters as a non-voter and is promoted once stable. It returns at once
+// for a non-voter.
+func (c *Cluster) WaitVoter(m *Member) {
+	c.t.Helper()
+	if m.cfg.NonVoter {
+		return
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if present, suffrage, _ := c.InConfiguration(m); present && suffrage == raft.Voter {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.t.Fatalf("%s not promoted to voter within 20s", m.ID)
 }
 
 // config builds member m's Config (Configure applied last).
@@ -124,6 +163,10 @@ func (c *Cluster) config(m *Member, bootstrap, nonVoter bool, join []string) raf
 		Logger:     Logger(c.t, m.ID),
 		RaftConfig: FastRaft,
 		LogStore:   c.opts.LogStore,
+		Autopilot:  FastAutopilot(),
+	}
+	if c.opts.Autopilot != nil {
+		cfg.Autopilot = *c.opts.Autopilot
 	}
 	if m.Addr != "" {
 		cfg.Addr = m.Addr

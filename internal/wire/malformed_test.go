@@ -108,3 +108,26 @@ func TestMarshalRejectsUnrepresentableValues(t *testing.T) {
 		})
 	}
 }
+
+// TestServerStatsRequestServerCountBounded: a count past MaxHealthServers,
+// or past what the remaining bytes could hold, is refused before anything
+// is allocated for it, and encoding more than MaxHealthServers fails.
+func TestServerStatsRequestServerCountBounded(t *testing.T) {
+	head := func(count uint64) []byte {
+		e := encoder{}
+		e.string("n1")
+		e.bool(true)
+		e.bool(true)
+		e.uvarint(1)
+		e.uvarint(3)
+		e.duration(0)
+		e.uvarint(count)
+		return e.buf
+	}
+	checkRejected(t, TypeServerStatsRequest, head(MaxHealthServers+1))
+	checkRejected(t, TypeServerStatsRequest, head(1<<40))
+	checkRejected(t, TypeServerStatsRequest, append(head(5), 0, 0, 0))
+	if _, err := (ServerStatsRequest{Servers: make([]ServerHealth, MaxHealthServers+1)}).MarshalBinary(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("encoding %d servers: %v", MaxHealthServers+1, err)
+	}
+}

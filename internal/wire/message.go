@@ -56,6 +56,10 @@ func NewMessage(t Type) Message {
 		return new(TransferCheckRequest)
 	case TypeTransferCheckResponse:
 		return new(TransferCheckResponse)
+	case TypeServerStatsRequest:
+		return new(ServerStatsRequest)
+	case TypeServerStatsResponse:
+		return new(ServerStatsResponse)
 	}
 	return nil
 }

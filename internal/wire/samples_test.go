@@ -42,6 +42,11 @@ func fullSamples() []sample {
 		{"LeadershipTransferResponse", TypeLeadershipTransferResponse, &LeadershipTransferResponse{Status: Status{Code: CodeNoLeader}}},
 		{"TransferCheckRequest", TypeTransferCheckRequest, &TransferCheckRequest{Term: 1 << 33, Window: 250 * time.Millisecond}},
 		{"TransferCheckResponse", TypeTransferCheckResponse, &TransferCheckResponse{Status: notLeader}},
+		{"ServerStatsRequest", TypeServerStatsRequest, &ServerStatsRequest{LeaderID: "n1", HealthKnown: true, Healthy: true, FailureTolerance: 1, Voters: 3, Age: 40 * time.Millisecond, Servers: []ServerHealth{
+			{ID: "n1", Addr: "10.0.0.1:7000", Leader: true, Voter: true, Healthy: true, StableFor: time.Hour, TrailingLogs: 0},
+			{ID: "n4", Addr: "10.0.0.4:7000", PromotionPending: true, Dead: true, StableFor: 3 * time.Second, LastContact: -1, TrailingLogs: 1 << 20},
+		}}},
+		{"ServerStatsResponse", TypeServerStatsResponse, &ServerStatsResponse{Status: notLeader, ID: "n4", LastContact: -time.Second, LastTerm: 1 << 33, LastIndex: 1 << 40, WantsVoter: true}},
 		{"Status", TypeError, &Status{Code: CodeBadRequest, Message: "cannot decode ApplyRequest", LeaderID: "n2", LeaderAddr: "a:1"}},
 	}
 }

@@ -29,6 +29,10 @@ const (
 	// transfer is in progress (see TransferCheckRequest).
 	TypeTransferCheckRequest  Type = 16
 	TypeTransferCheckResponse Type = 17
+	// TypeServerStatsRequest asks a member for the figures the leader's
+	// autopilot judges its health by (see ServerStatsRequest).
+	TypeServerStatsRequest  Type = 18
+	TypeServerStatsResponse Type = 19
 )
 
 var typeNames = [...]string{
@@ -49,6 +53,8 @@ var typeNames = [...]string{
 	TypeError:                      "Error",
 	TypeTransferCheckRequest:       "TransferCheckRequest",
 	TypeTransferCheckResponse:      "TransferCheckResponse",
+	TypeServerStatsRequest:         "ServerStatsRequest",
+	TypeServerStatsResponse:        "ServerStatsResponse",
 }
 
 // Valid reports whether t is a Type this version of the protocol defines.

@@ -28,6 +28,8 @@ type statusBody struct {
 	LastContactMS  *int64        `json:"last_contact_ms"` // null on the leader or when never heard
 	Readiness      readinessBody `json:"readiness"`
 	Members        []memberBody  `json:"members"`
+	Membership     string        `json:"membership"` // this node: "voter", "joining as voter", "voter, promoted at ..."
+	Cluster        *clusterBody  `json:"cluster"`    // the leader's autopilot health view; null when none is recent
 	Store          storeBody     `json:"store"`
 	Admin          Stats         `json:"admin"`
 	Gateway        any           `json:"gateway,omitempty"`
@@ -48,6 +50,29 @@ type memberBody struct {
 	ID    string `json:"id"`
 	Addr  string `json:"addr"`
 	Voter bool   `json:"voter"`
+}
+
+// clusterBody is raftsync.ClusterHealth: per-server health and how many
+// voters can fail now.
+type clusterBody struct {
+	Healthy          bool         `json:"healthy"`
+	FailureTolerance int          `json:"failure_tolerance"`
+	Voters           int          `json:"voters"`
+	UpdatedAt        time.Time    `json:"updated_at"`
+	Servers          []serverBody `json:"servers"`
+}
+
+type serverBody struct {
+	ID               string    `json:"id"`
+	Addr             string    `json:"addr"`
+	Leader           bool      `json:"leader"`
+	Voter            bool      `json:"voter"`
+	Healthy          bool      `json:"healthy"`
+	StableSince      time.Time `json:"stable_since"`
+	LastContactMS    int64     `json:"last_contact_ms"` // negative: never heard from the leader
+	TrailingLogs     uint64    `json:"trailing_logs"`
+	PromotionPending bool      `json:"promotion_pending"`
+	Dead             bool      `json:"dead"`
 }
 
 type storeBody struct {
@@ -84,6 +109,17 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range st.Members {
 		body.Members = append(body.Members, memberBody{ID: m.ID, Addr: m.Addr, Voter: !m.NonVoter})
+	}
+	body.Membership = st.Membership.String()
+	if h := st.Cluster; h != nil {
+		body.Cluster = &clusterBody{Healthy: h.Healthy, FailureTolerance: h.FailureTolerance, Voters: h.Voters, UpdatedAt: h.UpdatedAt, Servers: []serverBody{}}
+		for _, s := range h.Servers {
+			body.Cluster.Servers = append(body.Cluster.Servers, serverBody{
+				ID: s.ID, Addr: s.Addr, Leader: s.Leader, Voter: s.Voter, Healthy: s.Healthy, StableSince: s.StableSince,
+				LastContactMS: s.LastContact.Milliseconds(), TrailingLogs: s.TrailingLogs,
+				PromotionPending: s.PromotionPending, Dead: s.Dead,
+			})
+		}
 	}
 	routes, at := s.cfg.Store.Routes()
 	groups, _ := s.cfg.Store.Groups()

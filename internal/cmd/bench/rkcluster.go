@@ -72,6 +72,9 @@ func (c *rkCluster) config(i int) raftsync.Config {
 		RaftConfig: c.tune.apply,
 		Persist:    c.tune.Persist,
 		LogStore:   c.tune.logStore(),
+		// Every member votes from the start, as in the bare-raft cluster
+		// the figures are compared with.
+		Autopilot: raftsync.AutopilotConfig{Disabled: true},
 	}
 	if m.addr != "" {
 		cfg.Addr = m.addr

@@ -215,6 +215,8 @@ func campaign(ctx context.Context, cfg config) (*summary, error) {
 		// campaign checks the route table, not proxying.
 		"-allow-loopback-upstreams",
 		"-admin-token-file", tokenPath,
+		// Joining voters enter as non-voters; promote them soon.
+		"-autopilot-stabilization", "1s",
 	}
 	c, err := newCluster(bin, filepath.Join(cfg.out, "nodes"), 3, extra, token)
 	if err != nil {
@@ -243,6 +245,12 @@ func campaign(ctx context.Context, cfg config) (*summary, error) {
 			return s, fmt.Errorf("%s not ready within %v: %s", nd.id, recoveryBound, ids(missing))
 		}
 		logf("%s ready: admin http://%s", nd.id, nd.adminAddr)
+	}
+	if !c.waitVoters(ctx, recoveryBound, c.nodes[0], len(c.nodes)) {
+		if ctx.Err() != nil {
+			return s, ctx.Err()
+		}
+		return s, fmt.Errorf("the %d nodes were not all voters within %v", len(c.nodes), recoveryBound)
 	}
 
 	// The workload and the faults.

@@ -314,6 +314,34 @@ type status struct {
 	Readiness    struct {
 		State string `json:"state"`
 	} `json:"readiness"`
+	Members []struct {
+		Voter bool `json:"voter"`
+	} `json:"members"`
+}
+
+// waitVoters waits until nd's configuration holds n members, all voters
+// (autopilot promotes a joining voter once it is stable), or d passes or
+// ctx ends. It reports whether they did.
+func (c *cluster) waitVoters(ctx context.Context, d time.Duration, nd *node, n int) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if st, err := c.status(ctx, nd); err == nil && len(st.Members) == n {
+			voters := 0
+			for _, m := range st.Members {
+				if m.Voter {
+					voters++
+				}
+			}
+			if voters == n {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond): // polling interval of an HTTP probe
+		}
+	}
+	return false
 }
 
 func (c *cluster) status(ctx context.Context, nd *node) (status, error) {
