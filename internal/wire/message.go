@@ -56,6 +56,10 @@ func NewMessage(t Type) Message {
 		return new(TransferCheckRequest)
 	case TypeTransferCheckResponse:
 		return new(TransferCheckResponse)
+	case TypeRemovedNotice:
+		return new(RemovedNotice)
+	case TypeRemovedNoticeResponse:
+		return new(RemovedNoticeResponse)
 	}
 	return nil
 }

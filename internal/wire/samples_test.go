@@ -42,6 +42,8 @@ func fullSamples() []sample {
 		{"LeadershipTransferResponse", TypeLeadershipTransferResponse, &LeadershipTransferResponse{Status: Status{Code: CodeNoLeader}}},
 		{"TransferCheckRequest", TypeTransferCheckRequest, &TransferCheckRequest{Term: 1 << 33, Window: 250 * time.Millisecond}},
 		{"TransferCheckResponse", TypeTransferCheckResponse, &TransferCheckResponse{Status: notLeader}},
+		{"RemovedNotice", TypeRemovedNotice, &RemovedNotice{ClusterID: "c-1", ID: "n3", Index: 1 << 35}},
+		{"RemovedNoticeResponse", TypeRemovedNoticeResponse, &RemovedNoticeResponse{Status: Status{Code: CodePermissionDenied, Message: "no member"}}},
 		{"Status", TypeError, &Status{Code: CodeBadRequest, Message: "cannot decode ApplyRequest", LeaderID: "n2", LeaderAddr: "a:1"}},
 	}
 }

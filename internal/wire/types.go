@@ -29,6 +29,10 @@ const (
 	// transfer is in progress (see TransferCheckRequest).
 	TypeTransferCheckRequest  Type = 16
 	TypeTransferCheckResponse Type = 17
+	// TypeRemovedNotice tells a server the leader removed it from the
+	// cluster (see RemovedNotice).
+	TypeRemovedNotice         Type = 18
+	TypeRemovedNoticeResponse Type = 19
 )
 
 var typeNames = [...]string{
@@ -49,6 +53,8 @@ var typeNames = [...]string{
 	TypeError:                      "Error",
 	TypeTransferCheckRequest:       "TransferCheckRequest",
 	TypeTransferCheckResponse:      "TransferCheckResponse",
+	TypeRemovedNotice:              "RemovedNotice",
+	TypeRemovedNoticeResponse:      "RemovedNoticeResponse",
 }
 
 // Valid reports whether t is a Type this version of the protocol defines.
