@@ -1,0 +1,156 @@
+package raftsync_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/internal/mux"
+	"github.com/raftkit/raftkit/internal/testcluster"
+	"github.com/raftkit/raftkit/internal/testutil"
+	"github.com/raftkit/raftkit/raftsync"
+	"github.com/raftkit/raftkit/readiness"
+)
+
+// raftBlocker carries plaintext member connections and can refuse the raft
+// connections (mux kind byte KindRaft, the first byte written) from one
+// member to one address, closing those already open; node RPC connections
+// keep flowing. It models a leader whose replication to a server stops
+// before the entry that removes it was sent.
+type raftBlocker struct {
+	mu      sync.Mutex
+	blocked map[[2]string]bool
+	open    map[*kindConn]bool
+}
+
+func newRaftBlocker() *raftBlocker {
+	return &raftBlocker{blocked: map[[2]string]bool{}, open: map[*kindConn]bool{}}
+}
+
+func (b *raftBlocker) dialer(from string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &kindConn{Conn: c, b: b, link: [2]string{from, addr}}, nil
+	}
+}
+
+// block refuses from's raft connections to addr from now on.
+func (b *raftBlocker) block(from, addr string) {
+	b.mu.Lock()
+	b.blocked[[2]string{from, addr}] = true
+	var kill []*kindConn
+	for c := range b.open {
+		if c.link == [2]string{from, addr} {
+			kill = append(kill, c)
+		}
+	}
+	b.mu.Unlock()
+	for _, c := range kill {
+		c.Close()
+	}
+}
+
+type kindConn struct {
+	net.Conn
+	b       *raftBlocker
+	link    [2]string
+	once    sync.Once
+	refused bool
+}
+
+func (c *kindConn) Write(p []byte) (int, error) {
+	c.once.Do(func() {
+		if len(p) == 0 || p[0] != mux.KindRaft {
+			return
+		}
+		c.b.mu.Lock()
+		defer c.b.mu.Unlock()
+		if c.b.blocked[c.link] {
+			c.refused = true
+			return
+		}
+		c.b.open[c] = true
+	})
+	if c.refused {
+		c.Conn.Close()
+		return 0, net.ErrClosed
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *kindConn) Close() error {
+	c.b.mu.Lock()
+	delete(c.b.open, c)
+	c.b.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// TestRemovedNodeIsToldWhenRaftCannotTellIt removes a follower whose raft
+// connections from the leader are refused, so the configuration entry that
+// removes it never reaches it (raft v1.7.3 sends it only best-effort).
+// Node RPCs still reach it: the leader's notice must make it Removed, long
+// before LeaderLossBound (a minute here) would make it Degraded. The node
+// is then added back (with the raft link restored) and must end up a
+// member, Ready, not Removed: the notice holds only until its log passes
+// the removing entry.
+func TestRemovedNodeIsToldWhenRaftCannotTellIt(t *testing.T) {
+	b := newRaftBlocker()
+	c := testcluster.New(t, 3, testcluster.Options{Configure: func(i int, cfg *raftsync.Config) {
+		cfg.Readiness = readiness.Policy{LeaderLossBound: time.Minute}
+		cfg.DialContext = b.dialer(cfg.ID)
+	}})
+	leader := c.Leader()
+	victim := c.Followers()[0]
+	c.WaitReady(victim)
+	b.block(leader.ID, victim.Addr)
+	if err := leader.Node.RemoveServer(ctxTimeout(t, 10*time.Second), victim.ID); err != nil {
+		t.Fatalf("RemoveServer(%s): %v", victim.ID, err)
+	}
+	testutil.WaitFor(t, 20*time.Second, victim.ID+" reporting removed", func() bool {
+		return victim.Node.Readiness().State == readiness.Removed
+	})
+	if err := victim.Node.WaitReady(ctxTimeout(t, 5*time.Second)); !errors.Is(err, raftsync.ErrRemoved) {
+		t.Fatalf("WaitReady = %v, want ErrRemoved", err)
+	}
+	// The entry never reached it: its own latest configuration still
+	// names it, and still it stays Removed over monitor ticks.
+	if !configurationNames(t, victim.Node, victim.ID) {
+		t.Log("the removing entry reached the victim after all; the notice was not needed this run")
+	}
+
+	// Added back: raft may replicate to it again.
+	b.mu.Lock()
+	delete(b.blocked, [2]string{c.Leader().ID, victim.Addr})
+	b.mu.Unlock()
+	f := c.Leader().Node.Raft().AddVoter(raft.ServerID(victim.ID), raft.ServerAddress(victim.Addr), 0, 10*time.Second)
+	if err := f.Error(); err != nil {
+		t.Fatalf("adding %s back: %v", victim.ID, err)
+	}
+	testutil.WaitFor(t, 20*time.Second, victim.ID+" a member and Ready again", func() bool {
+		return victim.Node.Readiness().State == readiness.Ready
+	})
+}
+
+// configurationNames reports whether n's latest configuration names id.
+func configurationNames(t *testing.T, n *raftsync.Node, id string) bool {
+	t.Helper()
+	f := n.Raft().GetConfiguration()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == id {
+			return true
+		}
+	}
+	return false
+}
