@@ -12,7 +12,9 @@ import (
 
 	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/internal/testcluster"
+	"github.com/raftkit/raftkit/internal/testtls"
 	"github.com/raftkit/raftkit/internal/testutil"
+	"github.com/raftkit/raftkit/internal/wire"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -153,4 +155,53 @@ func configurationNames(t *testing.T, n *raftsync.Node, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestRemovedNoticeNeedsAMemberForThisNode sends removal notices to a
+// follower of a mutual-TLS cluster by hand. One from a certificate that
+// names no member is refused with ErrPermissionDenied; one from a
+// member's certificate but for another node or another cluster is refused
+// too; none of them makes the follower Removed. One from a member's
+// certificate for the follower, at an index past its log, does.
+func TestRemovedNoticeNeedsAMemberForThisNode(t *testing.T) {
+	ca := testtls.NewCA(t)
+	c := tlsCluster(t, ca, 3)
+	leader := c.Leader()
+	f := c.Followers()[0]
+	c.WaitReady(f)
+	cluster := f.Node.ClusterID()
+	far := f.Node.Raft().LastIndex() + 1000
+	intruder := ca.AppConfig(ca.Issue(t, "intruder", loopback))
+	member := ca.AppConfig(ca.Issue(t, leader.ID, loopback))
+
+	var resp wire.RemovedNoticeResponse
+	err := rawCall(t, f.Addr, intruder, &wire.RemovedNotice{ClusterID: cluster, ID: f.ID, Index: far}, &resp)
+	if !errors.Is(err, raftsync.ErrPermissionDenied) {
+		t.Fatalf("notice from a non-member: %v, want ErrPermissionDenied", err)
+	}
+	for _, n := range []wire.RemovedNotice{
+		{ClusterID: cluster, ID: "someone-else", Index: far},
+		{ClusterID: cluster + "-other", ID: f.ID, Index: far},
+		{ClusterID: cluster, ID: f.ID, Index: 0},
+	} {
+		if err := rawCall(t, f.Addr, member, &n, &resp); err == nil {
+			t.Fatalf("notice %+v was taken", n)
+		}
+	}
+	// The notices were answered before this write; a readiness
+	// observation that includes it was made after them.
+	idx := mustApply(t, leader, testcluster.Set("after", "notices"))
+	testutil.WaitFor(t, 10*time.Second, f.ID+" observing the write", func() bool {
+		return f.Node.Readiness().Applied >= idx
+	})
+	if st := f.Node.Readiness().State; st != readiness.Ready {
+		t.Fatalf("%s: readiness %v after refused notices, want ready", f.ID, st)
+	}
+
+	if err := rawCall(t, f.Addr, member, &wire.RemovedNotice{ClusterID: cluster, ID: f.ID, Index: far}, &resp); err != nil {
+		t.Fatalf("notice from a member: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Second, f.ID+" reporting removed", func() bool {
+		return f.Node.Readiness().State == readiness.Removed
+	})
 }
