@@ -70,6 +70,9 @@ type membership struct {
 	// the node's log reaches it, the node is removed whatever its (older)
 	// latest configuration says.
 	noticeIndex uint64
+	// checks counts checkMembership's decisions, for tests that need to
+	// know some were made.
+	checks atomic.Uint64
 }
 
 // noticeHolds records a leader's notice that the configuration entry at
@@ -115,6 +118,7 @@ func (n *Node) checkMembership() {
 	}
 	n.membership.mu.Lock()
 	defer n.membership.mu.Unlock()
+	defer n.membership.checks.Add(1)
 	if idx := n.membership.noticeIndex; idx > 0 {
 		if last < idx {
 			// A leader said the entry at idx removed this node; the

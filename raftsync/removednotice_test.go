@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,9 +107,16 @@ func (c *kindConn) Close() error {
 // the removing entry.
 func TestRemovedNodeIsToldWhenRaftCannotTellIt(t *testing.T) {
 	b := newRaftBlocker()
+	var leftRemoved [3]atomic.Bool // by member index, before the add-back
+	var addingBack atomic.Bool
 	c := testcluster.New(t, 3, testcluster.Options{Configure: func(i int, cfg *raftsync.Config) {
 		cfg.Readiness = readiness.Policy{LeaderLossBound: time.Minute}
 		cfg.DialContext = b.dialer(cfg.ID)
+		cfg.OnReadinessChange = func(old, now readiness.Status) {
+			if old.State == readiness.Removed && now.State != readiness.Removed && !addingBack.Load() {
+				leftRemoved[i].Store(true)
+			}
+		}
 	}})
 	leader := c.Leader()
 	victim := c.Followers()[0]
@@ -123,13 +131,22 @@ func TestRemovedNodeIsToldWhenRaftCannotTellIt(t *testing.T) {
 	if err := victim.Node.WaitReady(ctxTimeout(t, 5*time.Second)); !errors.Is(err, raftsync.ErrRemoved) {
 		t.Fatalf("WaitReady = %v, want ErrRemoved", err)
 	}
-	// The entry never reached it: its own latest configuration still
-	// names it, and still it stays Removed over monitor ticks.
+	// Its own latest configuration, which the removing entry never
+	// reached, still names it: it must stay Removed over the monitor's
+	// membership checks all the same.
 	if !configurationNames(t, victim.Node, victim.ID) {
 		t.Log("the removing entry reached the victim after all; the notice was not needed this run")
 	}
+	checks := raftsync.MembershipChecks(victim.Node)
+	testutil.WaitFor(t, 10*time.Second, "five more membership checks", func() bool {
+		return raftsync.MembershipChecks(victim.Node) >= checks+5
+	})
+	if st := victim.Node.Readiness().State; st != readiness.Removed || leftRemoved[victim.Index].Load() {
+		t.Fatalf("%s: readiness %v (left removed: %v) after its membership checks, want removed throughout", victim.ID, st, leftRemoved[victim.Index].Load())
+	}
 
 	// Added back: raft may replicate to it again.
+	addingBack.Store(true)
 	b.mu.Lock()
 	delete(b.blocked, [2]string{c.Leader().ID, victim.Addr})
 	b.mu.Unlock()
