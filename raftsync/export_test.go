@@ -15,3 +15,7 @@ func LeaderRounds(n *Node) uint64 { return n.leaderRounds.Rounds() }
 // DropObservations makes n's monitor lose every raft observation from now
 // on, as raft's non-blocking observer loses them under load.
 func DropObservations(n *Node) { n.dropObservations.Store(true) }
+
+// MembershipChecks returns how many times n's monitor has decided its
+// membership from a configuration it read.
+func MembershipChecks(n *Node) uint64 { return n.membership.checks.Load() }

@@ -12,6 +12,7 @@ import (
 	"github.com/raftkit/raftkit/consistency"
 	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/internal/wire"
+	"github.com/raftkit/raftkit/readiness"
 )
 
 // join asks the Config's Join targets, in turn and until ctx ends, to add
@@ -145,13 +146,103 @@ func (n *Node) RemoveServer(ctx context.Context, id string) error {
 	})
 }
 
+// removeLocal removes id on the leader, for RemoveServer, a forwarded
+// RemoveRequest and Leave alike. Once the removal commits, the removed
+// server is told (notifyRemoved) in the background.
 func (n *Node) removeLocal(ctx context.Context, id string) error {
+	var addr string
+	if servers, err := n.latestServers(); err == nil {
+		for _, s := range servers {
+			if string(s.ID) == id {
+				addr = string(s.Address)
+			}
+		}
+	}
 	f := n.raft.RemoveServer(raft.ServerID(id), 0, requestTimeout(ctx, 0))
 	if err := n.futures.wait(ctx, f); err != nil {
 		return applyError(err)
 	}
 	n.logger.Info("removed member", "member", id)
+	if addr != "" && id != n.cfg.ID {
+		n.startRemovedNotice(id, addr, f.Index())
+	}
 	return nil
+}
+
+// removedNoticeBound is how long a leader goes on trying to tell a server
+// it removed: the effective LeaderLossBound, after which the removed
+// server, which hears from no leader any more, is Degraded anyway; at
+// least 2×ElectionTimeout.
+func (n *Node) removedNoticeBound() time.Duration {
+	d := n.cfg.Readiness.LeaderLossBound
+	if d <= 0 {
+		d = readiness.DefaultLeaderLossBound
+	}
+	return max(d, 2*n.electionTimeout)
+}
+
+// startRemovedNotice tells the server id at addr, from a goroutine of the
+// node's WaitGroup, that the configuration entry at index removed it:
+// raft v1.7.3 sends that entry to the removed server only on a best-effort
+// basis (its replication to the server stops when the change commits,
+// possibly before the entry was sent). It retries with backoff until the
+// server answers, refuses for good, is a member again in this node's
+// latest configuration, removedNoticeBound passes, or the node closes.
+func (n *Node) startRemovedNotice(id, addr string, index uint64) {
+	if n.ctx.Err() != nil {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, n.removedNoticeBound())
+		defer cancel()
+		req := &wire.RemovedNotice{ClusterID: n.ClusterID(), ID: id, Index: index}
+		for attempt := 0; ; attempt++ {
+			if servers, err := n.latestServers(); err == nil {
+				if _, back := memberSet(servers)[id]; back {
+					return
+				}
+			}
+			var resp wire.RemovedNoticeResponse
+			err := n.call(ctx, addr, req, &resp)
+			switch {
+			case err == nil && resp.Code == wire.CodeOK:
+				n.logger.Debug("told a removed server of its removal", "member", id, "index", index)
+				return
+			case err == nil && resp.Code != wire.CodeNotReady:
+				// Refused, closed (a server that left closes), or not
+				// understood: asking again cannot change the answer.
+				n.logger.Debug("removed server did not take the removal notice", "member", id, "code", resp.Code, "message", resp.Message)
+				return
+			}
+			if !sleepCtx(ctx, backoff(attempt)) {
+				n.logger.Debug("could not tell a removed server of its removal", "member", id, "error", err)
+				return
+			}
+		}
+	}()
+}
+
+// handleRemovedNotice takes a leader's word that this node was removed by
+// the configuration entry at req.Index (authorizeRPC checked that the
+// sender is a member). It holds the node Removed until its log reaches
+// that index; from there on checkMembership decides from the
+// configuration, as for a removal it saw itself.
+func (n *Node) handleRemovedNotice(req *wire.RemovedNotice) *wire.RemovedNoticeResponse {
+	if req.ClusterID == "" || req.ClusterID != n.ClusterID() {
+		err := fmt.Errorf("%w: removal notice for cluster %q, this is %q", ErrClusterMismatch, req.ClusterID, n.ClusterID())
+		return &wire.RemovedNoticeResponse{Status: n.errorStatus(err)}
+	}
+	if req.ID != n.cfg.ID || req.Index == 0 {
+		return &wire.RemovedNoticeResponse{Status: wire.Status{Code: wire.CodeBadRequest,
+			Message: fmt.Sprintf("removal notice for %q at index %d; this is %q", req.ID, req.Index, n.cfg.ID)}}
+	}
+	if n.membership.noticeHolds(req.Index, n.raft.LastIndex()) {
+		n.logger.Warn("the leader says this node was removed from the cluster", "index", req.Index)
+		n.kickMonitor()
+	}
+	return &wire.RemovedNoticeResponse{}
 }
 
 func (n *Node) handleRemove(ctx context.Context, req *wire.RemoveRequest) *wire.RemoveResponse {

@@ -28,7 +28,8 @@ const (
 	RequestRaft RequestKind = iota + 1
 	// RequestJoin asks to add PeerRequest.NodeID to the cluster.
 	RequestJoin
-	// RequestRemove asks to remove a member.
+	// RequestRemove asks to remove a member, or is a leader's notice to
+	// this node that it removed it (the node then reports Removed).
 	RequestRemove
 	// RequestApply is a forwarded Apply.
 	RequestApply
@@ -266,7 +267,7 @@ func (n *Node) authorizeRPC(ctx context.Context, t wire.Type) *wire.Status {
 	switch t {
 	case wire.TypeApplyRequest:
 		kind = RequestApply
-	case wire.TypeRemoveRequest:
+	case wire.TypeRemoveRequest, wire.TypeRemovedNotice:
 		kind = RequestRemove
 	case wire.TypeReadIndexRequest, wire.TypeConfirmRequest:
 		kind = RequestRead

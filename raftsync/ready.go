@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,35 @@ type membership struct {
 	// latest configuration (unix nanoseconds), 0 while it is present.
 	absentSince atomic.Int64
 	removed     atomic.Bool
+
+	// mu orders a leader's removal notice against checkMembership's
+	// decision, so a member check that read an older configuration never
+	// clears a notice's removed.
+	mu sync.Mutex
+	// noticeIndex is the index of the configuration entry that removed
+	// this node according to a leader's notice, 0 when none holds: until
+	// the node's log reaches it, the node is removed whatever its (older)
+	// latest configuration says.
+	noticeIndex uint64
+	// checks counts checkMembership's decisions, for tests that need to
+	// know some were made.
+	checks atomic.Uint64
+}
+
+// noticeHolds records a leader's notice that the configuration entry at
+// index removed this node, whose log ends at last. It reports whether the
+// notice holds: not when the log already reaches index, where the node's
+// own configuration decides.
+func (m *membership) noticeHolds(index, last uint64) bool {
+	if last >= index {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.noticeIndex = max(m.noticeIndex, index)
+	m.wasMember.Store(true)
+	m.removed.Store(true)
+	return true
 }
 
 // checkMembership reads raft's latest configuration (appended, not
@@ -70,7 +100,9 @@ type membership struct {
 // up through older configurations is not taken for removed. The absence
 // must last a tick interval: while raft replaces a conflicting log tail it
 // briefly falls back to the committed configuration, which may predate
-// this node. A node added back is a member again.
+// this node. A node added back is a member again. A leader's removal
+// notice (handleRemovedNotice) holds the node removed, whatever its latest
+// configuration says, until its log reaches the notice's index.
 func (n *Node) checkMembership() {
 	// The last index is read before the configuration: raft processes a
 	// configuration entry before it publishes the last index past it.
@@ -83,6 +115,17 @@ func (n *Node) checkMembership() {
 	if key := configurationKey(servers); key != n.membersKey {
 		n.membersKey = key
 		n.storeMembers(servers)
+	}
+	n.membership.mu.Lock()
+	defer n.membership.mu.Unlock()
+	defer n.membership.checks.Add(1)
+	if idx := n.membership.noticeIndex; idx > 0 {
+		if last < idx {
+			// A leader said the entry at idx removed this node; the
+			// configuration read here is older than that.
+			return
+		}
+		n.membership.noticeIndex = 0
 	}
 	for _, s := range servers {
 		if string(s.ID) == n.cfg.ID {

@@ -64,6 +64,11 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 		if answer = n.decodeRequest(req, &m); answer == nil {
 			answer = n.handleServerStats(ctx, &m)
 		}
+	case wire.TypeRemovedNotice:
+		var m wire.RemovedNotice
+		if answer = n.decodeRequest(req, &m); answer == nil {
+			answer = n.handleRemovedNotice(&m)
+		}
 	default:
 		answer = &wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("unsupported request type %v", req.Type)}
 	}

@@ -175,6 +175,8 @@ func statusOf(m wire.Message) wire.Status {
 		return m.Status
 	case *wire.StatusResponse:
 		return m.Status
+	case *wire.RemovedNoticeResponse:
+		return m.Status
 	}
 	return wire.Status{}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 )
@@ -387,5 +388,39 @@ func TestStallMatchingHoldsOneConnectionFromTheMatchingChunk(t *testing.T) {
 	}
 	if err := n.StallMatching("a", "b", nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("nil match: %v, want ErrInvalid", err)
+	}
+}
+
+func TestCutOffToNamesFaultsThatKeepBytesOut(t *testing.T) {
+	n := New()
+	defer n.Close()
+	faults := []struct {
+		name      string
+		set, lift func() error
+		cutOff    []string // members CutOffTo reports while the fault holds
+	}{
+		{"cut", func() error { return n.Cut("a", "b") }, func() error { return n.Uncut("a", "b") }, []string{"a", "b"}},
+		{"block", func() error { return n.Block("a", "b") }, func() error { return n.Unblock("a", "b") }, []string{"b"}},
+		{"stall", func() error { return n.Stall("a", "b") }, func() error { return n.Unstall("a", "b") }, []string{"b"}},
+		{"pause", func() error { return n.Pause("a") }, func() error { return n.Resume("a") }, []string{"a", "b", "c"}},
+		{"delay", func() error { return n.SetDelay("a", "b", time.Second, 0) }, func() error { return n.SetDelay("a", "b", 0, 0) }, nil},
+	}
+	for _, f := range faults {
+		if err := f.set(); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []string{"a", "b", "c"} {
+			if got, want := n.CutOffTo(m), slices.Contains(f.cutOff, m); got != want {
+				t.Errorf("%s: CutOffTo(%s) = %v, want %v", f.name, m, got, want)
+			}
+		}
+		if err := f.lift(); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []string{"a", "b", "c"} {
+			if n.CutOffTo(m) {
+				t.Errorf("%s lifted: CutOffTo(%s) = true", f.name, m)
+			}
+		}
 	}
 }

@@ -208,3 +208,34 @@ func checkPair(a, b string) error {
 	}
 	return nil
 }
+
+// CutOffTo reports whether a fault in force now keeps some other member's
+// bytes from reaching member to: a cut or a one-way block towards it, a
+// stall towards it, or a paused member (it or another). Delays, resets and
+// matched stalls slow or break connections without keeping bytes out for
+// good, and do not count.
+func (n *Network) CutOffTo(to string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for p := range n.cut {
+		if p[0] == to || p[1] == to {
+			return true
+		}
+	}
+	for l := range n.blocked {
+		if l.to == to {
+			return true
+		}
+	}
+	for l := range n.stalled {
+		if l.to == to {
+			return true
+		}
+	}
+	for _, p := range n.paused {
+		if p {
+			return true
+		}
+	}
+	return false
+}

@@ -68,6 +68,7 @@ type run struct {
 	stops     [][]string    // per member: how each ended incarnation ended ("crash", "clean", "removed" or "hung")
 	downAt    []time.Time   // when a down member went down
 	removedAt []time.Time   // when a removed member's removal was confirmed
+	cutOff    []bool        // per removed member: cut off by a fault at its removal or its end (removedBound)
 	faults    map[Kind]int  // faults injected
 	notes     []string      // what the executor did, in order
 	viol      []Violation   // found while running (read-your-writes, restarts)
@@ -112,6 +113,7 @@ func Run(t testing.TB, s Schedule, opts Options) Result {
 		stops:     make([][]string, s.Total()),
 		downAt:    make([]time.Time, s.Total()),
 		removedAt: make([]time.Time, s.Total()),
+		cutOff:    make([]bool, s.Total()),
 		faults:    map[Kind]int{},
 	}
 	for i := s.Members(); i < s.Total(); i++ {

@@ -60,6 +60,10 @@ func NewMessage(t Type) Message {
 		return new(ServerStatsRequest)
 	case TypeServerStatsResponse:
 		return new(ServerStatsResponse)
+	case TypeRemovedNotice:
+		return new(RemovedNotice)
+	case TypeRemovedNoticeResponse:
+		return new(RemovedNoticeResponse)
 	}
 	return nil
 }

@@ -76,7 +76,7 @@ func TestUnmarshalDoesNotAliasInput(t *testing.T) {
 }
 
 func TestNewMessageUnknownType(t *testing.T) {
-	for _, typ := range []Type{0, TypeServerStatsResponse + 1, 255} {
+	for _, typ := range []Type{0, TypeRemovedNoticeResponse + 1, 255} {
 		if m := NewMessage(typ); m != nil {
 			t.Errorf("NewMessage(%d) = %T, want nil", typ, m)
 		}

@@ -47,6 +47,8 @@ func fullSamples() []sample {
 			{ID: "n4", Addr: "10.0.0.4:7000", PromotionPending: true, Dead: true, StableFor: 3 * time.Second, LastContact: -1, TrailingLogs: 1 << 20},
 		}}},
 		{"ServerStatsResponse", TypeServerStatsResponse, &ServerStatsResponse{Status: notLeader, ID: "n4", LastContact: -time.Second, LastTerm: 1 << 33, LastIndex: 1 << 40, WantsVoter: true}},
+		{"RemovedNotice", TypeRemovedNotice, &RemovedNotice{ClusterID: "c-1", ID: "n3", Index: 1 << 35}},
+		{"RemovedNoticeResponse", TypeRemovedNoticeResponse, &RemovedNoticeResponse{Status: Status{Code: CodePermissionDenied, Message: "no member"}}},
 		{"Status", TypeError, &Status{Code: CodeBadRequest, Message: "cannot decode ApplyRequest", LeaderID: "n2", LeaderAddr: "a:1"}},
 	}
 }

@@ -33,6 +33,10 @@ const (
 	// autopilot judges its health by (see ServerStatsRequest).
 	TypeServerStatsRequest  Type = 18
 	TypeServerStatsResponse Type = 19
+	// TypeRemovedNotice tells a server the leader removed it from the
+	// cluster (see RemovedNotice).
+	TypeRemovedNotice         Type = 20
+	TypeRemovedNoticeResponse Type = 21
 )
 
 var typeNames = [...]string{
@@ -55,6 +59,8 @@ var typeNames = [...]string{
 	TypeTransferCheckResponse:      "TransferCheckResponse",
 	TypeServerStatsRequest:         "ServerStatsRequest",
 	TypeServerStatsResponse:        "ServerStatsResponse",
+	TypeRemovedNotice:              "RemovedNotice",
+	TypeRemovedNoticeResponse:      "RemovedNoticeResponse",
 }
 
 // Valid reports whether t is a Type this version of the protocol defines.
