@@ -45,7 +45,7 @@ type storage struct {
 	bolt      *raftboltdb.BoltStore
 	wal       *walstore.Store // the log with LogStoreWAL, else nil
 	logs      raft.LogStore   // bolt (behind a tailLog) or the WAL, behind a LogCache
-	stable    raft.StableStore
+	stable    *stableGuard    // raft's stable store, sealed before bolt closes
 	snapshots *snapshotStore
 	spoolDir  string
 }
@@ -76,10 +76,11 @@ func openStorage(dir string, kind LogStoreKind, retain int, logger hclog.Logger)
 		return nil, fmt.Errorf("raftsync: opening %s: %w", raftDBFileName, err)
 	}
 	hooks := testhooks.For(dir)
-	s.stable = s.bolt
+	var stable raft.StableStore = s.bolt
 	if hooks.WrapStableStore != nil {
-		s.stable = hooks.WrapStableStore(s.stable)
+		stable = hooks.WrapStableStore(stable)
 	}
+	s.stable = &stableGuard{StableStore: stable}
 	if err := s.settleLogStore(dir, kind); err != nil {
 		return nil, err
 	}
@@ -124,6 +125,9 @@ func openStorage(dir string, kind LogStoreKind, retain int, logger hclog.Logger)
 
 func (s *storage) close() error {
 	var errs []error
+	if s.stable != nil {
+		s.stable.seal()
+	}
 	if s.wal != nil {
 		errs = append(errs, s.wal.Close())
 		s.wal = nil
