@@ -17,8 +17,11 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/appliedrecord"
+	"github.com/raftkit/raftkit/internal/changefeed"
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/mux"
+	"github.com/raftkit/raftkit/internal/readystate"
 	"github.com/raftkit/raftkit/internal/rpc"
 	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/wire"
@@ -51,8 +54,8 @@ type Node struct {
 	heartbeatTimeout time.Duration
 	electionTimeout  time.Duration
 
-	tracker   *readiness.Tracker
-	coalescer *readiness.Coalescer
+	tracker   *readystate.Tracker
+	coalescer *changefeed.Coalescer
 	persist   *persister
 
 	lease          *consistency.LeaseHolder
@@ -136,14 +139,14 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		futures:          newFutureWaits(),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.tracker = readiness.NewTracker(cfg.Readiness, n.clock)
-	n.coalescer = readiness.NewCoalescer(cfg.ChangeWindow, n.clock)
+	n.tracker = readystate.NewTracker(cfg.Readiness, n.clock)
+	n.coalescer = changefeed.NewCoalescer(cfg.ChangeWindow, n.clock)
 	if cfg.OnReadinessChange != nil {
 		n.tracker.OnChange(cfg.OnReadinessChange)
 	}
 	n.lease = consistency.NewLease(n.clock)
 	n.epoch.Store(newEpoch("", "", 0, false))
-	n.tracker.Update(readiness.Observation{})
+	n.tracker.Update(readystate.Observation{})
 
 	defer func() {
 		if err != nil {
@@ -159,18 +162,18 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		return nil, err
 	}
 	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
-	n.persist = newPersister(n, readiness.OpenRecordFile(filepath.Join(cfg.Dir, recordFileName)))
+	n.persist = newPersister(n, appliedrecord.OpenFile(filepath.Join(cfg.Dir, recordFileName)))
 
 	// Local recovery: bring the application to the persisted applied
 	// index from the local snapshot and log, before raft starts.
-	n.tracker.Update(readiness.Observation{Recovering: true})
+	n.tracker.Update(readystate.Observation{Recovering: true})
 	rec, err := n.recover()
 	if err != nil {
 		return nil, err
 	}
 	n.persist.start(rec.persisted)
 	n.recovered.Store(true)
-	n.tracker.Update(readiness.Observation{Recovered: true, Applied: n.fsm.applied.Index(), Persisted: n.persist.index()})
+	n.tracker.Update(readystate.Observation{Recovered: true, Applied: n.fsm.applied.Index(), Persisted: n.persist.index()})
 	n.logger.Info("local recovery done", "snapshot_index", rec.snapshotIndex,
 		"replayed", rec.replayed, "applied_index", n.fsm.applied.Index(), "persisted_index", rec.persisted,
 		"durable_index", rec.durable, "took", rec.took)
@@ -436,7 +439,7 @@ func (n *Node) shutdown() error {
 		if n.persist != nil {
 			last.Persisted = n.persist.index()
 		}
-		n.tracker.Update(readiness.Observation{Closed: true, Applied: last.Applied, Persisted: last.Persisted,
+		n.tracker.Update(readystate.Observation{Closed: true, Applied: last.Applied, Persisted: last.Persisted,
 			SyncIndex: last.SyncIndex, CommitIndex: last.CommitIndex})
 	}
 	if n.store != nil {

@@ -1,39 +1,19 @@
-package readiness
+package changefeed
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/raftkit/raftkit/internal/clock"
+	"github.com/raftkit/raftkit/readiness"
 )
 
-// DefaultCoalesceWindow is the window NewCoalescer uses when given 0.
-const DefaultCoalesceWindow = 50 * time.Millisecond
-
-// Change tells a subscriber that the log entries in (From, To] have been
-// applied since the last Change it received. The subscriber asks its own
-// FSM what those entries changed.
-type Change struct {
-	From, To uint64
-	// Initial marks the first Change a subscriber receives: delivered at the
-	// node's first Ready (or at Subscribe, after it), with From = 0 and To =
-	// the applied index, it stands for "build everything from scratch".
-	Initial bool
-}
+// DefaultWindow is the window NewCoalescer uses when given 0.
+const DefaultWindow = 50 * time.Millisecond
 
 // merge folds a later pending change into c, so no range is lost.
-func (c Change) merge(later Change) Change {
-	return Change{From: min(c.From, later.From), To: max(c.To, later.To), Initial: c.Initial || later.Initial}
-}
-
-// ValidateCoalesceWindow returns an error wrapping ErrInvalidPolicy for a
-// negative window, and nil otherwise.
-func ValidateCoalesceWindow(window time.Duration) error {
-	if window < 0 {
-		return fmt.Errorf("%w: coalesce window is %v, must not be negative", ErrInvalidPolicy, window)
-	}
-	return nil
+func merge(c, later readiness.Change) readiness.Change {
+	return readiness.Change{From: min(c.From, later.From), To: max(c.To, later.To), Initial: c.Initial || later.Initial}
 }
 
 // Coalescer turns the stream of applied indexes into few Changes, for
@@ -63,12 +43,12 @@ type Coalescer struct {
 }
 
 // NewCoalescer returns a Coalescer that gathers changes over window. A zero
-// window means DefaultCoalesceWindow (50ms); a negative window is invalid
-// (see ValidateCoalesceWindow) and is also replaced by the default. A nil
+// window means DefaultWindow (50ms); so does a negative one (raftsync.Config
+// refuses it). A nil
 // clk means the real clock.
 func NewCoalescer(window time.Duration, clk clock.Clock) *Coalescer {
 	if window <= 0 {
-		window = DefaultCoalesceWindow
+		window = DefaultWindow
 	}
 	return &Coalescer{window: window, clk: clock.OrReal(clk), subs: make(map[*Subscription]struct{})}
 }
@@ -102,7 +82,7 @@ func (c *Coalescer) SetReady(ready bool) {
 	}
 	c.everReady = true
 	for s := range c.subs {
-		s.pushLocked(Change{From: 0, To: c.applied, Initial: true})
+		s.pushLocked(readiness.Change{From: 0, To: c.applied, Initial: true})
 	}
 }
 
@@ -111,7 +91,7 @@ func (c *Coalescer) SetReady(ready bool) {
 // it receives one at the first Ready. After Close the Subscription's channel
 // is already closed.
 func (c *Coalescer) Subscribe() *Subscription {
-	s := &Subscription{c: c, ch: make(chan Change, 1)}
+	s := &Subscription{c: c, ch: make(chan readiness.Change, 1)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -120,7 +100,7 @@ func (c *Coalescer) Subscribe() *Subscription {
 	}
 	c.subs[s] = struct{}{}
 	if c.everReady {
-		s.pushLocked(Change{From: 0, To: c.applied, Initial: true})
+		s.pushLocked(readiness.Change{From: 0, To: c.applied, Initial: true})
 	}
 	return s
 }
@@ -156,15 +136,16 @@ func (c *Coalescer) flush() {
 	}
 	for s := range c.subs {
 		if s.sent < c.applied {
-			s.pushLocked(Change{From: s.sent, To: c.applied})
+			s.pushLocked(readiness.Change{From: s.sent, To: c.applied})
 		}
 	}
 }
 
-// Subscription receives the Changes of one subscriber.
+// Subscription receives the Changes of one subscriber. It implements
+// readiness.Subscription.
 type Subscription struct {
 	c  *Coalescer
-	ch chan Change
+	ch chan readiness.Change
 	// sent and closed are guarded by c.mu.
 	sent   uint64 // To of the last Change pushed
 	closed bool
@@ -174,7 +155,7 @@ type Subscription struct {
 // read is merged with the next (From = min, To = max, Initial = either), so
 // a slow reader never loses a range and never blocks the producer. The
 // channel is closed by Close or Coalescer.Close.
-func (s *Subscription) C() <-chan Change { return s.ch }
+func (s *Subscription) C() <-chan readiness.Change { return s.ch }
 
 // Close ends the subscription and closes its channel. It is idempotent.
 func (s *Subscription) Close() {
@@ -186,13 +167,13 @@ func (s *Subscription) Close() {
 
 // pushLocked queues ch, merging it with an unread change. Only holders of
 // c.mu send, so after taking the unread change the send cannot block.
-func (s *Subscription) pushLocked(ch Change) {
+func (s *Subscription) pushLocked(ch readiness.Change) {
 	if s.closed {
 		return
 	}
 	select {
 	case pending := <-s.ch:
-		ch = pending.merge(ch)
+		ch = merge(pending, ch)
 	default:
 	}
 	s.ch <- ch

@@ -1,50 +1,21 @@
-package readiness
+package appliedrecord
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/raftkit/raftkit/internal/clock"
+	"github.com/raftkit/raftkit/readiness"
 )
 
-// Defaults for PersistPolicy fields left at zero.
-const (
-	DefaultPersistEveryEntries uint64 = 1024
-	DefaultPersistInterval            = time.Second
-)
-
-// PersistPolicy says how often the applied index is written to the record
-// file. The zero value uses the defaults. A record is due when the applied
-// index has moved past the last persisted one and either EveryEntries
-// entries have been applied since, or Interval has passed since the last
-// persist. (raftsync also persists at Close, whatever the policy.)
-type PersistPolicy struct {
-	// EveryEntries persists after this many newly applied entries.
-	// 0 means DefaultPersistEveryEntries (1024); 1 persists every entry.
-	EveryEntries uint64
-	// Interval persists once this much time has passed since the last
-	// persist, if anything new was applied. 0 means DefaultPersistInterval
-	// (1s); negative is invalid.
-	Interval time.Duration
-}
-
-// Validate returns nil when p is usable, or an error wrapping
-// ErrInvalidPolicy that names the offending field.
-func (p PersistPolicy) Validate() error {
-	if p.Interval < 0 {
-		return fmt.Errorf("%w: PersistPolicy.Interval is %v, must not be negative", ErrInvalidPolicy, p.Interval)
-	}
-	return nil
-}
-
-// withDefaults replaces zero (and invalid) fields with the defaults.
-func (p PersistPolicy) withDefaults() PersistPolicy {
+// persistDefaults replaces zero (and invalid) fields of p with the
+// defaults documented on readiness.PersistPolicy.
+func persistDefaults(p readiness.PersistPolicy) readiness.PersistPolicy {
 	if p.EveryEntries == 0 {
-		p.EveryEntries = DefaultPersistEveryEntries
+		p.EveryEntries = readiness.DefaultPersistEveryEntries
 	}
 	if p.Interval <= 0 {
-		p.Interval = DefaultPersistInterval
+		p.Interval = readiness.DefaultPersistInterval
 	}
 	return p
 }
@@ -54,7 +25,7 @@ func (p PersistPolicy) withDefaults() PersistPolicy {
 // its own ticker, for the Interval rule) and reports each completed write
 // with Persisted. A Throttle is safe for concurrent use.
 type Throttle struct {
-	policy PersistPolicy
+	policy readiness.PersistPolicy
 	clk    clock.Clock
 
 	mu            sync.Mutex
@@ -66,9 +37,9 @@ type Throttle struct {
 // lastPersisted had just been written. A nil clk means the real clock. Zero
 // fields of p take their defaults; so do invalid ones, so check
 // p.Validate first to reject them.
-func NewThrottle(p PersistPolicy, clk clock.Clock, lastPersisted uint64) *Throttle {
+func NewThrottle(p readiness.PersistPolicy, clk clock.Clock, lastPersisted uint64) *Throttle {
 	clk = clock.OrReal(clk)
-	return &Throttle{policy: p.withDefaults(), clk: clk, lastPersisted: lastPersisted, lastAt: clk.Now()}
+	return &Throttle{policy: persistDefaults(p), clk: clk, lastPersisted: lastPersisted, lastAt: clk.Now()}
 }
 
 // Due reports whether applied should be persisted now: applied is above the

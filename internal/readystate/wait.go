@@ -1,4 +1,4 @@
-package readiness
+package readystate
 
 import (
 	"context"
@@ -6,12 +6,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/raftkit/raftkit/readiness"
 )
 
 // WaitResult is what WaitReady returns.
 type WaitResult struct {
 	// Status is the status WaitReady returned on.
-	Status Status
+	Status readiness.Status
 	// RecoveredOnly is set when WaitReady returned because the
 	// Policy.RecoveredGrace elapsed while the node was Recovered or later
 	// but not Ready. The node may then serve only what its local state
@@ -28,8 +30,8 @@ type WaitResult struct {
 // ends; on a Tracker already Closed it holds the Closed status and is
 // closed. The cancel function closes the channel if needed and is
 // idempotent.
-func (t *Tracker) Watch() (<-chan Status, func()) {
-	w := &watcher{ch: make(chan Status, 1)}
+func (t *Tracker) Watch() (<-chan readiness.Status, func()) {
+	w := &watcher{ch: make(chan readiness.Status, 1)}
 	t.mu.Lock()
 	w.ch <- t.status
 	if t.closed {
@@ -57,7 +59,7 @@ func (t *Tracker) Watch() (<-chan Status, func()) {
 // changes happened. f must not block and must not call Update or Wait (it
 // may call Status). There is no unregistering: callbacks live as long as the Tracker.
 // A nil f is ignored.
-func (t *Tracker) OnChange(f func(old, new Status)) {
+func (t *Tracker) OnChange(f func(old, new readiness.Status)) {
 	if f == nil {
 		return
 	}
@@ -74,7 +76,7 @@ func (t *Tracker) OnChange(f func(old, new Status)) {
 // Closed status, when the Tracker reaches Closed and cond does not accept
 // it, and ctx.Err(), with the current status, when ctx ends first.
 // Cancelling ctx stops the wait only.
-func (t *Tracker) Wait(ctx context.Context, cond func(Status) bool) (Status, error) {
+func (t *Tracker) Wait(ctx context.Context, cond func(readiness.Status) bool) (readiness.Status, error) {
 	if cond == nil {
 		return t.Status(), errors.New("readiness: Wait called with a nil condition")
 	}
@@ -121,12 +123,12 @@ func (t *Tracker) Waiting() int {
 // status at that moment. Cancelling ctx stops the wait only.
 func (t *Tracker) WaitReady(ctx context.Context) (WaitResult, error) {
 	grace := t.policy.RecoveredGrace
-	readyOrRemoved := func(s Status) bool { return s.State == Ready || s.State == Removed }
+	readyOrRemoved := func(s readiness.Status) bool { return s.State == readiness.Ready || s.State == readiness.Removed }
 	if grace <= 0 {
 		s, err := t.Wait(ctx, readyOrRemoved)
 		return WaitResult{Status: s}, removedErr(s, err)
 	}
-	settled := func(s Status) bool { return readyOrRemoved(s) || s.State.recoveredOrLater() }
+	settled := func(s readiness.Status) bool { return readyOrRemoved(s) || recoveredOrLater(s.State) }
 	for {
 		s, err := t.Wait(ctx, settled)
 		if err != nil || readyOrRemoved(s) {
@@ -149,8 +151,8 @@ func (t *Tracker) WaitReady(ctx context.Context) (WaitResult, error) {
 }
 
 // removedErr turns a wait that ended on Removed into ErrRemoved.
-func removedErr(s Status, err error) error {
-	if err == nil && s.State == Removed {
+func removedErr(s readiness.Status, err error) error {
+	if err == nil && s.State == readiness.Removed {
 		return ErrRemoved
 	}
 	return err
@@ -158,7 +160,7 @@ func removedErr(s Status, err error) error {
 
 // waitReadyUntil waits for cond for at most d of the Tracker's clock. It
 // returns context.Canceled from its inner context when d runs out.
-func (t *Tracker) waitReadyUntil(ctx context.Context, d time.Duration, cond func(Status) bool) (Status, error) {
+func (t *Tracker) waitReadyUntil(ctx context.Context, d time.Duration, cond func(readiness.Status) bool) (readiness.Status, error) {
 	inner, cancel := context.WithCancel(ctx)
 	defer cancel()
 	timer := t.clk.AfterFunc(d, cancel)
@@ -168,13 +170,13 @@ func (t *Tracker) waitReadyUntil(ctx context.Context, d time.Duration, cond func
 
 // watcher is one Watch subscription. Its fields are guarded by Tracker.mu.
 type watcher struct {
-	ch     chan Status
+	ch     chan readiness.Status
 	closed bool
 }
 
 // sendLocked puts s in the channel, replacing an unread value. Only
 // producers holding Tracker.mu send, so after the drain the send succeeds.
-func (w *watcher) sendLocked(s Status) {
+func (w *watcher) sendLocked(s readiness.Status) {
 	if w.closed {
 		return
 	}
@@ -197,20 +199,20 @@ func (w *watcher) closeLocked() {
 
 // waiter is one blocked Wait call.
 type waiter struct {
-	cond func(Status) bool
+	cond func(readiness.Status) bool
 	ch   chan waitOutcome
 	done atomic.Bool
 }
 
 type waitOutcome struct {
-	status Status
+	status readiness.Status
 	err    error
 }
 
 // offer hands s to the waiter if its condition holds or s is Closed. Only
 // the first accepted status is delivered; the channel has room for it, so
 // offer never blocks.
-func (w *waiter) offer(s Status) {
+func (w *waiter) offer(s readiness.Status) {
 	if w.done.Load() {
 		return
 	}
@@ -218,7 +220,7 @@ func (w *waiter) offer(s Status) {
 	switch {
 	case w.cond(s):
 		out = waitOutcome{status: s}
-	case s.State == Closed:
+	case s.State == readiness.Closed:
 		out = waitOutcome{status: s, err: ErrClosed}
 	default:
 		return

@@ -1,11 +1,10 @@
-package readiness_test
+package appliedrecord_test
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/raftkit/raftkit/internal/appliedrecord"
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -35,7 +34,7 @@ func TestThrottleDue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clock.NewFake(epoch)
-			th := readiness.NewThrottle(tt.policy, clk, tt.last)
+			th := appliedrecord.NewThrottle(tt.policy, clk, tt.last)
 			clk.Advance(tt.elapsed)
 			if got := th.Due(tt.applied); got != tt.want {
 				t.Fatalf("Due(%d) after %v from %d = %v, want %v", tt.applied, tt.elapsed, tt.last, got, tt.want)
@@ -46,7 +45,7 @@ func TestThrottleDue(t *testing.T) {
 
 func TestThrottlePersistedRestartsBothRules(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	th := readiness.NewThrottle(readiness.PersistPolicy{EveryEntries: 10, Interval: time.Second}, clk, 0)
+	th := appliedrecord.NewThrottle(readiness.PersistPolicy{EveryEntries: 10, Interval: time.Second}, clk, 0)
 	clk.Advance(2 * time.Second)
 	if !th.Due(5) {
 		t.Fatal("Due(5) after the interval = false")
@@ -64,15 +63,5 @@ func TestThrottlePersistedRestartsBothRules(t *testing.T) {
 	clk.Advance(time.Second)
 	if !th.Due(6) {
 		t.Fatal("Due(6) one interval after persisting 5 = false")
-	}
-}
-
-func TestPersistPolicyValidate(t *testing.T) {
-	if err := (readiness.PersistPolicy{}).Validate(); err != nil {
-		t.Fatalf("zero policy: %v", err)
-	}
-	err := readiness.PersistPolicy{Interval: -time.Second}.Validate()
-	if !errors.Is(err, readiness.ErrInvalidPolicy) || !strings.Contains(err.Error(), "Interval") {
-		t.Fatalf("negative Interval: err = %v, want ErrInvalidPolicy naming Interval", err)
 	}
 }

@@ -1,4 +1,4 @@
-package readiness
+package appliedrecord
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	"hash/crc32"
 )
 
-// MaxRecordIDLength is the longest node or cluster ID, in bytes, that a
+// MaxIDLength is the longest node or cluster ID, in bytes, that a
 // Record can carry. Longer identities are refused by MarshalBinary, and a
-// length prefix above it marks a record as corrupt in ParseRecord.
-const MaxRecordIDLength = 1024
+// length prefix above it marks a record as corrupt in Parse.
+const MaxIDLength = 1024
 
 const (
 	recordMagic          = "RKAI"
@@ -22,7 +22,7 @@ const (
 	minRecordLength = len(recordMagic) + 1 + 1 + 1 + 1 + 1 + recordChecksumLength
 	// maxRecordLength bounds every valid encoding; nothing longer is read.
 	maxRecordLength = len(recordMagic) + 1 +
-		2*(binary.MaxVarintLen64+MaxRecordIDLength) +
+		2*(binary.MaxVarintLen64+MaxIDLength) +
 		2*binary.MaxVarintLen64 + recordChecksumLength
 )
 
@@ -43,13 +43,13 @@ type Record struct {
 // NodeID and ClusterID each as a uvarint length followed by the bytes, Index
 // and Term as uvarints, and a big-endian CRC-32C (Castagnoli) of everything
 // before it. It returns an error wrapping ErrInvalidRecord when an identity
-// is longer than MaxRecordIDLength; it never fails otherwise.
+// is longer than MaxIDLength; it never fails otherwise.
 func (r Record) MarshalBinary() ([]byte, error) {
-	if len(r.NodeID) > MaxRecordIDLength {
-		return nil, fmt.Errorf("%w: node ID is %d bytes, limit %d", ErrInvalidRecord, len(r.NodeID), MaxRecordIDLength)
+	if len(r.NodeID) > MaxIDLength {
+		return nil, fmt.Errorf("%w: node ID is %d bytes, limit %d", ErrInvalidRecord, len(r.NodeID), MaxIDLength)
 	}
-	if len(r.ClusterID) > MaxRecordIDLength {
-		return nil, fmt.Errorf("%w: cluster ID is %d bytes, limit %d", ErrInvalidRecord, len(r.ClusterID), MaxRecordIDLength)
+	if len(r.ClusterID) > MaxIDLength {
+		return nil, fmt.Errorf("%w: cluster ID is %d bytes, limit %d", ErrInvalidRecord, len(r.ClusterID), MaxIDLength)
 	}
 	b := make([]byte, 0, len(recordMagic)+1+len(r.NodeID)+len(r.ClusterID)+4*binary.MaxVarintLen64+recordChecksumLength)
 	b = append(b, recordMagic...)
@@ -64,13 +64,13 @@ func (r Record) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
-// ParseRecord decodes a record written by MarshalBinary. It is strict: it
+// Parse decodes a record written by MarshalBinary. It is strict: it
 // accepts exactly the bytes MarshalBinary produces for some Record and
 // nothing else. Every failure wraps ErrCorruptRecord and says what is wrong
 // (bad magic, unknown version, checksum mismatch, truncation, trailing
-// bytes, an identity length above MaxRecordIDLength, a non-canonical
+// bytes, an identity length above MaxIDLength, a non-canonical
 // varint). It never allocates more than the length of b.
-func ParseRecord(b []byte) (Record, error) {
+func Parse(b []byte) (Record, error) {
 	switch {
 	case len(b) > maxRecordLength:
 		return Record{}, corruptf("%d bytes, longer than any valid record (%d)", len(b), maxRecordLength)
@@ -117,7 +117,7 @@ func (r Record) Check(nodeID, clusterID string) error {
 }
 
 // recordDecoder reads fields in order and keeps the first error, so that
-// ParseRecord reads as the layout it decodes.
+// Parse reads as the layout it decodes.
 type recordDecoder struct {
 	rest []byte
 	err  error
@@ -148,8 +148,8 @@ func (d *recordDecoder) string(field string) string {
 	if d.err != nil {
 		return ""
 	}
-	if n > MaxRecordIDLength {
-		d.err = corruptf("the %s claims %d bytes, limit %d", field, n, MaxRecordIDLength)
+	if n > MaxIDLength {
+		d.err = corruptf("the %s claims %d bytes, limit %d", field, n, MaxIDLength)
 		return ""
 	}
 	if n > uint64(len(d.rest)) {

@@ -1,13 +1,13 @@
-package readiness_test
+package readystate_test
 
 import (
-	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/raftkit/raftkit/internal/clock"
+	"github.com/raftkit/raftkit/internal/readystate"
 	"github.com/raftkit/raftkit/readiness"
 )
 
@@ -16,7 +16,7 @@ import (
 // observation time whenever a leader is named (zero: contact just now).
 type step struct {
 	advance    time.Duration
-	obs        readiness.Observation
+	obs        readystate.Observation
 	contactAgo time.Duration
 	want       readiness.State
 	reason     string // substring the Reason must contain ("" for Ready)
@@ -24,19 +24,21 @@ type step struct {
 
 // synced is a recovered follower of leader n2 that has applied up to the
 // sync point 150.
-var synced = readiness.Observation{Recovered: true, Applied: 150, Persisted: 100,
+var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var synced = readystate.Observation{Recovered: true, Applied: 150, Persisted: 100,
 	LeaderID: "n2", SyncIndex: 150, SyncKnown: true, CommitIndex: 150}
 
-func with(o readiness.Observation, edit func(*readiness.Observation)) readiness.Observation {
+func with(o readystate.Observation, edit func(*readystate.Observation)) readystate.Observation {
 	edit(&o)
 	return o
 }
 
 func TestTrackerSequences(t *testing.T) {
-	noLeader := with(synced, func(o *readiness.Observation) { o.LeaderID, o.SyncKnown = "", false })
-	newLeaderNoSync := with(synced, func(o *readiness.Observation) { o.LeaderID, o.SyncKnown = "n3", false })
-	newLeaderBehind := with(synced, func(o *readiness.Observation) { o.LeaderID, o.SyncIndex = "n3", 160 })
-	newLeaderSynced := with(synced, func(o *readiness.Observation) { o.LeaderID, o.SyncIndex, o.Applied = "n3", 160, 160 })
+	noLeader := with(synced, func(o *readystate.Observation) { o.LeaderID, o.SyncKnown = "", false })
+	newLeaderNoSync := with(synced, func(o *readystate.Observation) { o.LeaderID, o.SyncKnown = "n3", false })
+	newLeaderBehind := with(synced, func(o *readystate.Observation) { o.LeaderID, o.SyncIndex = "n3", 160 })
+	newLeaderSynced := with(synced, func(o *readystate.Observation) { o.LeaderID, o.SyncIndex, o.Applied = "n3", 160, 160 })
 
 	tests := []struct {
 		name   string
@@ -46,24 +48,24 @@ func TestTrackerSequences(t *testing.T) {
 		{
 			name: "start to ready",
 			steps: []step{
-				{obs: readiness.Observation{}, want: readiness.Starting, reason: "waiting for local recovery"},
-				{obs: readiness.Observation{Recovering: true, Applied: 10, Persisted: 100, Progress: "restoring snapshot 1.0/5.0 MB"},
+				{obs: readystate.Observation{}, want: readiness.Starting, reason: "waiting for local recovery"},
+				{obs: readystate.Observation{Recovering: true, Applied: 10, Persisted: 100, Progress: "restoring snapshot 1.0/5.0 MB"},
 					want: readiness.Recovering, reason: "applied 10 of 100 (restoring snapshot 1.0/5.0 MB)"},
-				{obs: readiness.Observation{Recovered: true, Applied: 100, Persisted: 100}, want: readiness.Recovered, reason: "waiting for a leader"},
-				{obs: with(synced, func(o *readiness.Observation) { o.Applied, o.SyncKnown = 100, false }),
+				{obs: readystate.Observation{Recovered: true, Applied: 100, Persisted: 100}, want: readiness.Recovered, reason: "waiting for a leader"},
+				{obs: with(synced, func(o *readystate.Observation) { o.Applied, o.SyncKnown = 100, false }),
 					want: readiness.Recovered, reason: "waiting for the sync point from leader n2"},
-				{obs: with(synced, func(o *readiness.Observation) { o.Applied = 120 }), want: readiness.CatchingUp, reason: "applied 120 of 150"},
+				{obs: with(synced, func(o *readystate.Observation) { o.Applied = 120 }), want: readiness.CatchingUp, reason: "applied 120 of 150"},
 				{obs: synced, want: readiness.Ready},
 			},
 		},
 		{
 			name: "leader waits for an entry of its term",
 			steps: []step{
-				{obs: readiness.Observation{Recovered: true, Applied: 90, IsLeader: true, LeaderID: "n1"},
+				{obs: readystate.Observation{Recovered: true, Applied: 90, IsLeader: true, LeaderID: "n1"},
 					want: readiness.Recovered, reason: "entry of this leader's term"},
-				{obs: readiness.Observation{Recovered: true, Applied: 91, IsLeader: true, LeaderID: "n1", SyncIndex: 91, SyncKnown: true},
+				{obs: readystate.Observation{Recovered: true, Applied: 91, IsLeader: true, LeaderID: "n1", SyncIndex: 91, SyncKnown: true},
 					want: readiness.Ready},
-				{advance: time.Hour, obs: readiness.Observation{Recovered: true, Applied: 91, IsLeader: true, LeaderID: "n1", SyncIndex: 91, SyncKnown: true},
+				{advance: time.Hour, obs: readystate.Observation{Recovered: true, Applied: 91, IsLeader: true, LeaderID: "n1", SyncIndex: 91, SyncKnown: true},
 					want: readiness.Ready},
 			},
 		},
@@ -114,10 +116,10 @@ func TestTrackerSequences(t *testing.T) {
 			policy: readiness.Policy{MaxLag: 100},
 			steps: []step{
 				{obs: synced, want: readiness.Ready},
-				{obs: with(synced, func(o *readiness.Observation) { o.CommitIndex = 250 }), want: readiness.Ready},
-				{obs: with(synced, func(o *readiness.Observation) { o.CommitIndex = 251 }), want: readiness.Degraded,
+				{obs: with(synced, func(o *readystate.Observation) { o.CommitIndex = 250 }), want: readiness.Ready},
+				{obs: with(synced, func(o *readystate.Observation) { o.CommitIndex = 251 }), want: readiness.Degraded,
 					reason: "applied index 150 is 101 behind commit index 251 (max lag 100)"},
-				{obs: with(synced, func(o *readiness.Observation) { o.CommitIndex, o.Applied = 251, 240 }), want: readiness.Ready},
+				{obs: with(synced, func(o *readystate.Observation) { o.CommitIndex, o.Applied = 251, 240 }), want: readiness.Ready},
 			},
 		},
 		{
@@ -135,34 +137,34 @@ func TestTrackerSequences(t *testing.T) {
 			name: "recovery flags are ignored after the first ready",
 			steps: []step{
 				{obs: synced, want: readiness.Ready},
-				{obs: with(synced, func(o *readiness.Observation) { o.Recovering, o.Recovered = true, false }), want: readiness.Ready},
+				{obs: with(synced, func(o *readystate.Observation) { o.Recovering, o.Recovered = true, false }), want: readiness.Ready},
 			},
 		},
 		{
 			name: "removed wins over ready, degraded and startup; closed wins over removed",
 			steps: []step{
-				{obs: with(synced, func(o *readiness.Observation) { o.Applied = 120 }), want: readiness.CatchingUp},
-				{obs: with(synced, func(o *readiness.Observation) { o.Applied, o.Removed = 120, true }),
+				{obs: with(synced, func(o *readystate.Observation) { o.Applied = 120 }), want: readiness.CatchingUp},
+				{obs: with(synced, func(o *readystate.Observation) { o.Applied, o.Removed = 120, true }),
 					want: readiness.Removed, reason: "removed from the cluster configuration"},
 				{obs: synced, want: readiness.Ready},
-				{obs: with(synced, func(o *readiness.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
-				{advance: time.Hour, obs: with(noLeader, func(o *readiness.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
-				{obs: with(synced, func(o *readiness.Observation) { o.Removed, o.Closed = true, true }), want: readiness.Closed, reason: "closed"},
+				{obs: with(synced, func(o *readystate.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
+				{advance: time.Hour, obs: with(noLeader, func(o *readystate.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
+				{obs: with(synced, func(o *readystate.Observation) { o.Removed, o.Closed = true, true }), want: readiness.Closed, reason: "closed"},
 			},
 		},
 		{
 			name: "a node added back after removal is ready again",
 			steps: []step{
 				{obs: synced, want: readiness.Ready},
-				{obs: with(synced, func(o *readiness.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
+				{obs: with(synced, func(o *readystate.Observation) { o.Removed = true }), want: readiness.Removed, reason: "removed"},
 				{obs: synced, want: readiness.Ready},
 			},
 		},
 		{
 			name: "closed wins and is final",
 			steps: []step{
-				{obs: readiness.Observation{Recovering: true}, want: readiness.Recovering},
-				{obs: readiness.Observation{Recovering: true, Closed: true}, want: readiness.Closed, reason: "closed"},
+				{obs: readystate.Observation{Recovering: true}, want: readiness.Recovering},
+				{obs: readystate.Observation{Recovering: true, Closed: true}, want: readiness.Closed, reason: "closed"},
 				{obs: synced, want: readiness.Closed, reason: "closed"},
 			},
 		},
@@ -170,7 +172,7 @@ func TestTrackerSequences(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clock.NewFake(epoch)
-			tr := readiness.NewTracker(tt.policy, clk)
+			tr := readystate.NewTracker(tt.policy, clk)
 			for i, s := range tt.steps {
 				clk.Advance(s.advance)
 				o := s.obs
@@ -197,14 +199,14 @@ func TestTrackerSequences(t *testing.T) {
 
 func TestTrackerTimestamps(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	tr := readiness.NewTracker(readiness.Policy{}, clk)
+	tr := readystate.NewTracker(readiness.Policy{}, clk)
 	if s := tr.Status(); s.State != readiness.Starting || !s.Since.Equal(epoch) {
 		t.Fatalf("new tracker: %+v, want Starting since %v", s, epoch)
 	}
 	clk.Advance(time.Second)
-	tr.Update(readiness.Observation{Recovered: true, Applied: 5})
+	tr.Update(readystate.Observation{Recovered: true, Applied: 5})
 	clk.Advance(time.Second)
-	s := tr.Update(readiness.Observation{Recovered: true, Applied: 6})
+	s := tr.Update(readystate.Observation{Recovered: true, Applied: 6})
 	if !s.Since.Equal(epoch.Add(time.Second)) || !s.RecoveredAt.Equal(epoch.Add(time.Second)) {
 		t.Fatalf("Since %v, RecoveredAt %v; both want the first Recovered update at +1s", s.Since, s.RecoveredAt)
 	}
@@ -214,45 +216,22 @@ func TestTrackerTimestamps(t *testing.T) {
 		t.Fatalf("ReadyAt %v, Since %v; want +3s", s.ReadyAt, s.Since)
 	}
 	clk.Advance(10 * time.Second)
-	tr.Update(with(synced, func(o *readiness.Observation) { o.LeaderID = "" }))
+	tr.Update(with(synced, func(o *readystate.Observation) { o.LeaderID = "" }))
 	clk.Advance(10 * time.Second)
-	s = tr.Update(with(synced, func(o *readiness.Observation) { o.LeaderID = "" }))
+	s = tr.Update(with(synced, func(o *readystate.Observation) { o.LeaderID = "" }))
 	if s.State != readiness.Degraded || !s.Since.Equal(clk.Now()) {
 		t.Fatalf("after 10s without a leader: %+v; want Degraded since now", s)
 	}
 	clk.Advance(time.Second)
-	s = tr.Update(with(synced, func(o *readiness.Observation) { o.LastContact = clk.Now() }))
+	s = tr.Update(with(synced, func(o *readystate.Observation) { o.LastContact = clk.Now() }))
 	if s.State != readiness.Ready || !s.ReadyAt.Equal(epoch.Add(3*time.Second)) || !s.Since.Equal(clk.Now()) {
 		t.Fatalf("back to Ready: %+v; want ReadyAt kept at +3s and Since now", s)
 	}
 }
 
-func TestPolicyValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		policy readiness.Policy
-		field  string
-	}{
-		{"zero", readiness.Policy{}, ""},
-		{"all set", readiness.Policy{LeaderLossBound: time.Second, MaxLag: 5, RecoveredGrace: time.Minute}, ""},
-		{"negative bound", readiness.Policy{LeaderLossBound: -1}, "LeaderLossBound"},
-		{"negative grace", readiness.Policy{RecoveredGrace: -1}, "RecoveredGrace"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.policy.Validate()
-			if tt.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, readiness.ErrInvalidPolicy) || !strings.Contains(err.Error(), tt.field) {
-				t.Fatalf("Validate: %v, want ErrInvalidPolicy naming %s", err, tt.field)
-			}
-		})
-	}
-	got := readiness.NewTracker(readiness.Policy{}, nil).Policy()
+// TestPolicyDefaults: zero Policy fields take the documented defaults.
+func TestPolicyDefaults(t *testing.T) {
+	got := readystate.NewTracker(readiness.Policy{}, nil).Policy()
 	if got.LeaderLossBound != readiness.DefaultLeaderLossBound || got.MaxLag != readiness.DefaultMaxLag || got.RecoveredGrace != 0 {
 		t.Fatalf("defaults: %+v", got)
 	}
@@ -266,7 +245,7 @@ func TestTrackerInvariantUnderRandomObservations(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		rng := rand.New(rand.NewPCG(seed, seed*7919))
 		clk := clock.NewFake(epoch)
-		tr := readiness.NewTracker(readiness.Policy{LeaderLossBound: time.Second, MaxLag: 50}, clk)
+		tr := readystate.NewTracker(readiness.Policy{LeaderLossBound: time.Second, MaxLag: 50}, clk)
 		var emitted []readiness.Status
 		tr.OnChange(func(_, s readiness.Status) { emitted = append(emitted, s) })
 		watch, cancel := tr.Watch()
@@ -311,9 +290,9 @@ func TestTrackerInvariantUnderRandomObservations(t *testing.T) {
 	}
 }
 
-func randomObservation(rng *rand.Rand, now time.Time) readiness.Observation {
+func randomObservation(rng *rand.Rand, now time.Time) readystate.Observation {
 	applied := uint64(rng.IntN(200))
-	o := readiness.Observation{
+	o := readystate.Observation{
 		Recovering:  rng.IntN(10) == 0,
 		Recovered:   rng.IntN(10) < 8,
 		Applied:     applied,

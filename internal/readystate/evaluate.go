@@ -1,16 +1,18 @@
-package readiness
+package readystate
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/raftkit/raftkit/readiness"
 )
 
 // evaluateLocked applies the readiness rules to o at time now and returns
 // the next Status. It updates the Tracker's memory (closed, everReady, the
 // lost and unsynced clocks, the reached sync point). t.mu is held.
-func (t *Tracker) evaluateLocked(o Observation, now time.Time) Status {
+func (t *Tracker) evaluateLocked(o Observation, now time.Time) readiness.Status {
 	prev := t.status
-	next := Status{
+	next := readiness.Status{
 		Applied:     o.Applied,
 		Persisted:   o.Persisted,
 		CommitIndex: o.CommitIndex,
@@ -24,16 +26,16 @@ func (t *Tracker) evaluateLocked(o Observation, now time.Time) Status {
 	switch {
 	case o.Closed:
 		t.closed = true
-		next.State, next.Reason = Closed, "node closed"
+		next.State, next.Reason = readiness.Closed, "node closed"
 	case o.Removed:
-		next.State, next.Reason = Removed, "removed from the cluster configuration"
+		next.State, next.Reason = readiness.Removed, "removed from the cluster configuration"
 	case !t.everReady:
 		next.State, next.Reason = startupState(o)
 	default:
 		next.State, next.Reason = t.servingStateLocked(o, now)
 	}
 
-	if next.State == Ready {
+	if next.State == readiness.Ready {
 		if !t.everReady {
 			t.everReady = true
 			next.ReadyAt = now
@@ -47,7 +49,7 @@ func (t *Tracker) evaluateLocked(o Observation, now time.Time) Status {
 	} else {
 		next.SyncIndex = t.syncReached
 	}
-	if next.RecoveredAt.IsZero() && next.State.recoveredOrLater() {
+	if next.RecoveredAt.IsZero() && recoveredOrLater(next.State) {
 		next.RecoveredAt = now
 	}
 	if next.State == prev.State {
@@ -59,24 +61,24 @@ func (t *Tracker) evaluateLocked(o Observation, now time.Time) Status {
 }
 
 // startupState decides the state of a node that has never been Ready.
-func startupState(o Observation) (State, string) {
+func startupState(o Observation) (readiness.State, string) {
 	switch {
 	case o.Recovering:
 		reason := "recovering local state"
 		if o.Persisted > 0 {
 			reason = fmt.Sprintf("recovering local state: applied %d of %d", o.Applied, o.Persisted)
 		}
-		return Recovering, withProgress(reason, o.Progress)
+		return readiness.Recovering, withProgress(reason, o.Progress)
 	case !o.Recovered:
-		return Starting, withProgress("waiting for local recovery to begin", o.Progress)
+		return readiness.Starting, withProgress("waiting for local recovery to begin", o.Progress)
 	case !leaderKnown(o):
-		return Recovered, withProgress("waiting for a leader", o.Progress)
+		return readiness.Recovered, withProgress("waiting for a leader", o.Progress)
 	case !o.SyncKnown:
-		return Recovered, withProgress(waitingForSyncReason(o), o.Progress)
+		return readiness.Recovered, withProgress(waitingForSyncReason(o), o.Progress)
 	case o.Applied < o.SyncIndex:
-		return CatchingUp, withProgress(fmt.Sprintf("applied %d of %d", o.Applied, o.SyncIndex), o.Progress)
+		return readiness.CatchingUp, withProgress(fmt.Sprintf("applied %d of %d", o.Applied, o.SyncIndex), o.Progress)
 	default:
-		return Ready, ""
+		return readiness.Ready, ""
 	}
 }
 
@@ -111,17 +113,17 @@ type issue struct {
 // been Ready before. A Ready node stays Ready through mild issues (a leader
 // change or a new sync point inside LeaderLossBound); a Degraded node returns
 // to Ready only when it has no issue at all.
-func (t *Tracker) servingStateLocked(o Observation, now time.Time) (State, string) {
+func (t *Tracker) servingStateLocked(o Observation, now time.Time) (readiness.State, string) {
 	issues := t.issuesLocked(o, now)
 	for _, is := range issues {
 		if is.severe {
-			return Degraded, is.reason
+			return readiness.Degraded, is.reason
 		}
 	}
-	if len(issues) > 0 && t.status.State == Degraded {
-		return Degraded, issues[0].reason
+	if len(issues) > 0 && t.status.State == readiness.Degraded {
+		return readiness.Degraded, issues[0].reason
 	}
-	return Ready, ""
+	return readiness.Ready, ""
 }
 
 // issuesLocked lists what stands between a serving node and full health, in

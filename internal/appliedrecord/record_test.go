@@ -1,4 +1,4 @@
-package readiness_test
+package appliedrecord_test
 
 import (
 	"bytes"
@@ -9,12 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/raftkit/raftkit/readiness"
+	"github.com/raftkit/raftkit/internal/appliedrecord"
 )
 
-var sampleRecord = readiness.Record{NodeID: "gw-1", ClusterID: "c-7f3a", Index: 4500, Term: 3}
+var sampleRecord = appliedrecord.Record{NodeID: "gw-1", ClusterID: "c-7f3a", Index: 4500, Term: 3}
 
-func mustMarshal(t testing.TB, r readiness.Record) []byte {
+func mustMarshal(t testing.TB, r appliedrecord.Record) []byte {
 	t.Helper()
 	b, err := r.MarshalBinary()
 	if err != nil {
@@ -34,24 +34,24 @@ func rawRecord(version byte, body []byte) []byte {
 func TestRecordRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
-		rec  readiness.Record
+		rec  appliedrecord.Record
 	}{
-		{"zero", readiness.Record{}},
+		{"zero", appliedrecord.Record{}},
 		{"typical", sampleRecord},
-		{"max indexes", readiness.Record{NodeID: "n", ClusterID: "c", Index: math.MaxUint64, Term: math.MaxUint64}},
-		{"longest identities", readiness.Record{
-			NodeID:    strings.Repeat("n", readiness.MaxRecordIDLength),
-			ClusterID: strings.Repeat("c", readiness.MaxRecordIDLength),
+		{"max indexes", appliedrecord.Record{NodeID: "n", ClusterID: "c", Index: math.MaxUint64, Term: math.MaxUint64}},
+		{"longest identities", appliedrecord.Record{
+			NodeID:    strings.Repeat("n", appliedrecord.MaxIDLength),
+			ClusterID: strings.Repeat("c", appliedrecord.MaxIDLength),
 			Index:     1 << 40, Term: 1 << 20,
 		}},
-		{"unicode identity", readiness.Record{NodeID: "nœud-β", ClusterID: "集群", Index: 1, Term: 1}},
+		{"unicode identity", appliedrecord.Record{NodeID: "nœud-β", ClusterID: "集群", Index: 1, Term: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := mustMarshal(t, tt.rec)
-			got, err := readiness.ParseRecord(b)
+			got, err := appliedrecord.Parse(b)
 			if err != nil {
-				t.Fatalf("ParseRecord: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			if got != tt.rec {
 				t.Fatalf("round trip gave %+v, want %+v", got, tt.rec)
@@ -61,9 +61,9 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func TestMarshalRejectsOversizedIdentity(t *testing.T) {
-	long := strings.Repeat("x", readiness.MaxRecordIDLength+1)
-	for _, r := range []readiness.Record{{NodeID: long}, {ClusterID: long}} {
-		if _, err := r.MarshalBinary(); !errors.Is(err, readiness.ErrInvalidRecord) {
+	long := strings.Repeat("x", appliedrecord.MaxIDLength+1)
+	for _, r := range []appliedrecord.Record{{NodeID: long}, {ClusterID: long}} {
+		if _, err := r.MarshalBinary(); !errors.Is(err, appliedrecord.ErrInvalidRecord) {
 			t.Errorf("MarshalBinary with a %d-byte identity: err = %v, want ErrInvalidRecord", len(long), err)
 		}
 	}
@@ -75,11 +75,11 @@ func TestParseRecordDetectsEverySingleByteChange(t *testing.T) {
 		for _, mask := range []byte{0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff, 0x5a} {
 			flipped := bytes.Clone(b)
 			flipped[i] ^= mask
-			r, err := readiness.ParseRecord(flipped)
-			if !errors.Is(err, readiness.ErrCorruptRecord) {
-				t.Fatalf("byte %d ^ %#02x: ParseRecord = %+v, %v; want ErrCorruptRecord", i, mask, r, err)
+			r, err := appliedrecord.Parse(flipped)
+			if !errors.Is(err, appliedrecord.ErrCorruptRecord) {
+				t.Fatalf("byte %d ^ %#02x: Parse = %+v, %v; want ErrCorruptRecord", i, mask, r, err)
 			}
-			if r != (readiness.Record{}) {
+			if r != (appliedrecord.Record{}) {
 				t.Fatalf("byte %d ^ %#02x: a corrupt record returned %+v", i, mask, r)
 			}
 		}
@@ -89,11 +89,11 @@ func TestParseRecordDetectsEverySingleByteChange(t *testing.T) {
 func TestParseRecordDetectsEveryTruncation(t *testing.T) {
 	b := mustMarshal(t, sampleRecord)
 	for n := 0; n < len(b); n++ {
-		if _, err := readiness.ParseRecord(b[:n]); !errors.Is(err, readiness.ErrCorruptRecord) {
+		if _, err := appliedrecord.Parse(b[:n]); !errors.Is(err, appliedrecord.ErrCorruptRecord) {
 			t.Fatalf("truncated to %d of %d bytes: err = %v, want ErrCorruptRecord", n, len(b), err)
 		}
 	}
-	if _, err := readiness.ParseRecord(append(bytes.Clone(b), 0)); !errors.Is(err, readiness.ErrCorruptRecord) {
+	if _, err := appliedrecord.Parse(append(bytes.Clone(b), 0)); !errors.Is(err, appliedrecord.ErrCorruptRecord) {
 		t.Fatalf("one byte appended: err = %v, want ErrCorruptRecord", err)
 	}
 }
@@ -119,9 +119,9 @@ func TestParseRecordRejectsMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := readiness.ParseRecord(tt.data)
-			if !errors.Is(err, readiness.ErrCorruptRecord) {
-				t.Fatalf("ParseRecord = %+v, %v; want ErrCorruptRecord", r, err)
+			r, err := appliedrecord.Parse(tt.data)
+			if !errors.Is(err, appliedrecord.ErrCorruptRecord) {
+				t.Fatalf("Parse = %+v, %v; want ErrCorruptRecord", r, err)
 			}
 			if !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("error %q does not mention %q", err, tt.wantMsg)
@@ -150,10 +150,10 @@ func TestRecordCheck(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, readiness.ErrForeignRecord) {
+			if !errors.Is(err, appliedrecord.ErrForeignRecord) {
 				t.Fatalf("Check: %v, want ErrForeignRecord", err)
 			}
-			var fe *readiness.ForeignRecordError
+			var fe *appliedrecord.ForeignRecordError
 			if !errors.As(err, &fe) || fe.Field != tt.wantFields[0] {
 				t.Fatalf("Check: %v, want a ForeignRecordError for %s", err, tt.wantFields[0])
 			}
@@ -169,11 +169,11 @@ func TestRecordCheck(t *testing.T) {
 	}
 }
 
-// FuzzParseRecord checks that ParseRecord never panics, fails only with
+// FuzzParse checks that Parse never panics, fails only with
 // ErrCorruptRecord, and accepts exactly the canonical encodings: whatever it
 // accepts re-encodes to the same bytes.
-func FuzzParseRecord(f *testing.F) {
-	for _, r := range []readiness.Record{{}, sampleRecord, {NodeID: "n", Index: math.MaxUint64, Term: 1}} {
+func FuzzParse(f *testing.F) {
+	for _, r := range []appliedrecord.Record{{}, sampleRecord, {NodeID: "n", Index: math.MaxUint64, Term: 1}} {
 		b, err := r.MarshalBinary()
 		if err != nil {
 			f.Fatal(err)
@@ -182,9 +182,9 @@ func FuzzParseRecord(f *testing.F) {
 	}
 	f.Add([]byte("RKAI"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := readiness.ParseRecord(data)
+		r, err := appliedrecord.Parse(data)
 		if err != nil {
-			if !errors.Is(err, readiness.ErrCorruptRecord) {
+			if !errors.Is(err, appliedrecord.ErrCorruptRecord) {
 				t.Fatalf("error %v does not wrap ErrCorruptRecord", err)
 			}
 			return

@@ -1,18 +1,20 @@
-package readiness_test
+package changefeed_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
+	"github.com/raftkit/raftkit/internal/changefeed"
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/readiness"
 )
 
+var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
 const window = 50 * time.Millisecond
 
 // drain returns the changes waiting on s without blocking.
-func drain(s *readiness.Subscription) []readiness.Change {
+func drain(s *changefeed.Subscription) []readiness.Change {
 	var got []readiness.Change
 	for {
 		select {
@@ -29,7 +31,7 @@ func drain(s *readiness.Subscription) []readiness.Change {
 
 func TestCoalescerNothingBeforeReadyThenOneInitial(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	c := readiness.NewCoalescer(window, clk)
+	c := changefeed.NewCoalescer(window, clk)
 	defer c.Close()
 	sub := c.Subscribe()
 	for i := uint64(1); i <= 10000; i++ {
@@ -55,7 +57,7 @@ func TestCoalescerNothingBeforeReadyThenOneInitial(t *testing.T) {
 
 func TestCoalescerOneChangePerWindow(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	c := readiness.NewCoalescer(window, clk)
+	c := changefeed.NewCoalescer(window, clk)
 	defer c.Close()
 	sub := c.Subscribe()
 	c.Applied(10)
@@ -78,7 +80,7 @@ func TestCoalescerOneChangePerWindow(t *testing.T) {
 
 func TestCoalescerSpreadOverWindowsIsBoundedAndContiguous(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	c := readiness.NewCoalescer(window, clk)
+	c := changefeed.NewCoalescer(window, clk)
 	defer c.Close()
 	c.SetReady(true)
 	sub := c.Subscribe()
@@ -111,7 +113,7 @@ func TestCoalescerSpreadOverWindowsIsBoundedAndContiguous(t *testing.T) {
 
 func TestCoalescerSlowSubscriberGetsMergedRange(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	c := readiness.NewCoalescer(window, clk)
+	c := changefeed.NewCoalescer(window, clk)
 	defer c.Close()
 	c.Applied(5)
 	slow := c.Subscribe()
@@ -128,7 +130,7 @@ func TestCoalescerSlowSubscriberGetsMergedRange(t *testing.T) {
 
 func TestCoalescerLateSubscriberAndFlapping(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	c := readiness.NewCoalescer(0, clk) // 0: the default window
+	c := changefeed.NewCoalescer(0, clk) // 0: the default window
 	defer c.Close()
 	c.Applied(30)
 	c.SetReady(true)
@@ -139,7 +141,7 @@ func TestCoalescerLateSubscriberAndFlapping(t *testing.T) {
 	}
 	c.Applied(31)
 	c.SetReady(true) // not a first Ready: no second Initial
-	clk.Advance(readiness.DefaultCoalesceWindow)
+	clk.Advance(changefeed.DefaultWindow)
 	if got := drain(late); len(got) != 1 || got[0] != (readiness.Change{From: 30, To: 31}) {
 		t.Fatalf("after flapping: got %v, want (30, 31]", got)
 	}
@@ -153,7 +155,7 @@ func TestCoalescerLateSubscriberAndFlapping(t *testing.T) {
 
 func TestCoalescerClose(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	c := readiness.NewCoalescer(window, clk)
+	c := changefeed.NewCoalescer(window, clk)
 	a, b := c.Subscribe(), c.Subscribe()
 	c.SetReady(true)
 	c.Applied(3) // arms the timer
@@ -184,7 +186,7 @@ func TestCoalescerClose(t *testing.T) {
 }
 
 func TestCoalescerWithRealClock(t *testing.T) {
-	c := readiness.NewCoalescer(time.Millisecond, nil)
+	c := changefeed.NewCoalescer(time.Millisecond, nil)
 	defer c.Close()
 	sub := c.Subscribe()
 	c.SetReady(true)
@@ -198,14 +200,5 @@ func TestCoalescerWithRealClock(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no change delivered by the real timer")
-	}
-}
-
-func TestValidateCoalesceWindow(t *testing.T) {
-	if err := readiness.ValidateCoalesceWindow(0); err != nil {
-		t.Fatalf("0: %v", err)
-	}
-	if err := readiness.ValidateCoalesceWindow(-time.Second); !errors.Is(err, readiness.ErrInvalidPolicy) {
-		t.Fatalf("negative: %v, want ErrInvalidPolicy", err)
 	}
 }

@@ -1,4 +1,4 @@
-package readiness_test
+package appliedrecord_test
 
 import (
 	"errors"
@@ -8,21 +8,21 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/raftkit/raftkit/readiness"
+	"github.com/raftkit/raftkit/internal/appliedrecord"
 )
 
 func TestRecordFileStoreThenLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "applied")
-	f := readiness.OpenRecordFile(path)
-	if _, err := f.Load(); !errors.Is(err, readiness.ErrNoRecord) {
+	f := appliedrecord.OpenFile(path)
+	if _, err := f.Load(); !errors.Is(err, appliedrecord.ErrNoRecord) {
 		t.Fatalf("Load before any Store: err = %v, want ErrNoRecord", err)
 	}
 	for _, idx := range []uint64{1, 1024, 7, 1 << 50} {
-		want := readiness.Record{NodeID: "gw-1", ClusterID: "c", Index: idx, Term: 2}
+		want := appliedrecord.Record{NodeID: "gw-1", ClusterID: "c", Index: idx, Term: 2}
 		if err := f.Store(want); err != nil {
 			t.Fatalf("Store(%d): %v", idx, err)
 		}
-		got, err := readiness.OpenRecordFile(path).Load()
+		got, err := appliedrecord.OpenFile(path).Load()
 		if err != nil || got != want {
 			t.Fatalf("Load after Store(%d) = %+v, %v; want %+v", idx, got, err, want)
 		}
@@ -36,25 +36,25 @@ func TestRecordFileStoreThenLoad(t *testing.T) {
 // of Store and checks that Load returns the old or the new record, or a
 // clear error, and never a wrong index.
 func TestRecordFileAfterCrash(t *testing.T) {
-	oldRec := readiness.Record{NodeID: "gw-1", ClusterID: "c", Index: 100, Term: 2}
-	newRec := readiness.Record{NodeID: "gw-1", ClusterID: "c", Index: 200, Term: 2}
+	oldRec := appliedrecord.Record{NodeID: "gw-1", ClusterID: "c", Index: 100, Term: 2}
+	newRec := appliedrecord.Record{NodeID: "gw-1", ClusterID: "c", Index: 200, Term: 2}
 	oldBytes, newBytes := mustMarshal(t, oldRec), mustMarshal(t, newRec)
 	tests := []struct {
 		name    string
 		main    []byte // nil: no main file
 		tmp     []byte // nil: no tmp file
-		want    readiness.Record
+		want    appliedrecord.Record
 		wantErr error
 	}{
-		{"crash while writing tmp, first store", nil, newBytes[:5], readiness.Record{}, readiness.ErrNoRecord},
-		{"crash after writing tmp, first store", nil, newBytes, readiness.Record{}, readiness.ErrNoRecord},
+		{"crash while writing tmp, first store", nil, newBytes[:5], appliedrecord.Record{}, appliedrecord.ErrNoRecord},
+		{"crash after writing tmp, first store", nil, newBytes, appliedrecord.Record{}, appliedrecord.ErrNoRecord},
 		{"crash while writing tmp", oldBytes, newBytes[:9], oldRec, nil},
 		{"crash before rename", oldBytes, newBytes, oldRec, nil},
 		{"crash after rename", newBytes, nil, newRec, nil},
 		{"garbage tmp left over", oldBytes, []byte("garbage"), oldRec, nil},
-		{"empty main file", []byte{}, nil, readiness.Record{}, readiness.ErrCorruptRecord},
-		{"garbage main file", []byte("not a record at all"), nil, readiness.Record{}, readiness.ErrCorruptRecord},
-		{"huge main file", make([]byte, 1<<20), nil, readiness.Record{}, readiness.ErrCorruptRecord},
+		{"empty main file", []byte{}, nil, appliedrecord.Record{}, appliedrecord.ErrCorruptRecord},
+		{"garbage main file", []byte("not a record at all"), nil, appliedrecord.Record{}, appliedrecord.ErrCorruptRecord},
+		{"huge main file", make([]byte, 1<<20), nil, appliedrecord.Record{}, appliedrecord.ErrCorruptRecord},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,9 +65,9 @@ func TestRecordFileAfterCrash(t *testing.T) {
 			if tt.tmp != nil {
 				writeFile(t, path+".tmp", tt.tmp)
 			}
-			got, err := readiness.OpenRecordFile(path).Load()
+			got, err := appliedrecord.OpenFile(path).Load()
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || got != (readiness.Record{}) {
+				if !errors.Is(err, tt.wantErr) || got != (appliedrecord.Record{}) {
 					t.Fatalf("Load = %+v, %v; want %v and no record", got, err, tt.wantErr)
 				}
 				return
@@ -80,12 +80,12 @@ func TestRecordFileAfterCrash(t *testing.T) {
 }
 
 func TestRecordFileTornMainFileNeverGivesAnIndex(t *testing.T) {
-	b := mustMarshal(t, readiness.Record{NodeID: "gw-1", ClusterID: "c", Index: 987654, Term: 9})
+	b := mustMarshal(t, appliedrecord.Record{NodeID: "gw-1", ClusterID: "c", Index: 987654, Term: 9})
 	path := filepath.Join(t.TempDir(), "applied")
-	f := readiness.OpenRecordFile(path)
+	f := appliedrecord.OpenFile(path)
 	for n := 0; n < len(b); n++ {
 		writeFile(t, path, b[:n])
-		if r, err := f.Load(); !errors.Is(err, readiness.ErrCorruptRecord) || r.Index != 0 {
+		if r, err := f.Load(); !errors.Is(err, appliedrecord.ErrCorruptRecord) || r.Index != 0 {
 			t.Fatalf("main file torn at %d of %d bytes: Load = %+v, %v; want ErrCorruptRecord", n, len(b), r, err)
 		}
 	}
@@ -93,14 +93,14 @@ func TestRecordFileTornMainFileNeverGivesAnIndex(t *testing.T) {
 
 func TestRecordFileFailedStoreKeepsOldRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "applied")
-	f := readiness.OpenRecordFile(path)
-	oldRec := readiness.Record{NodeID: "gw-1", ClusterID: "c", Index: 5, Term: 1}
+	f := appliedrecord.OpenFile(path)
+	oldRec := appliedrecord.Record{NodeID: "gw-1", ClusterID: "c", Index: 5, Term: 1}
 	if err := f.Store(oldRec); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("invalid record", func(t *testing.T) {
-		err := f.Store(readiness.Record{NodeID: strings.Repeat("x", 5000), Index: 6})
-		if !errors.Is(err, readiness.ErrInvalidRecord) {
+		err := f.Store(appliedrecord.Record{NodeID: strings.Repeat("x", 5000), Index: 6})
+		if !errors.Is(err, appliedrecord.ErrInvalidRecord) {
 			t.Fatalf("Store: err = %v, want ErrInvalidRecord", err)
 		}
 		if got, err := f.Load(); err != nil || got != oldRec {
@@ -112,7 +112,7 @@ func TestRecordFileFailedStoreKeepsOldRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.Remove(path + ".tmp")
-		if err := f.Store(readiness.Record{NodeID: "gw-1", ClusterID: "c", Index: 6, Term: 1}); err == nil {
+		if err := f.Store(appliedrecord.Record{NodeID: "gw-1", ClusterID: "c", Index: 6, Term: 1}); err == nil {
 			t.Fatal("Store succeeded although its temporary path is a directory")
 		}
 		if got, err := f.Load(); err != nil || got != oldRec {
@@ -120,11 +120,11 @@ func TestRecordFileFailedStoreKeepsOldRecord(t *testing.T) {
 		}
 	})
 	t.Run("empty path", func(t *testing.T) {
-		empty := readiness.OpenRecordFile("")
+		empty := appliedrecord.OpenFile("")
 		if err := empty.Store(oldRec); err == nil {
 			t.Fatal("Store with an empty path succeeded")
 		}
-		if _, err := empty.Load(); err == nil || errors.Is(err, readiness.ErrNoRecord) {
+		if _, err := empty.Load(); err == nil || errors.Is(err, appliedrecord.ErrNoRecord) {
 			t.Fatalf("Load with an empty path: err = %v, want a path error", err)
 		}
 	})
@@ -132,13 +132,13 @@ func TestRecordFileFailedStoreKeepsOldRecord(t *testing.T) {
 
 func TestRecordFileConcurrentStoresLeaveOneWholeRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "applied")
-	f := readiness.OpenRecordFile(path)
+	f := appliedrecord.OpenFile(path)
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f.Store(readiness.Record{NodeID: "gw-1", ClusterID: "c", Index: uint64(i + 1), Term: 1}); err != nil {
+			if err := f.Store(appliedrecord.Record{NodeID: "gw-1", ClusterID: "c", Index: uint64(i + 1), Term: 1}); err != nil {
 				t.Errorf("Store: %v", err)
 			}
 		}()

@@ -1,4 +1,4 @@
-package readiness_test
+package readystate_test
 
 import (
 	"context"
@@ -7,29 +7,30 @@ import (
 	"time"
 
 	"github.com/raftkit/raftkit/internal/clock"
+	"github.com/raftkit/raftkit/internal/readystate"
 	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/readiness"
 )
 
-var recovered = readiness.Observation{Recovered: true, Applied: 100, Persisted: 100}
+var recovered = readystate.Observation{Recovered: true, Applied: 100, Persisted: 100}
 
 func TestWatchLatestWins(t *testing.T) {
-	tr := readiness.NewTracker(readiness.Policy{}, clock.NewFake(epoch))
+	tr := readystate.NewTracker(readiness.Policy{}, clock.NewFake(epoch))
 	ch, cancel := tr.Watch()
 	defer cancel()
 	if s := <-ch; s.State != readiness.Starting {
 		t.Fatalf("seed = %v, want Starting", s.State)
 	}
 	// The reader is late: four changes happen before it reads again.
-	tr.Update(readiness.Observation{Recovering: true})
+	tr.Update(readystate.Observation{Recovering: true})
 	tr.Update(recovered)
-	tr.Update(with(synced, func(o *readiness.Observation) { o.Applied = 120 }))
+	tr.Update(with(synced, func(o *readystate.Observation) { o.Applied = 120 }))
 	tr.Update(synced)
 	if s := <-ch; s.State != readiness.Ready {
 		t.Fatalf("late reader got %v, want the newest status, Ready", s.State)
 	}
 	// An Update that changes neither State nor Reason is not sent.
-	tr.Update(with(synced, func(o *readiness.Observation) { o.Applied, o.CommitIndex = 151, 151 }))
+	tr.Update(with(synced, func(o *readystate.Observation) { o.Applied, o.CommitIndex = 151, 151 }))
 	select {
 	case s := <-ch:
 		t.Fatalf("got %v %q without a change of state or reason", s.State, s.Reason)
@@ -43,11 +44,11 @@ func TestWatchLatestWins(t *testing.T) {
 }
 
 func TestWatchEndsAtClosed(t *testing.T) {
-	tr := readiness.NewTracker(readiness.Policy{}, clock.NewFake(epoch))
+	tr := readystate.NewTracker(readiness.Policy{}, clock.NewFake(epoch))
 	ch, cancel := tr.Watch()
 	defer cancel()
 	tr.Update(recovered)
-	tr.Update(readiness.Observation{Closed: true})
+	tr.Update(readystate.Observation{Closed: true})
 	var last readiness.Status
 	for s := range ch { // must end: the channel closes after Closed
 		last = s
@@ -67,7 +68,7 @@ func TestWatchEndsAtClosed(t *testing.T) {
 
 func TestOnChangeSeesEveryChangeInOrder(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	tr := readiness.NewTracker(readiness.Policy{}, clk)
+	tr := readystate.NewTracker(readiness.Policy{}, clk)
 	var seen []readiness.Status
 	prev := tr.Status()
 	tr.OnChange(func(old, new readiness.Status) {
@@ -81,10 +82,10 @@ func TestOnChangeSeesEveryChangeInOrder(t *testing.T) {
 		seen = append(seen, new)
 	})
 	tr.OnChange(nil) // ignored
-	for _, o := range []readiness.Observation{
+	for _, o := range []readystate.Observation{
 		{Recovering: true}, {Recovering: true}, recovered, recovered,
-		with(synced, func(o *readiness.Observation) { o.Applied = 120 }),
-		with(synced, func(o *readiness.Observation) { o.Applied = 130 }), // reason changes
+		with(synced, func(o *readystate.Observation) { o.Applied = 120 }),
+		with(synced, func(o *readystate.Observation) { o.Applied = 130 }), // reason changes
 		synced, synced,
 	} {
 		tr.Update(o)
@@ -101,7 +102,7 @@ func TestOnChangeSeesEveryChangeInOrder(t *testing.T) {
 }
 
 func TestWaitSeesEveryUpdate(t *testing.T) {
-	tr := readiness.NewTracker(readiness.Policy{}, clock.NewFake(epoch))
+	tr := readystate.NewTracker(readiness.Policy{}, clock.NewFake(epoch))
 	done := make(chan readiness.Status, 1)
 	go func() {
 		s, err := tr.Wait(context.Background(), func(s readiness.Status) bool { return s.Applied >= 100 })
@@ -112,8 +113,8 @@ func TestWaitSeesEveryUpdate(t *testing.T) {
 	}()
 	testutil.WaitFor(t, 5*time.Second, "Wait blocked", func() bool { return tr.Waiting() == 1 })
 	// Applied grows while State and Reason stay the same.
-	tr.Update(readiness.Observation{Recovering: true, Applied: 50})
-	tr.Update(readiness.Observation{Recovering: true, Applied: 100})
+	tr.Update(readystate.Observation{Recovering: true, Applied: 50})
+	tr.Update(readystate.Observation{Recovering: true, Applied: 100})
 	if s := receive(t, done); s.Applied != 100 {
 		t.Fatalf("Wait returned Applied %d, want 100", s.Applied)
 	}
@@ -125,28 +126,28 @@ func TestWaitSeesEveryUpdate(t *testing.T) {
 func TestWaitReadyStrict(t *testing.T) {
 	tests := []struct {
 		name    string
-		before  []readiness.Observation // before WaitReady is called
-		after   []readiness.Observation // while it waits
+		before  []readystate.Observation // before WaitReady is called
+		after   []readystate.Observation // while it waits
 		cancel  bool
 		advance time.Duration
 		want    readiness.State
 		wantErr error
 	}{
-		{name: "already ready", before: []readiness.Observation{synced}, want: readiness.Ready},
-		{name: "becomes ready", after: []readiness.Observation{recovered, synced}, want: readiness.Ready},
-		{name: "recovered is not enough", before: []readiness.Observation{recovered}, advance: time.Hour, cancel: true,
+		{name: "already ready", before: []readystate.Observation{synced}, want: readiness.Ready},
+		{name: "becomes ready", after: []readystate.Observation{recovered, synced}, want: readiness.Ready},
+		{name: "recovered is not enough", before: []readystate.Observation{recovered}, advance: time.Hour, cancel: true,
 			want: readiness.Recovered, wantErr: context.Canceled},
-		{name: "closed", after: []readiness.Observation{recovered, {Closed: true}}, want: readiness.Closed, wantErr: readiness.ErrClosed},
-		{name: "already closed", before: []readiness.Observation{{Closed: true}}, want: readiness.Closed, wantErr: readiness.ErrClosed},
-		{name: "removed while waiting", after: []readiness.Observation{recovered, with(recovered, func(o *readiness.Observation) { o.Removed = true })},
-			want: readiness.Removed, wantErr: readiness.ErrRemoved},
-		{name: "already removed", before: []readiness.Observation{synced, with(synced, func(o *readiness.Observation) { o.Removed = true })},
-			want: readiness.Removed, wantErr: readiness.ErrRemoved},
+		{name: "closed", after: []readystate.Observation{recovered, {Closed: true}}, want: readiness.Closed, wantErr: readystate.ErrClosed},
+		{name: "already closed", before: []readystate.Observation{{Closed: true}}, want: readiness.Closed, wantErr: readystate.ErrClosed},
+		{name: "removed while waiting", after: []readystate.Observation{recovered, with(recovered, func(o *readystate.Observation) { o.Removed = true })},
+			want: readiness.Removed, wantErr: readystate.ErrRemoved},
+		{name: "already removed", before: []readystate.Observation{synced, with(synced, func(o *readystate.Observation) { o.Removed = true })},
+			want: readiness.Removed, wantErr: readystate.ErrRemoved},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clock.NewFake(epoch)
-			tr := readiness.NewTracker(readiness.Policy{}, clk)
+			tr := readystate.NewTracker(readiness.Policy{}, clk)
 			for _, o := range tt.before {
 				tr.Update(o)
 			}
@@ -177,10 +178,10 @@ func TestWaitReadyRecoveredGrace(t *testing.T) {
 	const grace = 10 * time.Second
 	t.Run("grace elapses", func(t *testing.T) {
 		clk := clock.NewFake(epoch)
-		tr := readiness.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
+		tr := readystate.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
 		res := startWaitReady(context.Background(), tr)
 		testutil.WaitFor(t, 5*time.Second, "WaitReady blocked", func() bool { return tr.Waiting() == 1 })
-		tr.Update(readiness.Observation{Recovering: true})
+		tr.Update(readystate.Observation{Recovering: true})
 		expectPending(t, res)
 		tr.Update(recovered) // the grace starts here
 		testutil.WaitFor(t, 5*time.Second, "grace timer armed", func() bool { return clk.Pending() == 1 })
@@ -194,7 +195,7 @@ func TestWaitReadyRecoveredGrace(t *testing.T) {
 	})
 	t.Run("ready before the grace", func(t *testing.T) {
 		clk := clock.NewFake(epoch)
-		tr := readiness.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
+		tr := readystate.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
 		tr.Update(recovered)
 		res := startWaitReady(context.Background(), tr)
 		testutil.WaitFor(t, 5*time.Second, "grace timer armed", func() bool { return clk.Pending() == 1 })
@@ -210,10 +211,10 @@ func TestWaitReadyRecoveredGrace(t *testing.T) {
 	})
 	t.Run("grace already over", func(t *testing.T) {
 		clk := clock.NewFake(epoch)
-		tr := readiness.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
+		tr := readystate.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
 		tr.Update(recovered)
 		clk.Advance(grace)
-		tr.Update(with(synced, func(o *readiness.Observation) { o.Applied = 120 }))
+		tr.Update(with(synced, func(o *readystate.Observation) { o.Applied = 120 }))
 		r, err := tr.WaitReady(context.Background())
 		if err != nil || !r.RecoveredOnly || r.Status.State != readiness.CatchingUp {
 			t.Fatalf("WaitReady = %+v, %v; want RecoveredOnly in CatchingUp at once", r, err)
@@ -221,29 +222,29 @@ func TestWaitReadyRecoveredGrace(t *testing.T) {
 	})
 	t.Run("removed during the grace", func(t *testing.T) {
 		clk := clock.NewFake(epoch)
-		tr := readiness.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
+		tr := readystate.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
 		tr.Update(recovered)
 		res := startWaitReady(context.Background(), tr)
 		testutil.WaitFor(t, 5*time.Second, "grace timer armed", func() bool { return clk.Pending() == 1 })
-		tr.Update(with(recovered, func(o *readiness.Observation) { o.Removed = true }))
+		tr.Update(with(recovered, func(o *readystate.Observation) { o.Removed = true }))
 		got := receive(t, res)
-		if !errors.Is(got.err, readiness.ErrRemoved) || got.res.RecoveredOnly || got.res.Status.State != readiness.Removed {
+		if !errors.Is(got.err, readystate.ErrRemoved) || got.res.RecoveredOnly || got.res.Status.State != readiness.Removed {
 			t.Fatalf("WaitReady = %+v, %v; want ErrRemoved in Removed", got.res, got.err)
 		}
 	})
 	t.Run("removed, grace already over", func(t *testing.T) {
 		clk := clock.NewFake(epoch)
-		tr := readiness.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
+		tr := readystate.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
 		tr.Update(recovered)
 		clk.Advance(grace)
-		tr.Update(with(recovered, func(o *readiness.Observation) { o.Removed = true }))
-		if r, err := tr.WaitReady(context.Background()); !errors.Is(err, readiness.ErrRemoved) || r.RecoveredOnly {
+		tr.Update(with(recovered, func(o *readystate.Observation) { o.Removed = true }))
+		if r, err := tr.WaitReady(context.Background()); !errors.Is(err, readystate.ErrRemoved) || r.RecoveredOnly {
 			t.Fatalf("WaitReady = %+v, %v; want ErrRemoved", r, err)
 		}
 	})
 	t.Run("context ends during the grace", func(t *testing.T) {
 		clk := clock.NewFake(epoch)
-		tr := readiness.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
+		tr := readystate.NewTracker(readiness.Policy{RecoveredGrace: grace}, clk)
 		tr.Update(recovered)
 		ctx, cancel := context.WithCancel(context.Background())
 		res := startWaitReady(ctx, tr)
@@ -256,11 +257,11 @@ func TestWaitReadyRecoveredGrace(t *testing.T) {
 }
 
 type waitReadyResult struct {
-	res readiness.WaitResult
+	res readystate.WaitResult
 	err error
 }
 
-func startWaitReady(ctx context.Context, tr *readiness.Tracker) <-chan waitReadyResult {
+func startWaitReady(ctx context.Context, tr *readystate.Tracker) <-chan waitReadyResult {
 	ch := make(chan waitReadyResult, 1)
 	go func() {
 		r, err := tr.WaitReady(ctx)
