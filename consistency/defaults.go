@@ -17,7 +17,7 @@ const (
 	maxDriftRatio = 0.5
 )
 
-// LeaseOptions tunes how EvaluateRound turns followers' promises into a
+// LeaseOptions tunes how the leader turns followers' promises into a
 // lease. Zero DriftRatio and Margin mean their defaults, so the zero value
 // is the safe preset; MaxDuration 0 means no cap.
 type LeaseOptions struct {

@@ -21,7 +21,9 @@ import (
 	"github.com/raftkit/raftkit/internal/changefeed"
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/mux"
+	"github.com/raftkit/raftkit/internal/quorum"
 	"github.com/raftkit/raftkit/internal/readystate"
+	"github.com/raftkit/raftkit/internal/roundbatch"
 	"github.com/raftkit/raftkit/internal/rpc"
 	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/wire"
@@ -58,11 +60,11 @@ type Node struct {
 	coalescer *changefeed.Coalescer
 	persist   *persister
 
-	lease          *consistency.LeaseHolder
+	lease          *quorum.Lease
 	transfer       transferGate // the leadership transfer this node runs as leader
-	leaderRounds   *consistency.Batcher
-	followerStrong *consistency.Batcher
-	followerLease  *consistency.Batcher
+	leaderRounds   *roundbatch.Batcher
+	followerStrong *roundbatch.Batcher
+	followerLease  *roundbatch.Batcher
 
 	epoch atomic.Pointer[epoch]
 	// leaseConfig is the configuration the lease was last granted for;
@@ -144,7 +146,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	if cfg.OnReadinessChange != nil {
 		n.tracker.OnChange(cfg.OnReadinessChange)
 	}
-	n.lease = consistency.NewLease(n.clock)
+	n.lease = quorum.NewLease(n.clock)
 	n.epoch.Store(newEpoch("", "", 0, false))
 	n.tracker.Update(readystate.Observation{})
 
@@ -341,13 +343,13 @@ func (n *Node) voteRefusal(rc *raft.Config) func() (raft.RPCHeader, uint64) {
 
 // startBackground starts the goroutines the node owns once raft runs.
 func (n *Node) startBackground() {
-	n.leaderRounds = consistency.NewBatcher(n.leaderRound, consistency.BatcherOptions{})
-	n.followerStrong = consistency.NewBatcher(func(ctx context.Context) (uint64, error) {
+	n.leaderRounds = roundbatch.New(n.leaderRound, roundbatch.Options{})
+	n.followerStrong = roundbatch.New(func(ctx context.Context) (uint64, error) {
 		return n.remoteReadIndex(ctx, consistency.Strong)
-	}, consistency.BatcherOptions{})
-	n.followerLease = consistency.NewBatcher(func(ctx context.Context) (uint64, error) {
+	}, roundbatch.Options{})
+	n.followerLease = roundbatch.New(func(ctx context.Context) (uint64, error) {
 		return n.remoteReadIndex(ctx, consistency.Lease)
-	}, consistency.BatcherOptions{})
+	}, roundbatch.Options{})
 	n.snapshots = newSnapshotTrigger(n)
 	cb := func(applied uint64) {
 		n.coalescer.Applied(applied)
@@ -394,7 +396,7 @@ func (n *Node) shutdown() error {
 		n.lease.Revoke()
 	}
 	n.cancel()
-	for _, b := range []*consistency.Batcher{n.leaderRounds, n.followerStrong, n.followerLease} {
+	for _, b := range []*roundbatch.Batcher{n.leaderRounds, n.followerStrong, n.followerLease} {
 		if b != nil {
 			b.Close()
 		}

@@ -1,4 +1,4 @@
-package consistency
+package roundbatch
 
 import (
 	"context"
@@ -82,7 +82,7 @@ func recv(t *testing.T, ch <-chan doResult) doResult {
 
 func TestBatcherManyCallersShareRounds(t *testing.T) {
 	s := newScriptedRound()
-	b := NewBatcher(s.round, BatcherOptions{})
+	b := New(s.round, Options{})
 	defer b.Close()
 
 	const callers = 1000
@@ -121,7 +121,7 @@ func TestBatcherManyCallersShareRounds(t *testing.T) {
 
 func TestBatcherCallerDuringRoundGetsNextRound(t *testing.T) {
 	s := newScriptedRound()
-	b := NewBatcher(s.round, BatcherOptions{})
+	b := New(s.round, Options{})
 	defer b.Close()
 	ctx := context.Background()
 
@@ -156,7 +156,7 @@ func TestBatcherCallerDuringRoundGetsNextRound(t *testing.T) {
 
 func TestBatcherRoundErrorReachesAllItsCallers(t *testing.T) {
 	s := newScriptedRound()
-	b := NewBatcher(s.round, BatcherOptions{})
+	b := New(s.round, Options{})
 	defer b.Close()
 	ctx := context.Background()
 	errBoom := errors.New("no quorum")
@@ -183,7 +183,7 @@ func TestBatcherRoundErrorReachesAllItsCallers(t *testing.T) {
 
 func TestBatcherCallerCancelReturnsPromptly(t *testing.T) {
 	s := newScriptedRound()
-	b := NewBatcher(s.round, BatcherOptions{})
+	b := New(s.round, Options{})
 	defer b.Close()
 
 	stay := goDo(context.Background(), b)
@@ -221,7 +221,7 @@ func TestBatcherCallerCancelReturnsPromptly(t *testing.T) {
 
 func TestBatcherCloseWithRoundInFlight(t *testing.T) {
 	s := newScriptedRound()
-	b := NewBatcher(s.round, BatcherOptions{})
+	b := New(s.round, Options{})
 	inRound := goDo(context.Background(), b)
 	s.waitStarted(t, 1)
 	waiting := goDo(context.Background(), b)
@@ -237,12 +237,12 @@ func TestBatcherCloseWithRoundInFlight(t *testing.T) {
 		t.Fatal("Close returned before the in-flight round saw its ctx cancelled")
 	}
 	for name, ch := range map[string]<-chan doResult{"in round": inRound, "waiting": waiting} {
-		if r := recv(t, ch); !errors.Is(r.err, ErrBatcherClosed) {
-			t.Errorf("caller %s got %+v, want ErrBatcherClosed", name, r)
+		if r := recv(t, ch); !errors.Is(r.err, ErrClosed) {
+			t.Errorf("caller %s got %+v, want ErrClosed", name, r)
 		}
 	}
-	if _, err := b.Do(context.Background()); !errors.Is(err, ErrBatcherClosed) {
-		t.Errorf("Do after Close = %v, want ErrBatcherClosed", err)
+	if _, err := b.Do(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Do after Close = %v, want ErrClosed", err)
 	}
 	b.Close() // idempotent
 	if b.Rounds() != 1 {
@@ -252,7 +252,7 @@ func TestBatcherCloseWithRoundInFlight(t *testing.T) {
 
 func TestBatcherRoundTimeout(t *testing.T) {
 	s := newScriptedRound()
-	b := NewBatcher(s.round, BatcherOptions{Timeout: 20 * time.Millisecond})
+	b := New(s.round, Options{Timeout: 20 * time.Millisecond})
 	defer b.Close()
 	_, err := b.Do(context.Background())
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -261,7 +261,7 @@ func TestBatcherRoundTimeout(t *testing.T) {
 }
 
 func TestBatcherNilRoundFunc(t *testing.T) {
-	b := NewBatcher(nil, BatcherOptions{})
+	b := New(nil, Options{})
 	defer b.Close()
 	if _, err := b.Do(context.Background()); !errors.Is(err, ErrNoRoundFunc) {
 		t.Fatalf("Do = %v, want ErrNoRoundFunc", err)
@@ -274,7 +274,7 @@ func TestBatcherNilRoundFunc(t *testing.T) {
 // a round of its own.
 func TestBatcherLoneCallerCancelEndsItsRound(t *testing.T) {
 	s := newScriptedRound()
-	b := NewBatcher(s.round, BatcherOptions{})
+	b := New(s.round, Options{})
 	defer b.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,4 +1,4 @@
-package consistency
+package quorum
 
 import (
 	"sync"
@@ -7,9 +7,8 @@ import (
 	"github.com/raftkit/raftkit/internal/clock"
 )
 
-// LeaseHolder holds the leader's read lease: until when, in which term, no
-// other node can become leader. (It is not named Lease because that name is
-// the read Level.) It is safe for concurrent use and no method blocks
+// Lease holds the leader's read lease: until when, in which term, no
+// other node can become leader. It is safe for concurrent use and no method blocks
 // beyond a short internal lock. The zero value is not usable; create one
 // with NewLease.
 //
@@ -19,7 +18,7 @@ import (
 // VoidUntil void every token taken before them, so a round that was in
 // flight when leadership was lost or a transfer began can never grant a
 // lease.
-type LeaseHolder struct {
+type Lease struct {
 	clk clock.Clock
 
 	mu        sync.Mutex
@@ -31,23 +30,23 @@ type LeaseHolder struct {
 	voidUntil time.Time
 }
 
-// LeaseToken identifies a round begun with LeaseHolder.Begin. Its zero
+// LeaseToken identifies a round begun with Lease.Begin. Its zero
 // value is never accepted by Grant.
 type LeaseToken struct {
 	epoch uint64
 	at    time.Time // the clock when Begin was called
 }
 
-// NewLease returns a LeaseHolder with no lease held, reading time from clk
+// NewLease returns a Lease with no lease held, reading time from clk
 // (nil means the system clock).
-func NewLease(clk clock.Clock) *LeaseHolder {
-	return &LeaseHolder{clk: clock.OrReal(clk), epoch: 1}
+func NewLease(clk clock.Clock) *Lease {
+	return &Lease{clk: clock.OrReal(clk), epoch: 1}
 }
 
 // Begin returns the token for a round about to be sent. Take it BEFORE
 // reading sentAt and sending the round: a Revoke or Suspend after Begin
 // voids that round's Grant. Begin never blocks.
-func (l *LeaseHolder) Begin() LeaseToken {
+func (l *Lease) Begin() LeaseToken {
 	now := l.clk.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -61,7 +60,7 @@ func (l *LeaseHolder) Begin() LeaseToken {
 // since tok was taken, when a suspension is in force, when tok is the zero
 // token, when term is older than the term already held, or when the round
 // began before the end of a VoidUntil that covers term. Never blocks.
-func (l *LeaseHolder) Grant(tok LeaseToken, term uint64, until time.Time) bool {
+func (l *Lease) Grant(tok LeaseToken, term uint64, until time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if tok.epoch == 0 || tok.epoch != l.epoch || l.suspended > 0 || term < l.term {
@@ -84,11 +83,11 @@ func (l *LeaseHolder) Grant(tok LeaseToken, term uint64, until time.Time) bool {
 // Valid reports whether a lease is held for term right now: the clock reads
 // before its end, the term matches, and no suspension is in force. Never
 // blocks.
-func (l *LeaseHolder) Valid(term uint64) bool { return l.Remaining(term) > 0 }
+func (l *Lease) Valid(term uint64) bool { return l.Remaining(term) > 0 }
 
 // Remaining returns how long the lease for term has left, or 0 when Valid
 // would report false. Never blocks.
-func (l *LeaseHolder) Remaining(term uint64) time.Duration {
+func (l *Lease) Remaining(term uint64) time.Duration {
 	now := l.clk.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -108,7 +107,7 @@ func (l *LeaseHolder) Remaining(term uint64) time.Duration {
 // before it. Call it when leadership is lost, when stepping down, on a
 // membership change and at shutdown. Never blocks; calling it again is
 // harmless.
-func (l *LeaseHolder) Revoke() {
+func (l *Lease) Revoke() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.until = time.Time{}
@@ -121,7 +120,7 @@ func (l *LeaseHolder) Revoke() {
 // refuses; rounds begun before or during the suspension can never grant.
 // After resume the lease stays ended until a new round grants one. resume
 // is idempotent and safe to call from any goroutine. Never blocks.
-func (l *LeaseHolder) Suspend() (resume func()) {
+func (l *Lease) Suspend() (resume func()) {
 	l.mu.Lock()
 	l.until = time.Time{}
 	l.epoch++
@@ -146,7 +145,7 @@ func (l *LeaseHolder) Suspend() (resume func()) {
 // what a leadership transfer can still set off after the transfer itself
 // has ended (a TimeoutNow delivered late, a vote granted on a transfer the
 // leader confirmed). Never blocks.
-func (l *LeaseHolder) VoidUntil(term uint64, until time.Time) {
+func (l *Lease) VoidUntil(term uint64, until time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.until = time.Time{}

@@ -1,10 +1,12 @@
-package consistency
+package quorum
 
 import (
 	"math"
 	"math/rand"
 	"testing"
 	"time"
+
+	"github.com/raftkit/raftkit/consistency"
 )
 
 func TestQuorum(t *testing.T) {
@@ -19,7 +21,7 @@ func TestEvaluateRound(t *testing.T) {
 	sentAt := time.Unix(5_000, 0)
 	const term = 7
 	// With DriftRatio 0.1 and Margin 10ms a VoteFree of 1s promises 890ms.
-	opts := LeaseOptions{DriftRatio: 0.1, Margin: 10 * time.Millisecond}
+	opts := consistency.LeaseOptions{DriftRatio: 0.1, Margin: 10 * time.Millisecond}
 	ack := func(id string, voteFree time.Duration) Ack {
 		return Ack{ID: id, Term: term, LeaderID: "a", VoteFree: voteFree}
 	}
@@ -29,12 +31,12 @@ func TestEvaluateRound(t *testing.T) {
 		name          string
 		voters        []string
 		acks          []Ack
-		opts          LeaseOptions
+		opts          consistency.LeaseOptions
 		wantConfirmed bool
 		wantLease     time.Duration // from sentAt; 0 = zero leaseUntil
 	}{
 		{name: "single voter, no cap: no lease", voters: []string{"a"}, opts: opts, wantConfirmed: true},
-		{name: "single voter with cap", voters: []string{"a"}, opts: LeaseOptions{MaxDuration: time.Second},
+		{name: "single voter with cap", voters: []string{"a"}, opts: consistency.LeaseOptions{MaxDuration: time.Second},
 			wantConfirmed: true, wantLease: time.Second},
 		{name: "three voters, no acks", voters: three, opts: opts},
 		{name: "three voters, one ack", voters: three, acks: []Ack{ack("b", time.Second)}, opts: opts,
@@ -65,11 +67,11 @@ func TestEvaluateRound(t *testing.T) {
 			wantConfirmed: true},
 		{name: "drift and margin can eat the whole promise", voters: three, opts: opts,
 			acks: []Ack{ack("b", 10*time.Millisecond)}, wantConfirmed: true},
-		{name: "cap", voters: three, opts: LeaseOptions{DriftRatio: 0.1, Margin: 10 * time.Millisecond, MaxDuration: 300 * time.Millisecond},
+		{name: "cap", voters: three, opts: consistency.LeaseOptions{DriftRatio: 0.1, Margin: 10 * time.Millisecond, MaxDuration: 300 * time.Millisecond},
 			acks: []Ack{ack("b", time.Second)}, wantConfirmed: true, wantLease: 300 * time.Millisecond},
-		{name: "zero options take the defaults", voters: three, opts: LeaseOptions{},
+		{name: "zero options take the defaults", voters: three, opts: consistency.LeaseOptions{},
 			acks: []Ack{ack("b", time.Second)}, wantConfirmed: true, wantLease: 940 * time.Millisecond},
-		{name: "invalid options confirm without lease", voters: three, opts: LeaseOptions{DriftRatio: 0.7},
+		{name: "invalid options confirm without lease", voters: three, opts: consistency.LeaseOptions{DriftRatio: 0.7},
 			acks: []Ack{ack("b", time.Second)}, wantConfirmed: true},
 		{name: "self not a voter: needs a quorum of followers", voters: []string{"b", "c", "d"}, opts: opts,
 			acks: []Ack{ack("b", time.Second)}},
@@ -103,7 +105,7 @@ func TestEvaluateRound(t *testing.T) {
 func TestEvaluateRoundHugeVoteFreeDoesNotOverflow(t *testing.T) {
 	sentAt := time.Unix(5_000, 0)
 	acks := []Ack{{ID: "b", Term: 1, LeaderID: "a", VoteFree: math.MaxInt64}}
-	confirmed, until := EvaluateRound("a", 1, []string{"a", "b", "c"}, sentAt, acks, LeaseOptions{DriftRatio: 1e-18})
+	confirmed, until := EvaluateRound("a", 1, []string{"a", "b", "c"}, sentAt, acks, consistency.LeaseOptions{DriftRatio: 1e-18})
 	if !confirmed || !until.After(sentAt.Add(100*365*24*time.Hour)) {
 		t.Fatalf("EvaluateRound = %v, sentAt%+v; want confirmed and a lease far in the future", confirmed, until.Sub(sentAt))
 	}
@@ -116,7 +118,7 @@ func TestEvaluateRoundHugeVoteFreeDoesNotOverflow(t *testing.T) {
 func TestEvaluateRoundLeaseIsQuorumSafeAndMaximal(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	sentAt := time.Unix(5_000, 0)
-	opts := LeaseOptions{DriftRatio: 0.05, Margin: time.Millisecond}
+	opts := consistency.LeaseOptions{DriftRatio: 0.05, Margin: time.Millisecond}
 	leased := 0
 	for i := 0; i < 2000; i++ {
 		n := 1 + rng.Intn(7)

@@ -1,4 +1,4 @@
-package consistency
+package roundbatch
 
 import (
 	"context"
@@ -7,23 +7,23 @@ import (
 	"time"
 )
 
-// DefaultRoundTimeout bounds one round when BatcherOptions.Timeout is 0.
-const DefaultRoundTimeout = 5 * time.Second
+// DefaultTimeout bounds one round when Options.Timeout is 0.
+const DefaultTimeout = 5 * time.Second
 
 // RoundFunc runs one quorum round: it captures the read index (the commit
 // index) first, then confirms leadership, and returns the index once
 // confirmed. It must return promptly once ctx is done.
 type RoundFunc func(ctx context.Context) (index uint64, err error)
 
-// BatcherOptions tunes a Batcher.
-type BatcherOptions struct {
-	// Timeout bounds each round; 0 (or less) means DefaultRoundTimeout.
+// Options tunes a Batcher.
+type Options struct {
+	// Timeout bounds each round; 0 (or less) means DefaultTimeout.
 	Timeout time.Duration
 }
 
 // Batcher shares quorum rounds among concurrent readers, so that N reads
 // waiting at the same moment cost one round instead of N. It is safe for
-// concurrent use. Create one with NewBatcher and Close it when done.
+// concurrent use. Create one with New and Close it when done.
 //
 // At most one round is in flight. A Do call made while no round is in
 // flight starts one at once; every Do call made while a round is in flight
@@ -57,15 +57,15 @@ type batch struct {
 	cancel   context.CancelFunc // ends a round led by a caller (see lead)
 }
 
-// NewBatcher returns a Batcher that runs round for its rounds. A nil round
+// New returns a Batcher that runs round for its rounds. A nil round
 // makes every Do fail with ErrNoRoundFunc. A round started on an idle
 // Batcher runs on its caller's goroutine; the Batcher starts a goroutine
 // only for a round that callers joined while another was in flight, and
 // Close ends it.
-func NewBatcher(round RoundFunc, o BatcherOptions) *Batcher {
+func New(round RoundFunc, o Options) *Batcher {
 	timeout := o.Timeout
 	if timeout <= 0 {
-		timeout = DefaultRoundTimeout
+		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Batcher{round: round, timeout: timeout, ctx: ctx, cancel: cancel}
@@ -74,8 +74,8 @@ func NewBatcher(round RoundFunc, o BatcherOptions) *Batcher {
 // Do blocks until a round that started after Do was called ends, and
 // returns that round's index. It returns the round's error (shared by all
 // the round's callers, including context.DeadlineExceeded when the round
-// outlived BatcherOptions.Timeout), ctx.Err() as soon as ctx is done (the
-// round goes on for the others), ErrBatcherClosed once Close has been
+// outlived Options.Timeout), ctx.Err() as soon as ctx is done (the
+// round goes on for the others), ErrClosed once Close has been
 // called, and ErrNoRoundFunc when the Batcher has no RoundFunc.
 func (b *Batcher) Do(ctx context.Context) (uint64, error) {
 	if b.round == nil {
@@ -87,7 +87,7 @@ func (b *Batcher) Do(ctx context.Context) (uint64, error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return 0, ErrBatcherClosed
+		return 0, ErrClosed
 	}
 	var r *batch
 	switch {
@@ -129,9 +129,9 @@ func (b *Batcher) Waiting() int {
 }
 
 // Close cancels the round in flight, fails every waiting caller with
-// ErrBatcherClosed, and waits for the Batcher's goroutine to end (so it
+// ErrClosed, and waits for the Batcher's goroutine to end (so it
 // blocks until the RoundFunc honours its cancelled context). Later Do calls
-// return ErrBatcherClosed. Close is idempotent.
+// return ErrClosed. Close is idempotent.
 func (b *Batcher) Close() {
 	b.mu.Lock()
 	if !b.closed {
@@ -142,7 +142,7 @@ func (b *Batcher) Close() {
 				if r.cancel != nil {
 					r.cancel()
 				}
-				b.finishLocked(r, 0, ErrBatcherClosed)
+				b.finishLocked(r, 0, ErrClosed)
 			}
 		}
 		b.next = nil

@@ -1,9 +1,11 @@
-package consistency
+package quorum
 
 import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/raftkit/raftkit/consistency"
 )
 
 // Ack is one voter's answer to the leader's confirmation request
@@ -66,7 +68,7 @@ func Quorum(voters int) int {
 // sentAt+MaxDuration, and the zero time (no lease) when MaxDuration is 0.
 // leaseUntil is also the zero time when no promise outlasts sentAt or when
 // o fails Validate; zero DriftRatio and Margin take their defaults.
-func EvaluateRound(selfID string, term uint64, voters []string, sentAt time.Time, acks []Ack, o LeaseOptions) (confirmed bool, leaseUntil time.Time) {
+func EvaluateRound(selfID string, term uint64, voters []string, sentAt time.Time, acks []Ack, o consistency.LeaseOptions) (confirmed bool, leaseUntil time.Time) {
 	voterSet := make(map[string]bool, len(voters))
 	for _, id := range voters {
 		if id != "" {
@@ -82,7 +84,7 @@ func EvaluateRound(selfID string, term uint64, voters []string, sentAt time.Time
 	}
 	var promises []time.Duration // follower promises, as durations from sentAt
 	leaseOK := o.Validate() == nil
-	o = o.withDefaults()
+	o = leaseDefaults(o)
 	seen := make(map[string]bool, len(acks))
 	for _, a := range acks {
 		if a.ID == selfID || !voterSet[a.ID] || seen[a.ID] {
@@ -129,7 +131,7 @@ func EvaluateRound(selfID string, term uint64, voters []string, sentAt time.Time
 
 // promiseFrom converts a voter's VoteFree into the duration after sentAt
 // that the leader may rely on, saturating instead of overflowing.
-func promiseFrom(voteFree time.Duration, o LeaseOptions) time.Duration {
+func promiseFrom(voteFree time.Duration, o consistency.LeaseOptions) time.Duration {
 	scaled := float64(voteFree) * (1 - o.DriftRatio)
 	var d time.Duration
 	if scaled >= math.MaxInt64 {
@@ -148,4 +150,16 @@ func compareDesc(a, b time.Duration) int {
 		return 1
 	}
 	return 0
+}
+
+// leaseDefaults fills the zero fields of o that have defaults, as
+// documented on consistency.LeaseOptions.
+func leaseDefaults(o consistency.LeaseOptions) consistency.LeaseOptions {
+	if o.DriftRatio == 0 {
+		o.DriftRatio = consistency.DefaultDriftRatio
+	}
+	if o.Margin == 0 {
+		o.Margin = consistency.DefaultMargin
+	}
+	return o
 }

@@ -1,10 +1,11 @@
-package consistency
+package quorum
 
 import (
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/raftkit/raftkit/consistency"
 	"github.com/raftkit/raftkit/internal/clock"
 )
 
@@ -72,13 +73,13 @@ func TestLeaseExpiresWithClock(t *testing.T) {
 }
 
 // TestLeaseNeverOutlastsThePromise runs a round through EvaluateRound and
-// LeaseHolder with a fake clock and checks the lease ends exactly where the
+// Lease with a fake clock and checks the lease ends exactly where the
 // weakest needed promise (after drift and margin) ends, not a nanosecond
 // later.
 func TestLeaseNeverOutlastsThePromise(t *testing.T) {
 	clk := clock.NewFake(leaseEpoch)
 	l := NewLease(clk)
-	opts := LeaseOptions{DriftRatio: 0.2, Margin: 50 * time.Millisecond}
+	opts := consistency.LeaseOptions{DriftRatio: 0.2, Margin: 50 * time.Millisecond}
 	tok := l.Begin()
 	sentAt := clk.Now()
 	clk.Advance(30 * time.Millisecond) // the replies take a while
@@ -134,9 +135,9 @@ func TestLeaseSuspend(t *testing.T) {
 	until := leaseEpoch.Add(time.Second)
 	tests := []struct {
 		name string
-		run  func(t *testing.T, l *LeaseHolder)
+		run  func(t *testing.T, l *Lease)
 	}{
-		{"ends the lease and refuses grants while in force", func(t *testing.T, l *LeaseHolder) {
+		{"ends the lease and refuses grants while in force", func(t *testing.T, l *Lease) {
 			l.Grant(l.Begin(), 1, until)
 			resume := l.Suspend()
 			defer resume()
@@ -147,14 +148,14 @@ func TestLeaseSuspend(t *testing.T) {
 				t.Error("grant accepted while suspended")
 			}
 		}},
-		{"voids rounds begun before", func(t *testing.T, l *LeaseHolder) {
+		{"voids rounds begun before", func(t *testing.T, l *Lease) {
 			tok := l.Begin()
 			l.Suspend()()
 			if l.Grant(tok, 1, until) {
 				t.Error("round begun before the suspension granted after resume")
 			}
 		}},
-		{"voids rounds begun during", func(t *testing.T, l *LeaseHolder) {
+		{"voids rounds begun during", func(t *testing.T, l *Lease) {
 			resume := l.Suspend()
 			tok := l.Begin()
 			resume()
@@ -162,7 +163,7 @@ func TestLeaseSuspend(t *testing.T) {
 				t.Error("round begun during the suspension granted after resume")
 			}
 		}},
-		{"lease stays ended after resume until a new round", func(t *testing.T, l *LeaseHolder) {
+		{"lease stays ended after resume until a new round", func(t *testing.T, l *Lease) {
 			l.Grant(l.Begin(), 1, until)
 			l.Suspend()()
 			if l.Valid(1) {
@@ -172,7 +173,7 @@ func TestLeaseSuspend(t *testing.T) {
 				t.Error("a round begun after resume cannot grant")
 			}
 		}},
-		{"resume is idempotent and nests", func(t *testing.T, l *LeaseHolder) {
+		{"resume is idempotent and nests", func(t *testing.T, l *Lease) {
 			r1 := l.Suspend()
 			r2 := l.Suspend()
 			r1()
