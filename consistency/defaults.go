@@ -17,7 +17,7 @@ const (
 	maxDriftRatio = 0.5
 )
 
-// LeaseOptions tunes how EvaluateRound turns followers' promises into a
+// LeaseOptions tunes how the leader turns followers' promises into a
 // lease. Zero DriftRatio and Margin mean their defaults, so the zero value
 // is the safe preset; MaxDuration 0 means no cap.
 type LeaseOptions struct {
@@ -58,20 +58,10 @@ func (o LeaseOptions) Validate() error {
 	return nil
 }
 
-// withDefaults fills the zero fields that have defaults.
-func (o LeaseOptions) withDefaults() LeaseOptions {
-	if o.DriftRatio == 0 {
-		o.DriftRatio = DefaultDriftRatio
-	}
-	if o.Margin == 0 {
-		o.Margin = DefaultMargin
-	}
-	return o
-}
-
 // Options gathers the package's settings for a node's configuration.
 type Options struct {
-	// Stale bounds Stale reads that do not pass bounds of their own.
+	// Stale bounds Stale reads. A read's own WithMaxStaleness or WithMaxLag
+	// replaces the matching bound for that read.
 	Stale StaleBounds
 	// Lease tunes lease evaluation.
 	Lease LeaseOptions

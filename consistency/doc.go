@@ -1,8 +1,9 @@
-// Package consistency is the pure core of raftkit's read consistency
-// levels: it decides, from observations the node hands it, whether and at
-// which index a read may be served. It owns no network, no raft and no
-// goroutine except the one a [Batcher] runs a round in; package raftsync
-// drives it.
+// Package consistency holds the words a raftkit read is named with: the
+// [Level] (Strong, Lease or Stale), the node's [Options] (bounds for Stale
+// reads, the lease's clock-drift allowance), the per-read [ReadOption]s,
+// and what a read reports back ([ReadInfo], [TooStaleError]). A
+// raftsync.Node serves the reads; the machinery that decides them lives
+// inside raftkit.
 //
 // # Levels
 //
@@ -11,71 +12,29 @@
 //   - [Strong] (the zero value): linearizable, no clock assumption. The
 //     leader takes its commit index as the read index, confirms it is still
 //     leader with one quorum round shared by all reads waiting at that
-//     moment ([Batcher], [EvaluateRound]), waits until its state machine has
-//     applied the read index, then runs the read. A follower asks the leader
-//     for a read index and waits for it locally.
+//     moment, waits until its state machine has applied the read index,
+//     then runs the read. A follower asks the leader for a read index and
+//     waits for it locally.
 //   - [Lease]: linearizable while clock rates differ by less than
 //     [LeaseOptions.DriftRatio]. The leader serves at its commit index with
-//     no round trip while its lease holds ([LeaseHolder]) and renews the
-//     lease with a quorum round when it does not.
-//   - [Stale]: local state, no communication; [CheckStale] enforces the
-//     optional [StaleBounds] on time since leader contact (on the leader:
-//     since a quorum last confirmed it) and index lag.
+//     no round trip while its lease holds and renews the lease with a
+//     quorum round when it does not.
+//   - [Stale]: local state, no communication, within the optional
+//     [StaleBounds] on time since leader contact (on the leader: since a
+//     quorum last confirmed it) and index lag. The node's bounds come from
+//     raftsync.Config.Consistency.Stale; one read can set its own with
+//     [WithMaxStaleness] and [WithMaxLag].
 //
 // # Usage
 //
-// The node's duties, in order, for a Strong or Lease read on the leader:
+//	err := node.Read(ctx, consistency.Strong, func() error { v = fsm.Get(k); return nil })
+//	info, err := node.ReadIndex(ctx, consistency.Stale, consistency.WithMaxStaleness(time.Second))
+//	var tse *consistency.TooStaleError
+//	if errors.As(err, &tse) { ... } // errors.Is(err, consistency.ErrTooStale) holds too
 //
-//  1. Serve no Strong or Lease read in a new term before an entry of that
-//     term is committed and applied (the barrier after election): before
-//     it, the commit index may be behind what earlier leaders committed.
-//  2. For Lease, if [LeaseHolder.Valid] holds for the current term, take
-//     the commit index as the read index and go to step 4.
-//  3. Otherwise call [Batcher.Do]. Its [RoundFunc] calls
-//     [LeaseHolder.Begin], reads the commit index, reads the clock
-//     (sentAt), sends ConfirmRequest to every voter, collects the [Ack]
-//     values, calls [EvaluateRound], Grants the lease it returns, and
-//     returns the commit index it read, or an error when the round was not
-//     confirmed. Do returns the index of a round that started after the
-//     read began.
-//  4. Wait until the applied index reaches the read index; only then run
-//     the read. Nothing is read before the check.
-//
-// And around them: [LeaseHolder.Revoke] when leadership is lost, on
-// stepping down, on every membership change and at shutdown;
-// [LeaseHolder.Suspend] for the length of a leadership transfer, and
-// [LeaseHolder.VoidUntil] for what the transfer can still set off after it.
-//
-// # Why a confirmed round makes the read index linearizable
-//
-// Each voter counted by [EvaluateRound] answered in the leader's term at
-// some moment after sentAt. A quorum of them was therefore still in that
-// term after the read index was captured, so no leader of a later term can
-// have committed anything before then: the read index covers every write
-// completed before the read began. This is the read-index protocol of the
-// Raft thesis (Ongaro, 2014, §6.4). Unlike raft.VerifyLeader, the round is
-// sent after the read arrives, so a reply to an older heartbeat that sat in
-// a socket while the leader was paused cannot confirm a deposed leader.
-//
-// # Why the lease holds
-//
-// hashicorp/raft voters reject RequestVote while they know a leader (except
-// for a leadership transfer) and forget the leader no sooner than
-// HeartbeatTimeout after their last contact with it. Each ack reports that
-// remaining time as VoteFree, measured no earlier than sentAt. Scaled by
-// 1−DriftRatio it is a lower bound on the same span measured by the
-// leader's clock, so from sentAt the leader can rely on it, less a Margin
-// for scheduling delay. A new leader needs a quorum of votes and every
-// quorum meets any quorum of promisers, so until the quorum-th best promise
-// (the leader's own counts as unbounded) no other node can be elected.
-// This is the lease of the Raft thesis §6.4.1, started when the round is
-// sent as the thesis requires, not when replies arrive.
-//
-// Assumptions the lease rests on, beyond the drift bound: a voter that
-// restarts forgets its leader and so its promise, so a restarted node
-// should not take part in raft before MaxDuration has passed since it went
-// down (in practice: set MaxDuration to HeartbeatTimeout and delay rejoining
-// by it); and Suspend plus VoidUntil must cover every moment at which a
-// voter may grant a vote on the transfer's behalf (raftsync checks each
-// such vote with the leader; see docs/consistency.md).
+// Nothing is read before the level's check has passed. A new leader serves
+// no Strong or Lease read before an entry of its own term is committed and
+// applied. docs/consistency.md explains why each level holds (the
+// read-index protocol and the lease of the Raft thesis, Ongaro 2014,
+// §6.4 and §6.4.1) and what the lease assumes about clocks and restarts.
 package consistency

@@ -15,7 +15,7 @@ const (
 	// every write that completed before the read began, on any node.
 	//
 	// Cost: on the leader, one quorum round trip (shared by all reads that
-	// wait at the same moment, see Batcher) plus the wait for the state
+	// wait at the same moment) plus the wait for the state
 	// machine to apply up to the read index; on a follower, one extra round
 	// trip to the leader for the read index. With no reachable quorum a
 	// Strong read fails rather than answer.

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/readystate"
 	"github.com/raftkit/raftkit/readiness"
 )
 
@@ -193,7 +194,7 @@ func (n *Node) establishFollowerSync(ctx context.Context, ep *epoch) {
 func (n *Node) updateReadiness() {
 	ep := n.epoch.Load()
 	s, known := ep.sync()
-	obs := readiness.Observation{
+	obs := readystate.Observation{
 		Recovered:   n.recovered.Load(),
 		Applied:     n.fsm.applied.Index(),
 		Persisted:   n.persist.index(),

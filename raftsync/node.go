@@ -17,8 +17,13 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/appliedrecord"
+	"github.com/raftkit/raftkit/internal/changefeed"
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/mux"
+	"github.com/raftkit/raftkit/internal/quorum"
+	"github.com/raftkit/raftkit/internal/readystate"
+	"github.com/raftkit/raftkit/internal/roundbatch"
 	"github.com/raftkit/raftkit/internal/rpc"
 	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/wire"
@@ -51,15 +56,15 @@ type Node struct {
 	heartbeatTimeout time.Duration
 	electionTimeout  time.Duration
 
-	tracker   *readiness.Tracker
-	coalescer *readiness.Coalescer
+	tracker   *readystate.Tracker
+	coalescer *changefeed.Coalescer
 	persist   *persister
 
-	lease          *consistency.LeaseHolder
+	lease          *quorum.Lease
 	transfer       transferGate // the leadership transfer this node runs as leader
-	leaderRounds   *consistency.Batcher
-	followerStrong *consistency.Batcher
-	followerLease  *consistency.Batcher
+	leaderRounds   *roundbatch.Batcher
+	followerStrong *roundbatch.Batcher
+	followerLease  *roundbatch.Batcher
 
 	epoch atomic.Pointer[epoch]
 	// leaseConfig is the configuration the lease was last granted for;
@@ -136,14 +141,14 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		futures:          newFutureWaits(),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.tracker = readiness.NewTracker(cfg.Readiness, n.clock)
-	n.coalescer = readiness.NewCoalescer(cfg.ChangeWindow, n.clock)
+	n.tracker = readystate.NewTracker(cfg.Readiness, n.clock)
+	n.coalescer = changefeed.NewCoalescer(cfg.ChangeWindow, n.clock)
 	if cfg.OnReadinessChange != nil {
 		n.tracker.OnChange(cfg.OnReadinessChange)
 	}
-	n.lease = consistency.NewLease(n.clock)
+	n.lease = quorum.NewLease(n.clock)
 	n.epoch.Store(newEpoch("", "", 0, false))
-	n.tracker.Update(readiness.Observation{})
+	n.tracker.Update(readystate.Observation{})
 
 	defer func() {
 		if err != nil {
@@ -159,18 +164,18 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		return nil, err
 	}
 	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
-	n.persist = newPersister(n, readiness.OpenRecordFile(filepath.Join(cfg.Dir, recordFileName)))
+	n.persist = newPersister(n, appliedrecord.OpenFile(filepath.Join(cfg.Dir, recordFileName)))
 
 	// Local recovery: bring the application to the persisted applied
 	// index from the local snapshot and log, before raft starts.
-	n.tracker.Update(readiness.Observation{Recovering: true})
+	n.tracker.Update(readystate.Observation{Recovering: true})
 	rec, err := n.recover()
 	if err != nil {
 		return nil, err
 	}
 	n.persist.start(rec.persisted)
 	n.recovered.Store(true)
-	n.tracker.Update(readiness.Observation{Recovered: true, Applied: n.fsm.applied.Index(), Persisted: n.persist.index()})
+	n.tracker.Update(readystate.Observation{Recovered: true, Applied: n.fsm.applied.Index(), Persisted: n.persist.index()})
 	n.logger.Info("local recovery done", "snapshot_index", rec.snapshotIndex,
 		"replayed", rec.replayed, "applied_index", n.fsm.applied.Index(), "persisted_index", rec.persisted,
 		"durable_index", rec.durable, "took", rec.took)
@@ -338,13 +343,13 @@ func (n *Node) voteRefusal(rc *raft.Config) func() (raft.RPCHeader, uint64) {
 
 // startBackground starts the goroutines the node owns once raft runs.
 func (n *Node) startBackground() {
-	n.leaderRounds = consistency.NewBatcher(n.leaderRound, consistency.BatcherOptions{})
-	n.followerStrong = consistency.NewBatcher(func(ctx context.Context) (uint64, error) {
+	n.leaderRounds = roundbatch.New(n.leaderRound, roundbatch.Options{})
+	n.followerStrong = roundbatch.New(func(ctx context.Context) (uint64, error) {
 		return n.remoteReadIndex(ctx, consistency.Strong)
-	}, consistency.BatcherOptions{})
-	n.followerLease = consistency.NewBatcher(func(ctx context.Context) (uint64, error) {
+	}, roundbatch.Options{})
+	n.followerLease = roundbatch.New(func(ctx context.Context) (uint64, error) {
 		return n.remoteReadIndex(ctx, consistency.Lease)
-	}, consistency.BatcherOptions{})
+	}, roundbatch.Options{})
 	n.snapshots = newSnapshotTrigger(n)
 	cb := func(applied uint64) {
 		n.coalescer.Applied(applied)
@@ -391,7 +396,7 @@ func (n *Node) shutdown() error {
 		n.lease.Revoke()
 	}
 	n.cancel()
-	for _, b := range []*consistency.Batcher{n.leaderRounds, n.followerStrong, n.followerLease} {
+	for _, b := range []*roundbatch.Batcher{n.leaderRounds, n.followerStrong, n.followerLease} {
 		if b != nil {
 			b.Close()
 		}
@@ -436,7 +441,7 @@ func (n *Node) shutdown() error {
 		if n.persist != nil {
 			last.Persisted = n.persist.index()
 		}
-		n.tracker.Update(readiness.Observation{Closed: true, Applied: last.Applied, Persisted: last.Persisted,
+		n.tracker.Update(readystate.Observation{Closed: true, Applied: last.Applied, Persisted: last.Persisted,
 			SyncIndex: last.SyncIndex, CommitIndex: last.CommitIndex})
 	}
 	if n.store != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftkit/raftkit/internal/appliedrecord"
 	"github.com/raftkit/raftkit/internal/indexwait"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -18,20 +19,20 @@ import (
 // owns one goroutine; the FSM goroutine only nudges it, never waits for it.
 type persister struct {
 	n    *Node
-	file *readiness.RecordFile
+	file *appliedrecord.File
 
 	persisted indexwait.Waiter // P
 	nudge     chan struct{}    // applied index moved
 	urgent    chan struct{}    // a read-fence waiter needs a write now
 
 	mu       sync.Mutex // serializes Store calls (the file has one writer)
-	throttle *readiness.Throttle
+	throttle *appliedrecord.Throttle
 	started  bool
 	// crashed makes final a no-op, for tests that simulate a crash.
 	crashed atomic.Bool
 }
 
-func newPersister(n *Node, file *readiness.RecordFile) *persister {
+func newPersister(n *Node, file *appliedrecord.File) *persister {
 	return &persister{
 		n:      n,
 		file:   file,
@@ -43,7 +44,7 @@ func newPersister(n *Node, file *readiness.RecordFile) *persister {
 // start begins background persistence with P as recovered.
 func (p *persister) start(recovered uint64) {
 	p.persisted.Advance(recovered)
-	p.throttle = readiness.NewThrottle(p.n.cfg.Persist, p.n.clock, recovered)
+	p.throttle = appliedrecord.NewThrottle(p.n.cfg.Persist, p.n.clock, recovered)
 	p.started = true
 	p.n.wg.Add(1)
 	go func() {
@@ -119,14 +120,14 @@ var errPositionMismatch = errors.New("raftsync: applied index and term do not ma
 // the log no longer holds the entry (it is covered by a snapshot, which
 // restart does not check against the log) the position's own term is
 // written.
-func (p *persister) record(index, term uint64) (readiness.Record, error) {
+func (p *persister) record(index, term uint64) (appliedrecord.Record, error) {
 	if lt := p.logTerm(index); lt != 0 {
 		if term != 0 && term != lt {
-			return readiness.Record{}, fmt.Errorf("%w: index %d applied in term %d, log holds term %d", errPositionMismatch, index, term, lt)
+			return appliedrecord.Record{}, fmt.Errorf("%w: index %d applied in term %d, log holds term %d", errPositionMismatch, index, term, lt)
 		}
 		term = lt
 	}
-	return readiness.Record{NodeID: p.n.cfg.ID, ClusterID: p.n.ClusterID(), Index: index, Term: term}, nil
+	return appliedrecord.Record{NodeID: p.n.cfg.ID, ClusterID: p.n.ClusterID(), Index: index, Term: term}, nil
 }
 
 // logTerm returns the term of the log's entry at index, or 0 when the log

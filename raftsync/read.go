@@ -9,7 +9,9 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/quorum"
 	"github.com/raftkit/raftkit/internal/rpc"
+	"github.com/raftkit/raftkit/internal/staleread"
 	"github.com/raftkit/raftkit/internal/wire"
 )
 
@@ -29,12 +31,16 @@ import (
 // during the fence after fn, Read returns the fence's error and the caller
 // must not release what fn read.
 //
+// opts set this read's own bounds over Config.Consistency's, such as
+// consistency.WithMaxStaleness for a Stale read.
+//
 // Errors: ErrClosed; ErrNotReady (a Stale read before the node recovered
-// its local state); ErrTooStale (a Stale read beyond Config.Consistency's
-// bounds, as *consistency.TooStaleError); ErrNoLeader (Strong or Lease with
-// no leader reachable before ctx ends); ctx's error; or fn's error.
-func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() error) error {
-	if _, err := n.ReadIndex(ctx, level); err != nil {
+// its local state); ErrTooStale (a Stale read beyond its bounds, as
+// *consistency.TooStaleError); consistency.ErrInvalidOptions (a negative
+// per-read bound); ErrNoLeader (Strong or Lease with no leader reachable
+// before ctx ends); ctx's error; or fn's error.
+func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() error, opts ...consistency.ReadOption) error {
+	if _, err := n.ReadIndex(ctx, level, opts...); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
@@ -58,9 +64,9 @@ func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() erro
 // needs the fence to cover everything it serves calls Fence with the index
 // its read reflects before it releases the answer, or uses Read.
 //
-// Errors: as Read.
-func (n *Node) ReadIndex(ctx context.Context, level consistency.Level) (consistency.ReadInfo, error) {
-	info, err := n.readIndex(ctx, level)
+// opts and errors: as Read.
+func (n *Node) ReadIndex(ctx context.Context, level consistency.Level, opts ...consistency.ReadOption) (consistency.ReadInfo, error) {
+	info, err := n.readIndex(ctx, level, opts)
 	if err != nil {
 		return info, err
 	}
@@ -115,13 +121,13 @@ func (n *Node) waitFence(ctx context.Context, index uint64) error {
 }
 
 // readIndex is ReadIndex without the fence.
-func (n *Node) readIndex(ctx context.Context, level consistency.Level) (consistency.ReadInfo, error) {
+func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []consistency.ReadOption) (consistency.ReadInfo, error) {
 	if n.closed.Load() {
 		return consistency.ReadInfo{}, ErrClosed
 	}
 	switch level {
 	case consistency.Stale:
-		return n.staleIndex(ctx)
+		return n.staleIndex(ctx, n.cfg.Consistency.Stale.With(opts...))
 	case consistency.Strong, consistency.Lease:
 	default:
 		return consistency.ReadInfo{}, fmt.Errorf("raftsync: %w: %v", consistency.ErrUnknownLevel, level)
@@ -182,20 +188,19 @@ func (n *Node) WaitIndex(ctx context.Context, index uint64) error {
 	return nil
 }
 
-// staleIndex checks a Stale read against the configured bounds: local
+// staleIndex checks a Stale read against bounds: local
 // state, no communication, except on a leader whose last quorum contact
 // is older than MaxStaleness: it first confirms its leadership with a
 // quorum round (shared with Strong reads) bounded by MaxStaleness and ctx,
 // and is refused with ErrTooStale when that fails (a round slower than the
 // bound could not prove it fresh anyway). The caller applies the read
 // fence.
-func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
+func (n *Node) staleIndex(ctx context.Context, bounds consistency.StaleBounds) (consistency.ReadInfo, error) {
 	if !n.recovered.Load() {
 		return consistency.ReadInfo{}, fmt.Errorf("%w: local state is still being recovered", ErrNotReady)
 	}
-	bounds := n.cfg.Consistency.Stale
 	obs := n.staleObservation()
-	err := consistency.CheckStale(bounds, obs)
+	err := staleread.Check(bounds, obs)
 	var tse *consistency.TooStaleError
 	if obs.IsLeader && errors.As(err, &tse) && tse.StalenessExceeded() {
 		rctx, cancel := context.WithTimeout(ctx, bounds.MaxStaleness)
@@ -208,7 +213,7 @@ func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
 			n.logger.Debug("leader could not confirm its leadership for a bounded Stale read", "error", rerr)
 		}
 		obs = n.staleObservation()
-		err = consistency.CheckStale(bounds, obs)
+		err = staleread.Check(bounds, obs)
 	}
 	if err != nil {
 		return consistency.ReadInfo{}, err
@@ -217,9 +222,9 @@ func (n *Node) staleIndex(ctx context.Context) (consistency.ReadInfo, error) {
 }
 
 // staleObservation is what a Stale read is judged on.
-func (n *Node) staleObservation() consistency.StaleObservation {
+func (n *Node) staleObservation() staleread.Observation {
 	ep := n.epoch.Load()
-	obs := consistency.StaleObservation{
+	obs := staleread.Observation{
 		IsLeader:    ep.isLeader,
 		LeaderKnown: ep.leaderID != "",
 		LastContact: n.raft.LastContact(),
@@ -357,9 +362,9 @@ func (n *Node) leaderRoundOnce(ctx context.Context) (uint64, error) {
 			peers = append(peers, s)
 		}
 	}
-	need := consistency.Quorum(len(voterIDs)) - 1 // self counts
+	need := quorum.Quorum(len(voterIDs)) - 1 // self counts
 	acks := n.collectAcks(ctx, peers, term, need)
-	confirmed, until := consistency.EvaluateRound(n.cfg.ID, term, voterIDs, sentAt, acks, n.leaseOptions())
+	confirmed, until := quorum.EvaluateRound(n.cfg.ID, term, voterIDs, sentAt, acks, n.leaseOptions())
 	if !confirmed {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -485,7 +490,7 @@ func (n *Node) leaseOptions() consistency.LeaseOptions {
 // delay at most, after which it is asked last. The requests are written
 // and the answers read on this goroutine (rpc.Client.Multicall), with no
 // goroutine per peer; the calls still out are abandoned when it returns.
-func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64, need int) []consistency.Ack {
+func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64, need int) []quorum.Ack {
 	if len(peers) == 0 || need <= 0 {
 		return nil
 	}
@@ -500,7 +505,7 @@ func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64
 	}
 	calls := n.rpcCli.Multicall(ctx, addrs, req, rpc.MulticallOptions{First: need})
 	defer calls.Close()
-	var acks []consistency.Ack
+	var acks []quorum.Ack
 	for {
 		r, ok := calls.Next()
 		if !ok {
@@ -514,7 +519,7 @@ func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64
 			calls.SendRest() // a refusal: ask the others now
 			continue
 		}
-		acks = append(acks, consistency.Ack{ID: string(peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree})
+		acks = append(acks, quorum.Ack{ID: string(peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree})
 		if len(acks) >= need {
 			return acks
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/appliedrecord"
 	"github.com/raftkit/raftkit/internal/testcluster"
 	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/raftsync"
@@ -308,17 +309,17 @@ func TestUntrustworthyRecordFallsBackToSnapshot(t *testing.T) {
 			os.WriteFile(recordPath(m), b, 0o600)
 		}},
 		{"other cluster", func(t *testing.T, m, _ *testcluster.Member, good []byte) {
-			rec, _ := readiness.ParseRecord(good)
+			rec, _ := appliedrecord.Parse(good)
 			rec.ClusterID = "another-cluster"
 			writeRecord(t, recordPath(m), rec)
 		}},
 		{"ahead of the log", func(t *testing.T, m, _ *testcluster.Member, good []byte) {
-			rec, _ := readiness.ParseRecord(good)
+			rec, _ := appliedrecord.Parse(good)
 			rec.Index += 1000
 			writeRecord(t, recordPath(m), rec)
 		}},
 		{"wrong term at index", func(t *testing.T, m, _ *testcluster.Member, good []byte) {
-			rec, _ := readiness.ParseRecord(good)
+			rec, _ := appliedrecord.Parse(good)
 			rec.Term += 7
 			writeRecord(t, recordPath(m), rec)
 		}},
@@ -355,9 +356,9 @@ func TestUntrustworthyRecordFallsBackToSnapshot(t *testing.T) {
 	}
 }
 
-func writeRecord(t *testing.T, path string, rec readiness.Record) {
+func writeRecord(t *testing.T, path string, rec appliedrecord.Record) {
 	t.Helper()
-	if err := readiness.OpenRecordFile(path).Store(rec); err != nil {
+	if err := appliedrecord.OpenFile(path).Store(rec); err != nil {
 		t.Fatal(err)
 	}
 }

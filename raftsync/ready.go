@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/raftkit/raftkit/internal/readystate"
 	"github.com/raftkit/raftkit/readiness"
 )
 
@@ -33,9 +34,9 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	}
 	res, err := n.tracker.WaitReady(ctx)
 	switch {
-	case errors.Is(err, readiness.ErrClosed):
+	case errors.Is(err, readystate.ErrClosed):
 		return ErrClosed
-	case errors.Is(err, readiness.ErrRemoved):
+	case errors.Is(err, readystate.ErrRemoved):
 		return fmt.Errorf("%w: %s is not in the latest cluster configuration", ErrRemoved, n.cfg.ID)
 	case err != nil:
 		st := n.tracker.Status()
@@ -163,11 +164,11 @@ func (n *Node) WatchReadiness() (<-chan readiness.Status, func()) { return n.tra
 // ReadyHandler returns an http.Handler for a readiness probe (/readyz):
 // 200 when Ready, 503 with the state and reason otherwise; JSON detail with
 // ?verbose or Accept: application/json.
-func (n *Node) ReadyHandler() http.Handler { return readiness.ReadyHandler(n.tracker) }
+func (n *Node) ReadyHandler() http.Handler { return readiness.ReadyHandler(n) }
 
 // LiveHandler returns an http.Handler for a liveness probe (/livez): 200
 // until the node is closed.
-func (n *Node) LiveHandler() http.Handler { return readiness.LiveHandler(n.tracker) }
+func (n *Node) LiveHandler() http.Handler { return readiness.LiveHandler(n) }
 
 // SubscribeChanges returns a subscription to coalesced change
 // notifications, for applications that rebuild something (a routing table,
@@ -177,4 +178,4 @@ func (n *Node) LiveHandler() http.Handler { return readiness.LiveHandler(n.track
 // window, each notification carrying the index range it covers. The
 // subscriber asks its FSM what changed in that range. Close the
 // subscription when done; the node closes it at Close.
-func (n *Node) SubscribeChanges() *readiness.Subscription { return n.coalescer.Subscribe() }
+func (n *Node) SubscribeChanges() readiness.Subscription { return n.coalescer.Subscribe() }

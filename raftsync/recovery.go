@@ -7,7 +7,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/raftkit/raftkit/readiness"
+	"github.com/raftkit/raftkit/internal/appliedrecord"
 	"github.com/raftkit/raftkit/snapshot"
 )
 
@@ -108,7 +108,7 @@ func (n *Node) recover() (recovery, error) {
 func (n *Node) loadTrustedRecord(latest *raft.SnapshotMeta, lastLog uint64) uint64 {
 	rec, err := n.persist.file.Load()
 	switch {
-	case errors.Is(err, readiness.ErrNoRecord):
+	case errors.Is(err, appliedrecord.ErrNoRecord):
 		return 0
 	case err != nil:
 		n.logger.Error("ignoring unreadable applied-index record; recovering from the snapshot only", "error", err)

@@ -8,10 +8,12 @@ import (
 	"time"
 )
 
-// StatusSource is anything that reports a readiness Status. *Tracker
-// satisfies it; so does a raftsync Node.
+// StatusSource is anything that reports a readiness Status. A
+// *raftsync.Node satisfies it, so an application can mount
+// ReadyHandler(node) on its own mux.
 type StatusSource interface {
-	Status() Status
+	// Readiness returns the current Status. It must not block.
+	Readiness() Status
 }
 
 // ReadyHandler returns an http.Handler for a readiness probe such as
@@ -108,7 +110,7 @@ func statusOf(src StatusSource) (Status, bool) {
 	if src == nil {
 		return Status{}, false
 	}
-	return src.Status(), true
+	return src.Readiness(), true
 }
 
 func allowProbeMethod(w http.ResponseWriter, r *http.Request) bool {

@@ -12,7 +12,9 @@ import (
 
 type fixedStatus readiness.Status
 
-func (f fixedStatus) Status() readiness.Status { return readiness.Status(f) }
+func (f fixedStatus) Readiness() readiness.Status { return readiness.Status(f) }
+
+var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var (
 	readyStatus = fixedStatus{State: readiness.Ready, Since: epoch, Applied: 150, Persisted: 100,
@@ -129,19 +131,21 @@ func TestLiveHandler(t *testing.T) {
 	}
 }
 
-func TestReadyHandlerFollowsTracker(t *testing.T) {
-	tr := readiness.NewTracker(readiness.Policy{}, nil)
-	h := readiness.ReadyHandler(tr)
+// TestReadyHandlerFollowsSource: the handler asks its source on every
+// request, so it follows the node's state as it changes.
+func TestReadyHandlerFollowsSource(t *testing.T) {
+	src := &probeSource{status: readiness.Status{State: readiness.Starting, Reason: "waiting for local recovery to begin"}}
+	h := readiness.ReadyHandler(src)
 	get := func() int {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 		return rec.Code
 	}
 	if code := get(); code != 503 {
-		t.Fatalf("starting tracker: %d, want 503", code)
+		t.Fatalf("starting source: %d, want 503", code)
 	}
-	tr.Update(synced)
+	src.status = readiness.Status(readyStatus)
 	if code := get(); code != 200 {
-		t.Fatalf("ready tracker: %d, want 200", code)
+		t.Fatalf("ready source: %d, want 200", code)
 	}
 }

@@ -80,9 +80,3 @@ func (s *State) UnmarshalText(text []byte) error {
 }
 
 func (s State) valid() bool { return s >= Starting && s <= Removed }
-
-// recoveredOrLater reports whether a node in state s has finished local
-// recovery and is not closed.
-func (s State) recoveredOrLater() bool {
-	return s == Recovered || s == CatchingUp || s == Ready || s == Degraded
-}

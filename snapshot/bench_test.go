@@ -125,7 +125,7 @@ func BenchmarkReader(b *testing.B) {
 			buf := make([]byte, 32<<10)
 			b.SetBytes(int64(len(block)))
 			for b.Loop() {
-				r, err := NewReader(bytes.NewReader(stream))
+				r, err := newStreamReader(bytes.NewReader(stream))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -42,22 +42,22 @@ func rechecksumHeader(b []byte) []byte {
 	return b
 }
 
-// checkRefused asserts that both Reader and Verify refuse stream with an
+// checkRefused asserts that both streamReader and Verify refuse stream with an
 // error wrapping want, and that Verify leaves nothing in its directory.
 func checkRefused(t *testing.T, stream []byte, want error) {
 	t.Helper()
 	var err error
-	if r, nerr := NewReader(bytes.NewReader(stream)); nerr != nil {
+	if r, nerr := newStreamReader(bytes.NewReader(stream)); nerr != nil {
 		err = nerr
 	} else {
 		_, err = io.ReadAll(r)
 	}
 	if !errors.Is(err, want) {
-		t.Errorf("Reader: err = %v, want one wrapping %v", err, want)
+		t.Errorf("streamReader: err = %v, want one wrapping %v", err, want)
 	}
 	var fe *FormatError
 	if !errors.As(err, &fe) || fe.Offset < 0 || fe.Offset > int64(len(stream)) {
-		t.Errorf("Reader: err = %#v, want a *FormatError with an offset inside the input", err)
+		t.Errorf("streamReader: err = %#v, want a *FormatError with an offset inside the input", err)
 	}
 
 	dir := t.TempDir()
@@ -166,7 +166,7 @@ func TestStreamInputFailureIsReported(t *testing.T) {
 }
 
 func TestFormatErrorMessage(t *testing.T) {
-	_, err := NewReader(bytes.NewReader(flip(encodeStream(t, Header{}, nil), offIndex)))
+	_, err := newStreamReader(bytes.NewReader(flip(encodeStream(t, Header{}, nil), offIndex)))
 	var fe *FormatError
 	if !errors.As(err, &fe) {
 		t.Fatalf("err = %v, want *FormatError", err)

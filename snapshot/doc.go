@@ -57,9 +57,9 @@
 // allocate from a length read off the input: chunk lengths over
 // MaxChunkSize and header lengths over 1 KiB are refused.
 //
-// A Reader streams the payload and checks the trailer only at its end, so a
-// consumer that stops early never learns whether the stream was intact;
-// Verify reads everything first. Verify spools the payload to a temporary
+// Verify reads the whole stream and checks the trailer before it returns
+// anything, so no byte of a damaged payload reaches the application. It
+// spools the payload to a temporary
 // file instead of memory, so its memory use is a few fixed buffers
 // whatever the snapshot size (TestVerifyMemoryIsBounded measures under
 // 2 MiB allocated, writer included, for a 64 MB stream). Its disk use is

@@ -80,7 +80,7 @@ func checkFormatError(t *testing.T, err error, kinds ...error) {
 func FuzzReader(f *testing.F) {
 	addSeeds(f, streamSeeds(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := NewReader(bytes.NewReader(data))
+		r, err := newStreamReader(bytes.NewReader(data))
 		if err != nil {
 			checkFormatError(t, err, ErrNotSnapshot, ErrUnsupportedVersion, ErrCorrupt, ErrTruncated)
 			return
@@ -104,7 +104,7 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("accepted a stream whose trailer does not match its %d-byte payload", len(out))
 		}
 		// And what was accepted survives a round trip through the Writer.
-		again, err := NewReader(bytes.NewReader(encodeStream(t, r.Header(), out)))
+		again, err := newStreamReader(bytes.NewReader(encodeStream(t, r.Header(), out)))
 		if err != nil {
 			t.Fatalf("re-encoded stream refused: %v", err)
 		}

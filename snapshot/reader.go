@@ -8,18 +8,17 @@ import (
 	"io"
 )
 
-// Reader decodes one snapshot stream. NewReader checks the header; Read
-// returns the payload (decompressed) and, at its end, checks the trailer:
-// it returns io.EOF only when the end marker, the payload length and the
-// payload checksum all match and nothing follows the trailer. Otherwise the
-// last Read returns an error wrapping ErrCorrupt or ErrTruncated.
-//
-// Bytes returned before that final check are not yet verified. A consumer
-// that must not act on a damaged payload, or that may stop reading early,
-// should use Verify instead. A Reader buffers its input and may read past
-// the snapshot's end; it reads to the end of input to make sure nothing
-// follows the trailer. It is not safe for concurrent use.
-type Reader struct {
+// streamReader decodes one snapshot stream for Verify. newStreamReader
+// checks the header; Read returns the payload (decompressed) and, at its
+// end, checks the trailer: it returns io.EOF only when the end marker, the
+// payload length and the payload checksum all match and nothing follows
+// the trailer. Otherwise the last Read returns an error wrapping
+// ErrCorrupt or ErrTruncated. Bytes returned before that final check are
+// not yet verified, which is why it is not exported: Verify reads it to
+// the end before handing anything on. It buffers its input and may read
+// past the snapshot's end; it reads to the end of input to make sure
+// nothing follows the trailer. It is not safe for concurrent use.
+type streamReader struct {
 	hdr     Header
 	src     *source
 	frames  *chunkReader
@@ -29,19 +28,19 @@ type Reader struct {
 	err     error // sticky: io.EOF after a verified end, or the failure
 }
 
-// NewReader reads and checks the stream header from r. It blocks until the
-// header has been read. Errors wrap ErrNotSnapshot (empty input, wrong
+// newStreamReader reads and checks the stream header from r. It blocks
+// until the header has been read. Errors wrap ErrNotSnapshot (empty input, wrong
 // magic), ErrUnsupportedVersion (an intact header of another format version
 // or an unknown compression), ErrCorrupt (header checksum mismatch) or
 // ErrTruncated (input ends inside the header); a failure of r is returned
 // wrapped.
-func NewReader(r io.Reader) (*Reader, error) {
+func newStreamReader(r io.Reader) (*streamReader, error) {
 	src := newSource(r)
 	h, err := readStreamHeader(src)
 	if err != nil {
 		return nil, err
 	}
-	rd := &Reader{hdr: h, src: src, frames: &chunkReader{src: src}}
+	rd := &streamReader{hdr: h, src: src, frames: &chunkReader{src: src}}
 	rd.payload = rd.frames
 	if h.Compression == Flate {
 		rd.payload = flate.NewReader(rd.frames)
@@ -49,15 +48,15 @@ func NewReader(r io.Reader) (*Reader, error) {
 	return rd, nil
 }
 
-// Header returns the stream's header as read by NewReader.
-func (r *Reader) Header() Header { return r.hdr }
+// Header returns the stream's header as read by newStreamReader.
+func (r *streamReader) Header() Header { return r.hdr }
 
 // Read reads payload bytes into p. It blocks until some bytes are available
 // from the input. At the end of the payload it verifies the trailer and
 // returns io.EOF only if everything matched; otherwise it returns an error
 // wrapping ErrCorrupt or ErrTruncated (or a wrapped input failure). Once an
 // error or io.EOF has been returned, every later Read returns it again.
-func (r *Reader) Read(p []byte) (int, error) {
+func (r *streamReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -85,7 +84,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 // finish runs once the payload reader reports its end: it checks that the
 // compressed data ended exactly at the end marker, that the trailer matches
 // what was read, and that nothing follows.
-func (r *Reader) finish() error {
+func (r *streamReader) finish() error {
 	if r.hdr.Compression == Flate {
 		if _, err := r.frames.ReadByte(); err != io.EOF {
 			if err == nil {
@@ -105,7 +104,7 @@ func (r *Reader) finish() error {
 }
 
 // classify maps an error from the payload reader to this package's errors.
-func (r *Reader) classify(err error) error {
+func (r *streamReader) classify(err error) error {
 	var ce flate.CorruptInputError
 	switch {
 	case errorsIsFormat(err):

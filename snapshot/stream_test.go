@@ -66,9 +66,9 @@ func TestReaderStreamsPayload(t *testing.T) {
 	for _, c := range []Compression{None, Flate} {
 		t.Run(c.String(), func(t *testing.T) {
 			stream := encodeStream(t, Header{Index: 9, Term: 2, Compression: c}, payload)
-			r, err := NewReader(bytes.NewReader(stream))
+			r, err := newStreamReader(bytes.NewReader(stream))
 			if err != nil {
-				t.Fatalf("NewReader: %v", err)
+				t.Fatalf("newStreamReader: %v", err)
 			}
 			if h := r.Header(); h.Index != 9 || h.Term != 2 || h.Compression != c {
 				t.Errorf("Header() = %v", h)

@@ -19,9 +19,10 @@ const copyBufferSize = 32 << 10
 // keeps it, so a crash leaves nothing behind either).
 //
 // Verify blocks until src is exhausted or fails. On any error it returns a
-// nil reader and leaves nothing in dir. Errors are those of NewReader and
-// Reader.Read (wrapping ErrNotSnapshot, ErrUnsupportedVersion, ErrCorrupt or
-// ErrTruncated), or a wrapped failure of src or of the temporary file.
+// nil reader and leaves nothing in dir. Errors wrap ErrNotSnapshot (empty
+// input, wrong magic), ErrUnsupportedVersion (an intact header of another
+// format version or an unknown compression), ErrCorrupt or ErrTruncated,
+// or are a wrapped failure of src or of the temporary file.
 func Verify(src io.Reader, dir string) (Header, io.ReadCloser, error) {
 	return VerifyLimited(src, dir, -1)
 }
@@ -32,7 +33,7 @@ func Verify(src io.Reader, dir string) (Header, io.ReadCloser, error) {
 // stream that expands without bound (a decompression bomb) cannot fill the
 // disk. A negative maxPayload means no limit.
 func VerifyLimited(src io.Reader, dir string, maxPayload int64) (Header, io.ReadCloser, error) {
-	r, err := NewReader(src)
+	r, err := newStreamReader(src)
 	if err != nil {
 		return Header{}, nil, err
 	}
