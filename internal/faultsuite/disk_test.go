@@ -212,13 +212,17 @@ func TestStaleReadsWorkWhileTheDiskIsFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range disks {
-		d.Set(DiskFailWrites, 0)
-	}
+	// Every member holds the write before the disks fill: a follower that
+	// had not yet stored it could never apply it with a full disk.
 	for _, m := range c.Members {
 		if err := m.Node.WaitIndex(ctxFor(t, 10*time.Second), res.Index); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, d := range disks {
+		d.Set(DiskFailWrites, 0)
+	}
+	for _, m := range c.Members {
 		if _, err := m.Node.ReadIndex(ctxFor(t, 5*time.Second), consistency.Stale); err != nil {
 			t.Errorf("Stale read on %s with a full disk: %v", m.ID, err)
 		}
