@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
 
-	"github.com/raftkit/raftkit/internal/walstore"
+	"github.com/raftkit/raftkit/walstore"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
