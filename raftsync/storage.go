@@ -32,9 +32,10 @@ const (
 // raft stable store, next to raft's own currentTerm and lastVote.
 var stableKeyClusterID = []byte("raftkit.cluster_id")
 
-// stableKeyLogStore records, in the same store, which log store holds the
-// Dir's raft log (LogStoreFactory.Name, or boltLogStore). It is written
-// when the Dir is first opened, before any raft state.
+// stableKeyLogStore records, in raft.db itself (below any WrapStores
+// wrapper), which log store holds the Dir's raft log (LogStoreFactory.Name,
+// or boltLogStore). It is written when the Dir is first opened, before any
+// raft state.
 var stableKeyLogStore = []byte("raftkit.log_store")
 
 // boltLogStore is the name recorded for the default log store, the one in
