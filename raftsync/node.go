@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
-	"github.com/raftkit/raftkit/internal/appliedrecord"
 	"github.com/raftkit/raftkit/internal/changefeed"
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/mux"
@@ -25,7 +23,6 @@ import (
 	"github.com/raftkit/raftkit/internal/readystate"
 	"github.com/raftkit/raftkit/internal/roundbatch"
 	"github.com/raftkit/raftkit/internal/rpc"
-	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/wire"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -134,7 +131,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	n := &Node{
 		cfg:              cfg,
 		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
-		clock:            clock.OrReal(testhooks.For(cfg.Dir).Clock), // a test's drifting clock, else the system's
+		clock:            nodeClock(cfg.Clock),
 		heartbeatTimeout: rc.HeartbeatTimeout,
 		electionTimeout:  rc.ElectionTimeout,
 		kick:             make(chan struct{}, 1),
@@ -156,7 +153,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		}
 	}()
 
-	n.store, err = openStorage(cfg.Dir, cfg.LogStore, cfg.Snapshot.Retain, cfg.Logger)
+	n.store, err = openStorage(cfg.Dir, cfg.LogStore, cfg.WrapStores, cfg.Snapshot.Retain, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +161,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		return nil, err
 	}
 	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
-	n.persist = newPersister(n, appliedrecord.OpenFile(filepath.Join(cfg.Dir, recordFileName)))
+	n.persist = newPersister(n, &recordStore{s: n.store.applied})
 
 	// Local recovery: bring the application to the persisted applied
 	// index from the local snapshot and log, before raft starts.
