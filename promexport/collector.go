@@ -146,7 +146,7 @@ var specs = slices.Concat(
 	coreSpecs,
 	timingSpecs("raftkit_snapshot_persist", "snapshots written to the local snapshot store",
 		func(m *raftsync.Metrics) raftsync.Timing { return m.SnapshotPersist }),
-	timingSpecs("raftkit_snapshot_restore", "snapshots restored into the application (installed from the leader, or a restored backup)",
+	timingSpecs("raftkit_snapshot_restore", "snapshots restored into the application (sent by the leader, or a restored backup)",
 		func(m *raftsync.Metrics) raftsync.Timing { return m.SnapshotRestore }),
 	timingSpecs("raftkit_backup", "backups written by Node.Backup",
 		func(m *raftsync.Metrics) raftsync.Timing { return m.Backup }),
