@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/internal/testcluster"
 	"github.com/raftkit/raftkit/internal/testtls"
