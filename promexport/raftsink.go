@@ -216,7 +216,7 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 		ls := names[r.name]
 		d := descs[r.name]
 		if d == nil {
-			d = prometheus.NewDesc(r.name, "raft's go-metrics key "+r.name[len(raftPrefix):]+" ("+r.kind.String()+"; timings in milliseconds).",
+			d = prometheus.NewDesc(r.name, raftHelp(r.name[len(raftPrefix):], r.kind),
 				append([]string{"node_id", "cluster_id"}, ls...), nil)
 			descs[r.name] = d
 		}
@@ -244,5 +244,17 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 			m = prometheus.NewInvalidMetric(d, err)
 		}
 		ch <- m
+	}
+}
+
+// raftHelp is the help text of a family bridged from raft's key.
+func raftHelp(key string, k kind) string {
+	switch k {
+	case summary:
+		return "raft's go-metrics samples of " + key + ": count and sum (raft measures durations in milliseconds)."
+	case counter:
+		return "raft's go-metrics counter " + key + "."
+	default:
+		return "raft's go-metrics gauge " + key + " (its last value)."
 	}
 }

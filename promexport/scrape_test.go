@@ -269,6 +269,20 @@ func TestHandlerServesOneNode(t *testing.T) {
 	if value(t, fams, "raftkit_raft_bridge_info", lbl) != 1 {
 		t.Error("raft bridge not labelled with the node")
 	}
+
+	// A closed node still answers, with its final counts and the Closed
+	// state.
+	node := c.Detach(m)
+	if err := node.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fams = scrape(t, srv.URL)
+	if v := value(t, fams, "raftkit_readiness_state", map[string]string{"node_id": m.ID, "state": "closed"}); v != 1 {
+		t.Errorf("closed = %v after Close", v)
+	}
+	if v := value(t, fams, "raftkit_applied_index", lbl); v < 1 {
+		t.Errorf("applied index %v after Close", v)
+	}
 }
 
 // TestRegisterRefusesNil: a nil registry or node is an error, not a panic.
