@@ -59,6 +59,11 @@
 // every host that reaches Addr is, in effect, a member. docs/SECURITY.md
 // has the threat model and the production set-up.
 //
+// Observability: Status (and StatusHandler, its JSON) shows membership,
+// leader, indexes, readiness, last contact and the read lease; Metrics
+// returns the node's counters and gauges, which package promexport
+// publishes to Prometheus with raft's own (docs/metrics.md lists them).
+//
 // # The caller's duties
 //
 //  1. Keep ID stable for a Dir, and never copy a Dir to another node.

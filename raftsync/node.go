@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
@@ -101,6 +100,8 @@ type Node struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	stats nodeStats // counters behind Metrics (metrics.go)
 }
 
 // Open starts a node: it locks and opens Dir, recovers the application's
@@ -139,6 +140,8 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.tracker = readystate.NewTracker(cfg.Readiness, n.clock)
+	opened := time.Now()
+	n.tracker.OnChange(func(old, now readiness.Status) { n.stats.readinessChanged(opened, old, now) })
 	n.coalescer = changefeed.NewCoalescer(cfg.ChangeWindow, n.clock)
 	if cfg.OnReadinessChange != nil {
 		n.tracker.OnChange(cfg.OnReadinessChange)
@@ -161,6 +164,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		return nil, err
 	}
 	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
+	n.fsm.stats = &n.stats
 	n.persist = newPersister(n, &recordStore{s: n.store.applied})
 
 	// Local recovery: bring the application to the persisted applied
@@ -355,13 +359,9 @@ func (n *Node) startBackground() {
 		n.kickMonitor()
 	}
 	n.fsm.onApplied.Store(&cb)
-	opened := time.Now()
 	n.tracker.OnChange(func(old, now readiness.Status) {
 		if now.State == readiness.Ready {
 			n.coalescer.SetReady(true)
-			if old.ReadyAt.IsZero() {
-				metrics.MeasureSince([]string{"raftkit", "readiness", "time_to_ready"}, opened)
-			}
 		}
 	})
 	n.wg.Add(1)

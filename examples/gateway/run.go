@@ -14,10 +14,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/raftkit/raftkit/consistency"
 	"github.com/raftkit/raftkit/examples/gateway/admin"
-	"github.com/raftkit/raftkit/examples/gateway/metrics"
 	"github.com/raftkit/raftkit/examples/gateway/proxy"
 	"github.com/raftkit/raftkit/examples/gateway/route"
 	"github.com/raftkit/raftkit/examples/gateway/store"
@@ -109,15 +109,17 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 		g.proxy.Run(sub.C())
 	}()
 
-	reg := &metrics.Registry{}
+	reg, err := newMetrics(g)
+	if err != nil {
+		return err
+	}
 	g.admin, err = admin.New(admin.Config{
-		Node: g.node, Store: g.store, Metrics: reg, DataPlane: g.proxy, Extra: g.statusExtra,
+		Node: g.node, Store: g.store, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), DataPlane: g.proxy, Extra: g.statusExtra,
 		Timeout: o.requestTimeout, Logger: log.Named("admin"), Auth: auth, Upstreams: policy,
 	})
 	if err != nil {
 		return err
 	}
-	registerMetrics(reg, g)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
