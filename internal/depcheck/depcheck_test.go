@@ -23,6 +23,9 @@ var forbidden = []string{
 	"github.com/raftkit/raftkit/internal/testcluster",
 	"github.com/raftkit/raftkit/internal/testutil",
 	"github.com/raftkit/raftkit/walstore",
+	// Prometheus is for programs that import promexport.
+	"github.com/prometheus/client_golang",
+	"github.com/raftkit/raftkit/promexport",
 }
 
 // TestDefaultStoreLinksNoWAL lists, with go list -deps, every package the
