@@ -53,7 +53,10 @@ type Config struct {
 	AdvertiseAddr string
 
 	// Bootstrap makes this node the first member of a new cluster. It is
-	// ignored when Dir already holds raft state.
+	// ignored when Dir already holds raft state. A Dir that holds none
+	// needs Bootstrap or Join: with neither, Open returns a *ConfigError
+	// (a node nobody will add would wait for ever; docs/membership.md,
+	// "Starting a node").
 	Bootstrap bool
 
 	// Join lists addresses of existing members. On first start, Open asks
@@ -63,6 +66,12 @@ type Config struct {
 	// voter is added as a non-voter and promoted once stable; Open returns
 	// once it is added.
 	Join []string
+
+	// JoinTimeout bounds the join on first start, whatever Open's context
+	// says: when no member of Join has accepted the node after this long,
+	// Open fails with ErrJoinTimeout, naming the addresses it tried.
+	// Default 1 minute; it must not be negative.
+	JoinTimeout time.Duration
 
 	// NonVoter joins the node as a non-voting member: it replicates the
 	// log and serves reads but takes no part in elections or quorums.
@@ -158,7 +167,11 @@ type Config struct {
 	// node snapshots as soon as Snapshot.Threshold entries were applied
 	// since its newest snapshot (at most once a second, about 10% of its
 	// time, and only while the state is under 8 MiB; docs/snapshots.md);
-	// raft's Snapshot.Interval timer stays as a backstop.
+	// raft's Snapshot.Interval timer stays as a backstop. Each zero field
+	// takes its value from snapshot.DefaultPolicy, so Snapshot{Threshold:
+	// 100} keeps the default Interval, TrailingLogs and Retain. A zero
+	// TrailingLogs is thus the default too; to keep no entries behind a
+	// snapshot, set raft.Config.TrailingLogs to 0 in RaftConfig.
 	Snapshot snapshot.Policy
 
 	// Autopilot tunes the leader's automatic membership changes: joining
@@ -253,6 +266,12 @@ func (c *Config) validate() error {
 			return &ConfigError{Field: "Join", Reason: "entry " + strconv.Itoa(i) + ": " + err.Error()}
 		}
 	}
+	switch {
+	case c.JoinTimeout < 0:
+		return &ConfigError{Field: "JoinTimeout", Reason: "must not be negative"}
+	case c.JoinTimeout == 0:
+		c.JoinTimeout = DefaultJoinTimeout
+	}
 	if len(c.ClusterID) > 128 {
 		return &ConfigError{Field: "ClusterID", Reason: "longer than 128 bytes"}
 	}
@@ -280,9 +299,7 @@ func (c *Config) validate() error {
 	if err := c.Consistency.Validate(); err != nil {
 		return &ConfigError{Field: "Consistency", Reason: err.Error()}
 	}
-	if c.Snapshot == (snapshot.Policy{}) {
-		c.Snapshot = snapshot.DefaultPolicy()
-	}
+	c.Snapshot = snapshotDefaults(c.Snapshot)
 	if err := c.Snapshot.Validate(); err != nil {
 		return &ConfigError{Field: "Snapshot", Reason: err.Error()}
 	}
