@@ -117,7 +117,11 @@ type Config struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Logger receives all log output, through named sub-loggers. Default: an
-	// hclog logger at Info level on stderr.
+	// hclog logger at Info level on stderr. raft's routine messages reach
+	// it demoted (an election, a joiner's missing entries, a connection
+	// closed at shutdown), and a peer that cannot be reached is reported
+	// at WARN at most once per PeerWarnPeriod, after PeerWarnGrace; the
+	// rest go to DEBUG. docs/logging.md lists what is logged at which level.
 	Logger hclog.Logger
 
 	// MaxCommandSize bounds the size of one command given to Apply.
@@ -309,6 +313,7 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Info})
 	}
+	c.Logger = newQuietLogger(c.Logger)
 	return nil
 }
 
