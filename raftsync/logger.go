@@ -22,7 +22,7 @@ import (
 // has been failing and how many messages about it were held back since
 // the previous WARN. See docs/logging.md.
 const (
-	PeerWarnGrace  = 3 * time.Second
+	PeerWarnGrace  = 5 * time.Second
 	PeerWarnPeriod = 10 * time.Second
 )
 
@@ -96,8 +96,8 @@ var routineMessages = map[string]routine{
 		why: "as above, for pre-vote"},
 	"rejecting vote request since our last term is greater": {to: hclog.Debug,
 		why: "a member that fell behind campaigns and loses"},
-	"rejecting pre-vote request since our last term is greater": {to: hclog.Debug, why: "as above"},
-	"rejecting vote request since our last index is greater":    {to: hclog.Debug, why: "as above"},
+	"rejecting pre-vote request since our last term is greater":  {to: hclog.Debug, why: "as above"},
+	"rejecting vote request since our last index is greater":     {to: hclog.Debug, why: "as above"},
 	"rejecting pre-vote request since our last index is greater": {to: hclog.Debug, why: "as above"},
 	"duplicate requestVote from": {to: hclog.Debug,
 		why: "a candidate's retried vote request"},
@@ -177,7 +177,7 @@ type quietState struct {
 	now func() time.Time
 
 	mu    sync.Mutex
-	peers map[string]*peerFailures  // by peer address
+	peers map[string]*peerFailures // by peer address
 	addrs map[raft.ServerID]string // learned from raft.Server arguments
 }
 
