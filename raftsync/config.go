@@ -60,8 +60,8 @@ type Config struct {
 	Bootstrap bool
 
 	// Join lists addresses of existing members. On first start, Open asks
-	// them in turn, until its context ends, to add this node; any member
-	// forwards the request to the leader. Ignored when Dir already holds
+	// them in turn, until its context ends or JoinTimeout passes, to add
+	// this node; any member forwards the request to the leader. Ignored when Dir already holds
 	// raft state. With autopilot on (the default) a node that joins as a
 	// voter is added as a non-voter and promoted once stable; Open returns
 	// once it is added.
