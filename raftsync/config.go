@@ -70,16 +70,25 @@ type Config struct {
 	AdvertiseAddr string
 
 	// Bootstrap makes this node the first member of a new cluster. It is
-	// ignored when Dir already holds raft state.
+	// ignored when Dir already holds raft state. A Dir that holds none
+	// needs Bootstrap or Join: with neither, Open returns a *ConfigError
+	// (a node nobody will add would wait for ever; docs/membership.md,
+	// "Starting a node").
 	Bootstrap bool
 
 	// Join lists addresses of existing members. On first start, Open asks
-	// them in turn, until its context ends, to add this node; any member
-	// forwards the request to the leader. Ignored when Dir already holds
+	// them in turn, until its context ends or JoinTimeout passes, to add
+	// this node; any member forwards the request to the leader. Ignored when Dir already holds
 	// raft state. With autopilot on (the default) a node that joins as a
 	// voter is added as a non-voter and promoted once stable; Open returns
 	// once it is added.
 	Join []string
+
+	// JoinTimeout bounds the join on first start, whatever Open's context
+	// says: when no member of Join has accepted the node after this long,
+	// Open fails with ErrJoinTimeout, naming the addresses it tried.
+	// Default 1 minute; it must not be negative.
+	JoinTimeout time.Duration
 
 	// NonVoter joins the node as a non-voting member: it replicates the
 	// log and serves reads but takes no part in elections or quorums.
@@ -125,7 +134,11 @@ type Config struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Logger receives all log output, through named sub-loggers. Default: an
-	// hclog logger at Info level on stderr.
+	// hclog logger at Info level on stderr. raft's routine messages reach
+	// it demoted (an election, a joiner's missing entries, a connection
+	// closed at shutdown), and a peer that cannot be reached is reported
+	// at WARN at most once per PeerWarnPeriod, after PeerWarnGrace; the
+	// rest go to DEBUG. docs/logging.md lists what is logged at which level.
 	Logger hclog.Logger
 
 	// MaxCommandSize bounds the size of one command given to Apply.
@@ -175,7 +188,11 @@ type Config struct {
 	// node snapshots as soon as Snapshot.Threshold entries were applied
 	// since its newest snapshot (at most once a second, about 10% of its
 	// time, and only while the state is under 8 MiB; docs/snapshots.md);
-	// raft's Snapshot.Interval timer stays as a backstop.
+	// raft's Snapshot.Interval timer stays as a backstop. Each zero field
+	// takes its value from snapshot.DefaultPolicy, so Snapshot{Threshold:
+	// 100} keeps the default Interval, TrailingLogs and Retain. A zero
+	// TrailingLogs is thus the default too; to keep no entries behind a
+	// snapshot, set raft.Config.TrailingLogs to 0 in RaftConfig.
 	Snapshot snapshot.Policy
 
 	// Autopilot tunes the leader's automatic membership changes: joining
@@ -246,6 +263,12 @@ func (c *Config) validate() error {
 			return &ConfigError{Field: "Join", Reason: "entry " + strconv.Itoa(i) + ": " + err.Error()}
 		}
 	}
+	switch {
+	case c.JoinTimeout < 0:
+		return &ConfigError{Field: "JoinTimeout", Reason: "must not be negative"}
+	case c.JoinTimeout == 0:
+		c.JoinTimeout = DefaultJoinTimeout
+	}
 	if len(c.ClusterID) > 128 {
 		return &ConfigError{Field: "ClusterID", Reason: "longer than 128 bytes"}
 	}
@@ -273,9 +296,7 @@ func (c *Config) validate() error {
 	if err := c.Consistency.Validate(); err != nil {
 		return &ConfigError{Field: "Consistency", Reason: err.Error()}
 	}
-	if c.Snapshot == (snapshot.Policy{}) {
-		c.Snapshot = snapshot.DefaultPolicy()
-	}
+	c.Snapshot = snapshotDefaults(c.Snapshot)
 	if err := c.Snapshot.Validate(); err != nil {
 		return &ConfigError{Field: "Snapshot", Reason: err.Error()}
 	}
@@ -285,6 +306,7 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Info})
 	}
+	c.Logger = newQuietLogger(c.Logger)
 	return nil
 }
 

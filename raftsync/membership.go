@@ -68,7 +68,7 @@ func (n *Node) join(ctx context.Context) error {
 		}
 		targets = append(targets[:0], n.cfg.Join...)
 		if !sleepCtx(ctx, backoff(attempt)) {
-			return fmt.Errorf("raftsync: could not join any of %v before the context ended: %w (last error: %w)", n.cfg.Join, ctx.Err(), lastErr)
+			return n.joinGaveUp(ctx, lastErr)
 		}
 	}
 }

@@ -110,14 +110,22 @@ type Node struct {
 // then bootstraps or joins a cluster as the Config asks.
 //
 // Open does everything or nothing: on error, every file, port and goroutine
-// it took is released. ctx bounds the join (a joining node retries its
-// targets until ctx ends); cancelling it does not undo a join the cluster
+// it took is released. ctx and Config.JoinTimeout (default 1 minute) bound
+// the join (a joining node retries its targets until either ends), so Open
+// returns within JoinTimeout plus the local recovery even with
+// context.Background(); cancelling ctx does not undo a join the cluster
 // already committed. Open does not wait for the node to be ready: call
 // WaitReady before serving.
 //
-// Errors: *ConfigError (ErrInvalidConfig) for a bad Config, ErrDirLocked,
-// ErrClusterMismatch, a recovery error (a corrupt snapshot or log), or the
-// join's last error when ctx ends before a member accepted the node.
+// Errors: *ConfigError (ErrInvalidConfig) for a bad Config, for a Dir
+// recorded for another node ID (field ID) or, with Config.ClusterID set,
+// for another cluster (field ClusterID, also ErrClusterMismatch), and for
+// a Dir without raft state when neither Bootstrap nor Join is set (field
+// Join); ErrDirLocked; ErrClusterMismatch from a join target of another
+// cluster; a recovery error (a corrupt snapshot or log); ErrJoinTimeout
+// when JoinTimeout passes before a member accepted the node, or the
+// context's error when ctx ends first, each naming the targets and the
+// last failure.
 func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	if app == nil {
 		return nil, &ConfigError{Field: "fsm", Reason: "must not be nil"}
@@ -158,6 +166,9 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 
 	n.store, err = openStorage(cfg.Dir, cfg.LogStore, cfg.WrapStores, cfg.Snapshot.Retain, cfg.Logger)
 	if err != nil {
+		return nil, err
+	}
+	if err := n.checkDir(); err != nil {
 		return nil, err
 	}
 	if err := n.resolveClusterID(); err != nil {
@@ -208,9 +219,16 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	n.startBackground()
 
 	if !hasState && !cfg.Bootstrap && len(cfg.Join) > 0 {
-		if err := n.join(ctx); err != nil {
+		jctx, cancel := n.joinContext(ctx)
+		err := n.join(jctx)
+		cancel()
+		if err != nil {
 			return nil, err
 		}
+	}
+	// The Dir now holds, or is being sent, this node's raft state.
+	if err := n.store.recordNodeID(cfg.ID); err != nil {
+		return nil, err
 	}
 	n.updateReadiness()
 	return n, nil

@@ -32,6 +32,11 @@ const (
 // raft stable store, next to raft's own currentTerm and lastVote.
 var stableKeyClusterID = []byte("raftkit.cluster_id")
 
+// stableKeyNodeID records, in the same store, the node ID the Dir belongs
+// to (Config.ID), from the Open that bootstrapped or joined on it: a Dir
+// holds one member's vote and log, which are not another's.
+var stableKeyNodeID = []byte("raftkit.node_id")
+
 // stableKeyLogStore records, in raft.db itself (below any WrapStores
 // wrapper), which log store holds the Dir's raft log (LogStoreFactory.Name,
 // or boltLogStore). It is written when the Dir is first opened, before any
@@ -222,6 +227,30 @@ func (s *storage) clusterID() (string, error) {
 func (s *storage) setClusterID(id string) error {
 	if err := s.stable.Set(stableKeyClusterID, []byte(id)); err != nil {
 		return fmt.Errorf("raftsync: storing cluster id: %w", err)
+	}
+	return nil
+}
+
+// nodeID returns the node ID the Dir is recorded for, or "" when none is.
+func (s *storage) nodeID() (string, error) {
+	v, err := s.stable.Get(stableKeyNodeID)
+	if err != nil {
+		if errors.Is(err, raftboltdb.ErrKeyNotFound) {
+			return "", nil
+		}
+		return "", fmt.Errorf("raftsync: reading node id: %w", err)
+	}
+	return string(v), nil
+}
+
+// recordNodeID records id as the Dir's node ID unless one is recorded.
+func (s *storage) recordNodeID(id string) error {
+	have, err := s.nodeID()
+	if err != nil || have != "" {
+		return err
+	}
+	if err := s.stable.Set(stableKeyNodeID, []byte(id)); err != nil {
+		return fmt.Errorf("raftsync: storing node id: %w", err)
 	}
 	return nil
 }

@@ -77,9 +77,7 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 	// what it already holds at restart.
 	g.store = store.NewMem(store.Options{})
 
-	openCtx, cancelOpen := context.WithTimeout(ctx, o.joinTimeout)
-	defer cancelOpen()
-	g.node, err = raftsync.Open(openCtx, cfg, g.store)
+	g.node, err = raftsync.Open(ctx, cfg, g.store)
 	if err != nil {
 		return fmt.Errorf("opening the node: %w", err)
 	}
@@ -222,6 +220,7 @@ func (g *gateway) nodeConfig() (raftsync.Config, error) {
 		Readiness:     readiness.Policy{RecoveredGrace: o.recoveredGrace},
 		Consistency:   consistency.DefaultOptions(),
 		Snapshot:      snapshot.DefaultPolicy(),
+		JoinTimeout:   o.joinTimeout,
 		OnReadinessChange: func(old, new readiness.Status) {
 			g.log.Info("readiness", "from", old.State, "to", new.State, "applied", new.Applied, "reason", new.Reason)
 		},
