@@ -19,7 +19,7 @@ import (
 )
 
 // soloConfig is a one-node cluster's Config on dir.
-func soloConfig(t *testing.T, dir string) raftsync.Config {
+func storesSoloConfig(t *testing.T, dir string) raftsync.Config {
 	return raftsync.Config{
 		ID: "n1", Dir: dir, Addr: "127.0.0.1:0", Bootstrap: true,
 		RaftConfig: testcluster.FastRaft, Logger: testcluster.Logger(t, "n1"),
@@ -104,7 +104,7 @@ func (a *countingApplied) Store(b []byte) error { a.n.Add(1); return a.inner.Sto
 // Open.
 func TestWrapStoresSeesEveryStore(t *testing.T) {
 	var c counts
-	cfg := soloConfig(t, t.TempDir())
+	cfg := storesSoloConfig(t, t.TempDir())
 	cfg.WrapStores = c.wrap
 	n := openSolo(t, cfg)
 	for i := 0; i < 20; i++ {
@@ -165,7 +165,7 @@ func (m *memApplied) corrupt() {
 func TestOwnAppliedIndexStore(t *testing.T) {
 	dir := t.TempDir()
 	mem := &memApplied{}
-	cfg := soloConfig(t, dir)
+	cfg := storesSoloConfig(t, dir)
 	cfg.WrapStores = func(st raftsync.Stores) raftsync.Stores { st.Applied = mem; return st }
 	n := openSolo(t, cfg)
 	var last uint64
@@ -243,7 +243,7 @@ func TestWrapStoresRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := soloConfig(t, t.TempDir())
+			cfg := storesSoloConfig(t, t.TempDir())
 			cfg.LogStore = tc.logs
 			cfg.WrapStores = tc.wrap
 			n, err := raftsync.Open(ctxTimeout(t, 10*time.Second), cfg, testcluster.NewKV())
@@ -284,7 +284,7 @@ func (c *countingClock) AfterFunc(d time.Duration, f func()) raftsync.Timer {
 // system clock, for its own timing.
 func TestConfigClockIsTheNodesClock(t *testing.T) {
 	var clk countingClock
-	cfg := soloConfig(t, t.TempDir())
+	cfg := storesSoloConfig(t, t.TempDir())
 	cfg.Clock = &clk
 	n := openSolo(t, cfg)
 	defer n.Close()
