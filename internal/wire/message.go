@@ -46,10 +46,6 @@ func NewMessage(t Type) Message {
 		return new(ConfirmRequest)
 	case TypeConfirmResponse:
 		return new(ConfirmResponse)
-	case TypeLeadershipTransferRequest:
-		return new(LeadershipTransferRequest)
-	case TypeLeadershipTransferResponse:
-		return new(LeadershipTransferResponse)
 	case TypeError:
 		return new(Status)
 	case TypeTransferCheckRequest:
