@@ -135,6 +135,12 @@ func (s Status) encode(e *encoder) {
 	e.string(s.LeaderAddr)
 }
 
+// size bounds the length of the status's encoding, so that an encoder can
+// allocate its buffer once.
+func (s Status) size() int {
+	return 1 + 3*maxVarint + len(s.Message) + len(s.LeaderID) + len(s.LeaderAddr)
+}
+
 func decodeStatus(d *decoder) Status {
 	var s Status
 	s.Code = Code(d.byte())

@@ -177,3 +177,18 @@ func TestRetiredTypesAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRoundMessagesEncodeInOneAllocation: the messages of a read
+// round size their buffer up front instead of growing it.
+func TestReadRoundMessagesEncodeInOneAllocation(t *testing.T) {
+	for _, s := range fullSamples() {
+		switch s.typ {
+		case TypeReadIndexRequest, TypeReadIndexResponse, TypeConfirmRequest, TypeConfirmResponse:
+		default:
+			continue
+		}
+		if n := testing.AllocsPerRun(50, func() { s.msg.MarshalBinary() }); n != 1 {
+			t.Errorf("%s: %v allocations per MarshalBinary, want 1", s.name, n)
+		}
+	}
+}
