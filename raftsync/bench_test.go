@@ -87,6 +87,7 @@ func mustApplyB(b *testing.B, m *testcluster.Member) {
 
 // runReaders runs read b.N times over n goroutines and reports reads/s.
 func runReaders(b *testing.B, n int, read func() error) {
+	b.ReportAllocs()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()

@@ -357,25 +357,26 @@ func (n *Node) leaderRoundOnce(ctx context.Context) (_ uint64, err error) {
 	tok := n.lease.Begin()
 	sentAt := n.clock.Now()
 
-	voterIDs := make([]string, 0, len(servers))
-	var peers []raft.Server
+	sc := getRoundScratch()
+	defer roundScratches.Put(sc)
 	for _, s := range servers {
 		if s.Suffrage != raft.Voter {
 			continue
 		}
-		voterIDs = append(voterIDs, string(s.ID))
+		sc.voterIDs = append(sc.voterIDs, string(s.ID))
 		if string(s.ID) != n.cfg.ID {
-			peers = append(peers, s)
+			sc.peers = append(sc.peers, s)
 		}
 	}
-	need := quorum.Quorum(len(voterIDs)) - 1 // self counts
-	acks := n.collectAcks(ctx, peers, term, need)
-	confirmed, until := quorum.EvaluateRound(n.cfg.ID, term, voterIDs, sentAt, acks, n.leaseOptions())
+	need := quorum.Quorum(len(sc.voterIDs)) - 1 // self counts
+	acks := n.collectAcks(ctx, sc, term, need)
+	confirmed, until := quorum.EvaluateRound(n.cfg.ID, term, sc.voterIDs, sentAt, acks, n.leaseOptions())
+	voters := len(sc.voterIDs)
 	if !confirmed {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, fmt.Errorf("%w (%d of %d voters answered in term %d)", errNotConfirmed, len(acks)+1, len(voterIDs), term)
+		return 0, fmt.Errorf("%w (%d of %d voters answered in term %d)", errNotConfirmed, len(acks)+1, voters, term)
 	}
 	commit := n.raft.CommitIndex() // before the configuration: see leaseConfigCurrent
 	after, err := n.votersNow()
@@ -390,7 +391,11 @@ func (n *Node) leaderRoundOnce(ctx context.Context) (_ uint64, err error) {
 		// The lease is used only while this configuration is the latest
 		// (leaseConfigCurrent); rounds run one at a time, so the
 		// configuration recorded is the one of the latest grant.
-		n.leaseConfig.Store(&leaseConfig{key: configurationKey(servers), checked: commit})
+		if p := n.leaseConfig.Load(); p == nil || p.key != configurationKey(servers) {
+			// Kept when the configuration is the same: an older checked
+			// index claims less, and leaseConfigCurrent advances it.
+			n.leaseConfig.Store(&leaseConfig{key: configurationKey(servers), checked: commit})
+		}
 		n.lease.Grant(tok, term, until)
 	}
 	return idx, nil
@@ -487,47 +492,47 @@ func (n *Node) leaseOptions() consistency.LeaseOptions {
 	return o
 }
 
-// collectAcks asks peers to confirm term and returns the acks that came
-// back with that term, as soon as need of them have, or when all answered
-// or ctx ended. The request goes first to the need peers that answered
-// fastest lately, and to the others only when one of those fails or
-// refuses, or is slow (rpc.MulticallOptions.First): a round loads the
-// cluster no more than it must, and a stalled voter delays it by one hedge
-// delay at most, after which it is asked last. The requests are written
-// and the answers read on this goroutine (rpc.Client.Multicall), with no
-// goroutine per peer; the calls still out are abandoned when it returns.
-func (n *Node) collectAcks(ctx context.Context, peers []raft.Server, term uint64, need int) []quorum.Ack {
-	if len(peers) == 0 || need <= 0 {
+// collectAcks asks sc.peers to confirm term and returns the acks that
+// came back with that term (in sc.acks), as soon as need of them have, or
+// when all answered or ctx ended. The request goes first to the need peers
+// that answered fastest lately, and to the others only when one of those
+// fails or refuses, or is slow (rpc.MulticallOptions.First): a round loads
+// the cluster no more than it must, and a stalled voter delays it by one
+// hedge delay at most, after which it is asked last. The requests are
+// written and the answers read on this goroutine (rpc.Client.Multicall),
+// with no goroutine per peer; the calls still out are abandoned when it
+// returns.
+func (n *Node) collectAcks(ctx context.Context, sc *roundScratch, term uint64, need int) []quorum.Ack {
+	if len(sc.peers) == 0 || need <= 0 {
 		return nil
 	}
-	req, err := wire.Encode(0, &wire.ConfirmRequest{Term: term, LeaderID: n.cfg.ID})
+	req, err := sc.confirmRequest(term, n.cfg.ID)
 	if err != nil {
 		n.logger.Error("encoding a confirmation request", "error", err)
 		return nil
 	}
-	addrs := make([]string, len(peers))
-	for i, p := range peers {
-		addrs[i] = string(p.Address)
+	for _, p := range sc.peers {
+		sc.addrs = append(sc.addrs, string(p.Address))
 	}
-	calls := n.rpcCli.Multicall(ctx, addrs, req, rpc.MulticallOptions{First: need})
+	calls := n.rpcCli.Multicall(ctx, sc.addrs, req, rpc.MulticallOptions{First: need})
 	defer calls.Close()
-	var acks []quorum.Ack
 	for {
 		r, ok := calls.Next()
 		if !ok {
-			return acks
+			return sc.acks
 		}
 		if r.Err != nil {
 			continue
 		}
-		var resp wire.ConfirmResponse
-		if wire.Decode(r.Frame, &resp) != nil || !resp.Status.OK() || resp.Term != term {
+		resp := &sc.resp
+		*resp = wire.ConfirmResponse{}
+		if wire.Decode(r.Frame, resp) != nil || !resp.Status.OK() || resp.Term != term {
 			calls.SendRest() // a refusal: ask the others now
 			continue
 		}
-		acks = append(acks, quorum.Ack{ID: string(peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree})
-		if len(acks) >= need {
-			return acks
+		sc.acks = append(sc.acks, quorum.Ack{ID: string(sc.peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree})
+		if len(sc.acks) >= need {
+			return sc.acks
 		}
 	}
 }

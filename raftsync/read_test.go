@@ -113,6 +113,43 @@ func TestLeaseReadsSkipRoundsWhileLeaseHolds(t *testing.T) {
 	}
 }
 
+// TestFollowerReadIndexByLevel: a follower asks the leader for a read
+// index at the level its caller asked for. The leader answers a Lease
+// request from its lease, with no round, and every Strong request with a
+// round of its own, even right after a Lease answer to the same follower:
+// a Strong read is never served at a lease's index.
+func TestFollowerReadIndexByLevel(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.Options{})
+	leader := c.Leader()
+	follower := c.Followers()[0]
+	read := func(m *testcluster.Member, level consistency.Level) {
+		t.Helper()
+		if err := m.Node.Read(ctxTimeout(t, 5*time.Second), level, func() error { return nil }); err != nil {
+			t.Fatalf("%v read on %s: %v", level, m.ID, err)
+		}
+	}
+	read(leader, consistency.Strong) // establishes the lease
+
+	before := raftsync.LeaderRounds(leader.Node)
+	for range 100 {
+		read(follower, consistency.Lease)
+	}
+	// As in TestLeaseReadsSkipRoundsWhileLeaseHolds: a few renewals at
+	// most on a slow machine.
+	if rounds := raftsync.LeaderRounds(leader.Node) - before; rounds > 5 {
+		t.Fatalf("100 Lease reads on a follower took %d leader rounds; the leader's lease is not used", rounds)
+	}
+
+	for i := range 20 {
+		read(follower, consistency.Lease)
+		before := raftsync.LeaderRounds(leader.Node)
+		read(follower, consistency.Strong)
+		if raftsync.LeaderRounds(leader.Node) == before {
+			t.Fatalf("Strong read %d on a follower ran no leader round: it was served from the lease", i)
+		}
+	}
+}
+
 // TestDeposedLeaderServesNoStaleStrongOrLeaseRead cuts the leader off and
 // lets the others elect a new leader and commit a write while the old
 // leader still believes it leads (its own timeouts are long, the others'

@@ -40,3 +40,26 @@ func BenchmarkCall(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMulticall measures one quorum-round-shaped Multicall: a 64-byte
+// echo sent first to the faster of two servers, the answer awaited, the
+// Multicall closed. Allocations count both ends (the servers run in this
+// process).
+func BenchmarkMulticall(b *testing.B) {
+	addrs := []string{startBenchServer(b), startBenchServer(b)}
+	c := NewClient(ClientOptions{})
+	defer c.Close()
+	req := frame(string(make([]byte, 64)))
+	round := func() {
+		m := c.Multicall(context.Background(), addrs, req, MulticallOptions{First: 1})
+		if r, ok := m.Next(); !ok || r.Err != nil {
+			b.Fatalf("Next = %+v, %v", r, ok)
+		}
+		m.Close()
+	}
+	round() // dial
+	b.ReportAllocs()
+	for b.Loop() {
+		round()
+	}
+}

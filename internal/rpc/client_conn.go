@@ -31,12 +31,18 @@ type waiter struct {
 	tag int
 }
 
+// resultChans recycles the channels of Calls. A channel goes back only
+// when it is empty and no result can be sent to it any more: its result
+// was received, or its call was forgotten before a result was due.
+var resultChans = sync.Pool{New: func() any { return make(chan result, 1) }}
+
 // clientConn is one multiplexed connection of a Client.
 type clientConn struct {
 	client *Client
 	addr   string
 	conn   net.Conn
 	wlock  chan struct{} // capacity 1: a write lock a waiting call can give up on
+	w      wire.Writer   // guarded by wlock
 	done   chan struct{} // closed when the connection dies
 
 	// unanswered counts the requests written for which no response frame
@@ -56,6 +62,7 @@ func newClientConn(c *Client, addr string, conn net.Conn) *clientConn {
 		addr:    addr,
 		conn:    conn,
 		wlock:   make(chan struct{}, 1),
+		w:       wire.Writer{W: conn},
 		done:    make(chan struct{}),
 		pending: make(map[uint64]waiter),
 	}
@@ -76,25 +83,33 @@ func (cc *clientConn) load() int {
 // send registers a call and writes its request. An error means the request
 // was not (completely) written, so the server cannot have handled it.
 func (cc *clientConn) send(ctx context.Context, req wire.Frame) (uint64, chan result, error) {
-	ch := make(chan result, 1)
+	ch := resultChans.Get().(chan result)
 	id, ok := cc.register(waiter{ch: ch})
 	if !ok {
+		resultChans.Put(ch)
 		return 0, nil, errConnGone
 	}
 
+	var err error
 	select {
 	case cc.wlock <- struct{}{}:
-	case <-ctx.Done():
-		cc.forget(id)
-		return 0, nil, ctx.Err()
-	case <-cc.done:
-		cc.forget(id)
-		return 0, nil, errConnGone
-	}
-	if _, err := cc.writeLocked(id, req); err != nil {
+		var delivered bool
+		if delivered, err = cc.writeLocked(id, req); err == nil {
+			return id, ch, nil
+		}
+		if !delivered {
+			resultChans.Put(ch)
+		}
 		return 0, nil, err
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-cc.done:
+		err = errConnGone
 	}
-	return id, ch, nil
+	if cc.forget(id) {
+		resultChans.Put(ch)
+	}
+	return 0, nil, err
 }
 
 // register adds a call to the pending ones and returns its ID; false means
@@ -127,7 +142,7 @@ func (cc *clientConn) writeLocked(id uint64, req wire.Frame) (delivered bool, er
 	cc.unanswered.Add(1)
 	err = cc.conn.SetWriteDeadline(time.Now().Add(cc.client.opts.WriteTimeout))
 	if err == nil {
-		err = wire.WriteFrame(cc.conn, req)
+		err = cc.w.WriteFrame(req)
 	}
 	<-cc.wlock
 	if err != nil {
@@ -167,18 +182,20 @@ func (cc *clientConn) trySend(req wire.Frame, w waiter) (uint64, bool) {
 // wait blocks until the call's response arrives, the connection dies or
 // ctx ends.
 func (cc *clientConn) wait(ctx context.Context, id uint64, ch chan result) (wire.Frame, error) {
+	var r result
 	select {
-	case r := <-ch:
-		return r.frame, r.err
+	case r = <-ch:
 	case <-ctx.Done():
-		cc.forget(id)
-		select {
-		case r := <-ch: // delivered while we were giving up
-			return r.frame, r.err
-		default:
+		if cc.forget(id) {
+			r.err = noResponse(cc.addr, ctx.Err())
+		} else {
+			// Delivered while we were giving up: the result is being
+			// sent, and its send cannot block.
+			r = <-ch
 		}
-		return wire.Frame{}, noResponse(cc.addr, ctx.Err())
 	}
+	resultChans.Put(ch)
+	return r.frame, r.err
 }
 
 // forget drops a call; a response that arrives for it later is discarded.

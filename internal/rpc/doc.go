@@ -36,7 +36,8 @@
 // cannot block, and falls back to a Call in a goroutine of its own for a
 // server that is not dialed yet, busy, or slow to answer. With
 // [MulticallOptions].First it asks the servers that answered fastest
-// lately first, and the others only when those fail or are slow.
+// lately first, and the others only when those fail or are slow. Once its
+// ctx ends it yields nothing more; Close abandons the calls still out.
 //
 // # Limits
 //

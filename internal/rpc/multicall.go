@@ -2,7 +2,7 @@ package rpc
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,9 +24,7 @@ type MulticallOptions struct {
 	// the shortest (an address with none measured counts as fastest). The
 	// others are sent to when a call sent earlier ends without an answer,
 	// when the caller calls SendRest, when Next is called while no call
-	// sent is still out, or once HedgeAfter has passed: a caller that needs
-	// First answers does not load the other servers while the fast ones
-	// answer, and a stalled one costs it one HedgeAfter.
+	// sent is still out, or once HedgeAfter has passed.
 	First int
 	// HedgeAfter is how long Next waits for the first calls before it
 	// sends to the other addresses. 0 means three times the longest recent
@@ -55,26 +53,30 @@ type Multicall struct {
 	ctx   context.Context
 	addrs []string
 	req   wire.Frame
-	ch    chan result // at most one result per call, tagged with its index
-	calls []mcall
-	order []int // indexes of addrs, the order in which they are sent to
-	sent  int   // order[:sent] have been sent
-	out   int   // calls sent whose reply Next has not returned
+	s     *scratch // nil once closed
+	sent  int      // s.order[:sent] have been sent
+	out   int      // calls sent whose reply Next has not returned
+	owed  int      // results due on s.ch and not received yet
 
-	hedge   time.Duration // 0: no timed hedge
-	started time.Time
-	timer   *time.Timer // nil until Next waits with calls unsent
-
-	// Calls that could not be written at once run as a Call in a
-	// goroutine of their own, under a ctx that Close cancels.
-	cancel context.CancelFunc
+	hedge  bool               // s.timer runs until the rest are sent
+	cancel context.CancelFunc // of the goroutines' calls, once one runs
 	wg     sync.WaitGroup
-	closed bool
 }
 
-// mcall is the state of one call of a Multicall.
+// scratch is the state of a Multicall that Close recycles for the next.
+type scratch struct {
+	ch    chan result // one result per call, tagged with its index
+	calls []mcall
+	order []int // indexes of addrs, in the order they are sent to
+	rtts  []time.Duration
+	timer *time.Timer
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// mcall is one call of a Multicall.
 type mcall struct {
-	cc       *clientConn // written here by Multicall itself; nil for a goroutine's call
+	cc       *clientConn // written by Multicall itself; nil for a goroutine's call
 	id       uint64
 	sentAt   time.Time
 	returned bool // Next has returned its reply
@@ -86,62 +88,67 @@ type mcall struct {
 // yields the replies as they arrive, so a caller that needs only some of
 // them (a quorum) can stop waiting and Close the rest.
 //
-// It writes the requests from the calling goroutine, without a goroutine
-// per address, to every address with a live connection on which nothing
-// is unanswered and no other write is under way: such a write cannot
-// block. A call to any other address (not yet dialed, busy, or with
-// requests unanswered, perhaps because the peer has stalled) runs as a
-// Call in a goroutine of its own, so that it delays neither the other
-// writes nor the replies.
+// It writes the requests from the calling goroutine to every address with
+// a live connection on which nothing is unanswered and no other write is
+// under way: such a write cannot block. A call to any other address (not
+// yet dialed, busy, or with requests unanswered, perhaps because the peer
+// has stalled) runs as a Call in a goroutine of its own, so that it delays
+// neither the other writes nor the replies.
 //
 // ctx bounds every call as it bounds a Call. The caller must Close the
 // Multicall when done with it, after which replies still to come are
 // discarded.
 func (c *Client) Multicall(ctx context.Context, addrs []string, req wire.Frame, o MulticallOptions) *Multicall {
-	m := &Multicall{
-		c:     c,
-		ctx:   ctx,
-		addrs: addrs,
-		req:   req,
-		ch:    make(chan result, len(addrs)),
-		calls: make([]mcall, len(addrs)),
-		order: make([]int, len(addrs)),
+	n := len(addrs)
+	s := scratchPool.Get().(*scratch)
+	if cap(s.ch) < n {
+		s.ch = make(chan result, n)
 	}
-	for i := range m.order {
-		m.order[i] = i
+	s.calls = slices.Grow(s.calls[:0], n)[:n]
+	clear(s.calls)
+	s.order = slices.Grow(s.order[:0], n)[:n]
+	for i := range s.order {
+		s.order[i] = i
 	}
-	first := len(addrs)
-	if o.First > 0 && o.First < len(addrs) {
+	m := &Multicall{c: c, ctx: ctx, addrs: addrs, req: req, s: s}
+	first := n
+	if o.First > 0 && o.First < n {
 		first = o.First
-		m.started = time.Now()
-		m.hedge = c.orderByRTT(addrs, m.order, first, o.HedgeAfter)
+		after := c.orderByRTT(addrs, s, first, o.HedgeAfter)
+		if s.timer == nil {
+			s.timer = time.NewTimer(after)
+		} else {
+			s.timer.Reset(after)
+		}
+		m.hedge = true
 	}
 	m.send(first)
 	return m
 }
 
-// orderByRTT sorts order, indexes of addrs, by their addresses' recent
-// round trips, shortest first, and returns the hedge delay for sending to
-// the first of them: hedge when positive, else 3× the longest of their
-// round trips, within [MinHedgeAfter, MaxHedgeAfter].
-func (c *Client) orderByRTT(addrs []string, order []int, first int, hedge time.Duration) time.Duration {
-	rtts := make([]time.Duration, len(addrs))
+// orderByRTT sorts s.order by the addresses' recent round trips, shortest
+// first, and returns the hedge delay for sending to the first of them:
+// hedge when positive, else 3× the longest of their round trips, within
+// [MinHedgeAfter, MaxHedgeAfter].
+func (c *Client) orderByRTT(addrs []string, s *scratch, first int, hedge time.Duration) time.Duration {
+	s.rtts = slices.Grow(s.rtts[:0], len(addrs))[:len(addrs)]
 	c.mu.Lock()
 	for i, a := range addrs {
+		s.rtts[i] = 0
 		if p := c.peers[a]; p != nil {
-			rtts[i] = p.rtt
+			s.rtts[i] = p.rtt
 		}
 	}
 	c.mu.Unlock()
-	for i := 1; i < len(order); i++ { // insertion sort: a handful of peers
-		for j := i; j > 0 && rtts[order[j]] < rtts[order[j-1]]; j-- {
-			order[j], order[j-1] = order[j-1], order[j]
+	for i := 1; i < len(s.order); i++ { // insertion sort: a handful of peers
+		for j := i; j > 0 && s.rtts[s.order[j]] < s.rtts[s.order[j-1]]; j-- {
+			s.order[j], s.order[j-1] = s.order[j-1], s.order[j]
 		}
 	}
 	if hedge > 0 {
 		return hedge
 	}
-	return min(max(3*rtts[order[first-1]], MinHedgeAfter), MaxHedgeAfter)
+	return min(max(3*s.rtts[s.order[first-1]], MinHedgeAfter), MaxHedgeAfter)
 }
 
 // recordRTT folds one round trip to addr into its smoothed value; a lower
@@ -159,34 +166,25 @@ func (c *Client) recordRTT(addr string, d time.Duration, lowerBound bool) {
 	}
 }
 
-// send sends to the addresses order[m.sent:upTo].
+// send sends to the addresses s.order[m.sent:upTo]: on a quiet
+// connection from this goroutine when it can, else as a Call in a
+// goroutine (which also reports a call that cannot be sent at all).
 func (m *Multicall) send(upTo int) {
-	if upTo <= m.sent {
+	if m.s == nil || upTo <= m.sent {
 		return
 	}
-	batch := m.order[m.sent:upTo]
+	batch := m.s.order[m.sent:upTo]
 	m.sent = upTo
 	m.out += len(batch)
-	if len(m.req.Body) > m.c.opts.MaxBody {
-		err := fmt.Errorf("%w: request body of %d bytes exceeds the limit of %d",
-			wire.ErrFrameTooLarge, len(m.req.Body), m.c.opts.MaxBody)
-		for _, i := range batch {
-			m.ch <- result{err: notSent(m.addrs[i], err), tag: i}
-		}
-		return
-	}
-	if err := m.ctx.Err(); err != nil {
-		for _, i := range batch {
-			m.ch <- result{err: notSent(m.addrs[i], err), tag: i}
-		}
-		return
-	}
+	m.owed += len(batch)
+	direct := len(m.req.Body) <= m.c.opts.MaxBody && m.ctx.Err() == nil
 	now := time.Now()
 	for _, i := range batch {
-		m.calls[i].sentAt = now
-		if cc := m.c.quietConn(m.addrs[i]); cc != nil {
-			if id, ok := cc.trySend(m.req, waiter{ch: m.ch, tag: i}); ok {
-				m.calls[i].cc, m.calls[i].id = cc, id
+		c := &m.s.calls[i]
+		c.sentAt = now
+		if cc := m.c.quietConn(m.addrs[i]); direct && cc != nil {
+			if id, ok := cc.trySend(m.req, waiter{ch: m.s.ch, tag: i}); ok {
+				c.cc, c.id = cc, id
 				continue
 			}
 		}
@@ -196,11 +194,7 @@ func (m *Multicall) send(upTo int) {
 
 // SendRest sends the request to every address it has not been sent to
 // yet. It is a no-op when there is none, or after Close.
-func (m *Multicall) SendRest() {
-	if !m.closed {
-		m.send(len(m.addrs))
-	}
-}
+func (m *Multicall) SendRest() { m.send(len(m.addrs)) }
 
 // quietConn returns a live connection to addr on which every request
 // written has been answered, or nil.
@@ -223,74 +217,48 @@ func (c *Client) quietConn(addr string) *clientConn {
 // goCall runs call i as a Call in a goroutine, under a ctx Close cancels.
 func (m *Multicall) goCall(i int) {
 	if m.cancel == nil {
-		var ctx context.Context
-		ctx, m.cancel = context.WithCancel(m.ctx)
-		m.ctx = ctx
+		m.ctx, m.cancel = context.WithCancel(m.ctx)
 	}
+	ctx, ch := m.ctx, m.s.ch
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		f, err := m.c.Call(m.ctx, m.addrs[i], m.req)
-		m.ch <- result{frame: f, err: err, tag: i}
+		f, err := m.c.Call(ctx, m.addrs[i], m.req)
+		ch <- result{frame: f, err: err, tag: i}
 	}()
 }
 
 // Next blocks until the reply of a call not yet returned arrives, and
 // returns it; meanwhile it sends to the addresses held back by
-// MulticallOptions.First when their time comes. Once ctx is done it
-// returns at once, for each call still unanswered, a Reply whose Err wraps
-// ErrNoResponse (or ErrNotSent) and ctx.Err(). ok is false when every
-// address's reply has been returned, or after Close.
+// MulticallOptions.First when their time comes. ok is false when every
+// address's reply has been returned, once ctx is done, or after Close.
 func (m *Multicall) Next() (r Reply, ok bool) {
-	for !m.closed {
+	for m.s != nil && m.out+len(m.addrs)-m.sent > 0 {
 		if m.out == 0 {
-			if m.sent == len(m.addrs) {
-				break
-			}
 			m.SendRest() // the caller wants more than the first calls gave
 			continue
 		}
 		var hedge <-chan time.Time
-		if m.sent < len(m.addrs) && m.hedge > 0 {
-			if m.timer == nil {
-				wait := m.hedge - time.Since(m.started)
-				if wait <= 0 {
-					m.SendRest()
-					continue
-				}
-				m.timer = time.NewTimer(wait)
-			}
-			hedge = m.timer.C
+		if m.hedge && m.sent < len(m.addrs) {
+			hedge = m.s.timer.C
 		}
 		var res result
 		select {
-		case res = <-m.ch:
+		case res = <-m.s.ch:
 		case <-hedge:
 			m.SendRest()
 			continue
 		case <-m.ctx.Done():
 			select {
-			case res = <-m.ch: // prefer an answer that did arrive
+			case res = <-m.s.ch: // prefer an answer that did arrive
 			default:
-				if m.sent < len(m.addrs) {
-					m.SendRest() // yields ErrNotSent replies at once
-					continue
-				}
-				if i := m.abandonOne(); i >= 0 {
-					res = result{err: noResponse(m.addrs[i], m.ctx.Err()), tag: i}
-				} else {
-					// Only goroutines' calls are left; they end promptly
-					// now that ctx is done, each with its own result.
-					res = <-m.ch
-				}
+				return Reply{}, false
 			}
 		}
-		c := &m.calls[res.tag]
-		if c.returned {
-			continue // answered after Next had given up on it
-		}
-		c.returned = true
+		m.owed--
 		m.out--
+		c := &m.s.calls[res.tag]
+		c.returned = true
 		if res.err == nil {
 			m.c.recordRTT(m.addrs[res.tag], time.Since(c.sentAt), false)
 		} else {
@@ -301,39 +269,28 @@ func (m *Multicall) Next() (r Reply, ok bool) {
 	return Reply{}, false
 }
 
-// abandonOne forgets a call written by Multicall itself whose reply has
-// not been returned, and returns its index, or -1 when there is none.
-func (m *Multicall) abandonOne() int {
-	for i := range m.calls {
-		if c := &m.calls[i]; !c.returned && c.cc != nil {
-			c.cc.forget(c.id)
-			return i
-		}
-	}
-	return -1
-}
-
 // Close abandons the calls whose replies Next has not returned (their
 // answers are discarded on arrival; the time they went unanswered counts
 // toward their addresses' round trips, so a stalled server is sent to
 // later, not first) and waits for the goroutines the Multicall started,
 // which it cancels. Next returns false afterwards. Close is idempotent.
 func (m *Multicall) Close() {
-	if m.closed {
+	s := m.s
+	if s == nil {
 		return
 	}
-	m.closed = true
-	if m.timer != nil {
-		m.timer.Stop()
+	m.s = nil
+	if m.hedge {
+		s.timer.Stop()
 	}
 	now := time.Now()
-	for _, i := range m.order[:m.sent] {
-		c := &m.calls[i]
+	for _, i := range s.order[:m.sent] {
+		c := &s.calls[i]
 		if c.returned {
 			continue
 		}
-		if c.cc != nil {
-			c.cc.forget(c.id)
+		if c.cc != nil && c.cc.forget(c.id) {
+			m.owed--
 		}
 		m.c.recordRTT(m.addrs[i], now.Sub(c.sentAt), true)
 	}
@@ -341,4 +298,16 @@ func (m *Multicall) Close() {
 		m.cancel()
 	}
 	m.wg.Wait()
+drain:
+	for ; m.owed > 0; m.owed-- {
+		select {
+		case <-s.ch:
+		default:
+			// A result is still on its way (a reply being delivered
+			// as its call was forgotten): the channel cannot be reused.
+			s.ch = nil
+			break drain
+		}
+	}
+	scratchPool.Put(s)
 }

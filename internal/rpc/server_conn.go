@@ -23,13 +23,14 @@ type serverConn struct {
 	slots  chan struct{} // one token per request in flight
 	bytes  *budget       // MaxInFlightBytesPerConn
 	wmu    sync.Mutex    // serialises response writes
+	w      wire.Writer   // guarded by wmu
 
 	handlers sync.WaitGroup
 }
 
 func newServerConn(s *Server, conn net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &serverConn{s: s, conn: conn, ctx: ctx, cancel: cancel,
+	return &serverConn{s: s, conn: conn, ctx: ctx, cancel: cancel, w: wire.Writer{W: conn},
 		slots: make(chan struct{}, s.opts.MaxInFlightPerConn),
 		bytes: newBudget(int64(s.opts.MaxInFlightBytesPerConn))}
 }
@@ -197,7 +198,7 @@ func (c *serverConn) write(f wire.Frame) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout)); err == nil {
-		err = wire.WriteFrame(c.conn, f)
+		err = c.w.WriteFrame(f)
 		if err == nil {
 			return true
 		}

@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// maxVarint is the longest encoding of a uvarint, or of a duration.
+const maxVarint = binary.MaxVarintLen64
+
 // encoder appends fields to a buffer in the package's encoding. It records
 // the first invalid value it is given; later calls are then no-ops.
 type encoder struct {

@@ -83,11 +83,17 @@ func ReadFrame(r *bufio.Reader, maxBody int) (Frame, error) {
 // before it commits to a body reads the header, reserves h.BodyLen bytes,
 // then calls ReadBody.
 func ReadHeader(r *bufio.Reader, maxBody int) (Header, error) {
-	var hdr [HeaderSize]byte
-	if _, err := io.ReadFull(r, hdr[:lengthSize]); err != nil {
+	// Peek rather than read into an array: an array handed to an
+	// io.Reader escapes, and the header would cost an allocation.
+	b, err := r.Peek(lengthSize)
+	if err != nil {
+		if err == io.EOF && len(b) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
 		return Header{}, err
 	}
-	length := binary.BigEndian.Uint32(hdr[:lengthSize])
+	length := binary.BigEndian.Uint32(b)
+	r.Discard(lengthSize)
 	if length < headerAfterLength {
 		return Header{}, fmt.Errorf("%w: frame length %d is below the %d-byte minimum", ErrMalformed, length, headerAfterLength)
 	}
@@ -98,14 +104,16 @@ func ReadHeader(r *bufio.Reader, maxBody int) (Header, error) {
 	if bodyLen > uint64(maxBody) {
 		return Header{}, fmt.Errorf("%w: body of %d bytes exceeds the limit of %d", ErrFrameTooLarge, bodyLen, maxBody)
 	}
-	if _, err := io.ReadFull(r, hdr[lengthSize:]); err != nil {
+	if b, err = r.Peek(headerAfterLength); err != nil {
 		return Header{}, unexpectedEOF(err)
 	}
-	return Header{
-		Type:    Type(hdr[lengthSize]),
-		ID:      binary.BigEndian.Uint64(hdr[lengthSize+1:]),
+	h := Header{
+		Type:    Type(b[0]),
+		ID:      binary.BigEndian.Uint64(b[1:]),
 		BodyLen: int(bodyLen),
-	}, nil
+	}
+	r.Discard(headerAfterLength)
+	return h, nil
 }
 
 // ReadBody reads the body of the frame whose header is h, growing its
@@ -163,27 +171,43 @@ func checkBodySize(n int) error {
 // w has accepted every byte or failed, and returns w's error. A body longer
 // than MaxBodySize gives an error wrapping ErrFrameTooLarge and writes
 // nothing. WriteFrame does not serialise concurrent writers: callers sharing
-// w must.
+// w must. A connection that writes many frames uses a Writer instead.
 func WriteFrame(w io.Writer, f Frame) error {
+	fw := Writer{W: w}
+	return fw.WriteFrame(f)
+}
+
+// Writer writes frames to W as WriteFrame does, assembling each in a
+// buffer it keeps for the next frame, so that once the buffer has grown a
+// frame of up to 4 KiB costs no allocation. A Writer is not safe for
+// concurrent use: callers sharing one serialise their calls.
+type Writer struct {
+	W   io.Writer
+	buf []byte
+}
+
+// keepBuffer is the largest buffer a Writer keeps between frames.
+const keepBuffer = 4<<10 + HeaderSize
+
+// WriteFrame writes f as the package function WriteFrame does.
+func (w *Writer) WriteFrame(f Frame) error {
 	if err := checkBodySize(len(f.Body)); err != nil {
 		return err
 	}
-	size := HeaderSize
-	if len(f.Body) <= smallWrite {
-		size += len(f.Body)
-	}
-	buf := make([]byte, HeaderSize, size)
-	binary.BigEndian.PutUint32(buf[:lengthSize], uint32(headerAfterLength+len(f.Body)))
-	buf[lengthSize] = byte(f.Type)
-	binary.BigEndian.PutUint64(buf[lengthSize+1:], f.ID)
+	buf := binary.BigEndian.AppendUint32(w.buf[:0], uint32(headerAfterLength+len(f.Body)))
+	buf = append(buf, byte(f.Type))
+	buf = binary.BigEndian.AppendUint64(buf, f.ID)
+	var err error
 	if len(f.Body) <= smallWrite {
 		buf = append(buf, f.Body...)
-		_, err := w.Write(buf)
-		return err
+		_, err = w.W.Write(buf)
+	} else if _, err = w.W.Write(buf); err == nil {
+		_, err = w.W.Write(f.Body)
 	}
-	if _, err := w.Write(buf); err != nil {
-		return err
+	if cap(buf) <= keepBuffer {
+		w.buf = buf
+	} else {
+		w.buf = nil
 	}
-	_, err := w.Write(f.Body)
 	return err
 }

@@ -146,3 +146,36 @@ func TestBodySizeLimitOfTheLengthField(t *testing.T) {
 		t.Fatalf("checkBodySize(MaxBodySize+1) = %v, want ErrFrameTooLarge", err)
 	}
 }
+
+// TestFrameHeadersDoNotAllocate: a Writer that has grown its buffer
+// writes small frames, and ReadHeader reads any header, without
+// allocating, so a round of small RPCs pays only for the bodies.
+func TestFrameHeadersDoNotAllocate(t *testing.T) {
+	f := Frame{Type: TypeConfirmRequest, ID: 42, Body: []byte("0123456789")}
+	var stream bytes.Buffer
+	w := Writer{W: &stream}
+	if err := w.WriteFrame(f); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		stream.Reset()
+		if err := w.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Writer.WriteFrame: %v allocations per frame, want 0", n)
+	}
+	encoded := bytes.Clone(stream.Bytes())
+	src := bytes.NewReader(encoded)
+	r := bufio.NewReader(src)
+	if n := testing.AllocsPerRun(100, func() {
+		src.Reset(encoded)
+		r.Reset(src)
+		h, err := ReadHeader(r, 1<<10)
+		if err != nil || h.Type != f.Type || h.ID != f.ID || h.BodyLen != len(f.Body) {
+			t.Fatalf("ReadHeader = %+v, %v", h, err)
+		}
+	}); n != 0 {
+		t.Errorf("ReadHeader: %v allocations per header, want 0", n)
+	}
+}

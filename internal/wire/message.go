@@ -46,10 +46,6 @@ func NewMessage(t Type) Message {
 		return new(ConfirmRequest)
 	case TypeConfirmResponse:
 		return new(ConfirmResponse)
-	case TypeLeadershipTransferRequest:
-		return new(LeadershipTransferRequest)
-	case TypeLeadershipTransferResponse:
-		return new(LeadershipTransferResponse)
 	case TypeError:
 		return new(Status)
 	case TypeTransferCheckRequest:
@@ -137,6 +133,12 @@ func (s Status) encode(e *encoder) {
 	e.string(s.Message)
 	e.string(s.LeaderID)
 	e.string(s.LeaderAddr)
+}
+
+// size bounds the length of the status's encoding, so that an encoder can
+// allocate its buffer once.
+func (s Status) size() int {
+	return 1 + 3*maxVarint + len(s.Message) + len(s.LeaderID) + len(s.LeaderAddr)
 }
 
 func decodeStatus(d *decoder) Status {

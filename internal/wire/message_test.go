@@ -121,7 +121,8 @@ func TestDecode(t *testing.T) {
 func TestEnumStrings(t *testing.T) {
 	tests := []struct{ got, want string }{
 		{TypeApplyRequest.String(), "ApplyRequest"},
-		{TypeLeadershipTransferResponse.String(), "LeadershipTransferResponse"},
+		{TypeRemovedNoticeResponse.String(), "RemovedNoticeResponse"},
+		{Type(13).String(), "Type(13)"},
 		{TypeError.String(), "Error"},
 		{Type(0).String(), "Type(0)"},
 		{Type(200).String(), "Type(200)"},
@@ -147,9 +148,47 @@ func TestEnumStrings(t *testing.T) {
 			t.Errorf("String() = %q, want %q", tt.got, tt.want)
 		}
 	}
-	for typ := Type(1); typ.Valid(); typ++ {
-		if NewMessage(typ) == nil {
-			t.Errorf("NewMessage(%v) = nil for a valid type", typ)
+	for typ := range Type(255) {
+		if m := NewMessage(typ); (m == nil) == typ.Valid() {
+			t.Errorf("NewMessage(%v) = %v, but Valid() = %v", typ, m, typ.Valid())
+		}
+	}
+}
+
+// TestRetiredTypesAreRefused: the numbers of messages removed from the
+// protocol stay unassigned, so a frame carrying one is refused by every
+// decoder instead of being read as some newer message.
+func TestRetiredTypesAreRefused(t *testing.T) {
+	for _, typ := range []Type{13, 14} {
+		if typ.Valid() {
+			t.Errorf("retired %v is Valid", typ)
+		}
+		if m := NewMessage(typ); m != nil {
+			t.Errorf("NewMessage(%d) = %T, want nil", typ, m)
+		}
+		for _, s := range zeroSamples() {
+			if s.typ == TypeError {
+				continue // a response also accepts TypeError frames
+			}
+			err := Decode(Frame{Type: typ, ID: 1}, s.msg)
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("Decode of a type-%d frame into %T = %v, want ErrMalformed", typ, s.msg, err)
+			}
+		}
+	}
+}
+
+// TestReadRoundMessagesEncodeInOneAllocation: the messages of a read
+// round size their buffer up front instead of growing it.
+func TestReadRoundMessagesEncodeInOneAllocation(t *testing.T) {
+	for _, s := range fullSamples() {
+		switch s.typ {
+		case TypeReadIndexRequest, TypeReadIndexResponse, TypeConfirmRequest, TypeConfirmResponse:
+		default:
+			continue
+		}
+		if n := testing.AllocsPerRun(50, func() { s.msg.MarshalBinary() }); n != 1 {
+			t.Errorf("%s: %v allocations per MarshalBinary, want 1", s.name, n)
 		}
 	}
 }

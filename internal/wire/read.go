@@ -17,7 +17,7 @@ func (ReadIndexRequest) MessageType() Type { return TypeReadIndexRequest }
 
 // MarshalBinary encodes the request; it never fails.
 func (m ReadIndexRequest) MarshalBinary() ([]byte, error) {
-	e := encoder{name: "ReadIndexRequest"}
+	e := encoder{name: "ReadIndexRequest", buf: make([]byte, 0, 1+maxVarint)}
 	e.byte(m.Level)
 	e.duration(m.Timeout)
 	return e.result()
@@ -48,7 +48,7 @@ func (ReadIndexResponse) MessageType() Type { return TypeReadIndexResponse }
 
 // MarshalBinary encodes the response; it fails only for an unknown Code.
 func (m ReadIndexResponse) MarshalBinary() ([]byte, error) {
-	e := encoder{name: "ReadIndexResponse"}
+	e := encoder{name: "ReadIndexResponse", buf: make([]byte, 0, m.Status.size()+2*maxVarint)}
 	m.Status.encode(&e)
 	e.uvarint(m.Index)
 	e.uvarint(m.Term)
@@ -81,7 +81,7 @@ func (ConfirmRequest) MessageType() Type { return TypeConfirmRequest }
 
 // MarshalBinary encodes the request; it never fails.
 func (m ConfirmRequest) MarshalBinary() ([]byte, error) {
-	e := encoder{name: "ConfirmRequest"}
+	e := encoder{name: "ConfirmRequest", buf: make([]byte, 0, 2*maxVarint+len(m.LeaderID))}
 	e.uvarint(m.Term)
 	e.string(m.LeaderID)
 	return e.result()
@@ -117,7 +117,7 @@ func (ConfirmResponse) MessageType() Type { return TypeConfirmResponse }
 
 // MarshalBinary encodes the response; it fails only for an unknown Code.
 func (m ConfirmResponse) MarshalBinary() ([]byte, error) {
-	e := encoder{name: "ConfirmResponse"}
+	e := encoder{name: "ConfirmResponse", buf: make([]byte, 0, m.Status.size()+3*maxVarint+len(m.LeaderID))}
 	m.Status.encode(&e)
 	e.uvarint(m.Term)
 	e.string(m.LeaderID)

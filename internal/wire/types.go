@@ -8,20 +8,22 @@ type Type uint8
 
 // Message types. Each request type is followed by its response type.
 const (
-	TypeApplyRequest               Type = 1
-	TypeApplyResponse              Type = 2
-	TypeJoinRequest                Type = 3
-	TypeJoinResponse               Type = 4
-	TypeRemoveRequest              Type = 5
-	TypeRemoveResponse             Type = 6
-	TypeStatusRequest              Type = 7
-	TypeStatusResponse             Type = 8
-	TypeReadIndexRequest           Type = 9
-	TypeReadIndexResponse          Type = 10
-	TypeConfirmRequest             Type = 11
-	TypeConfirmResponse            Type = 12
-	TypeLeadershipTransferRequest  Type = 13
-	TypeLeadershipTransferResponse Type = 14
+	TypeApplyRequest      Type = 1
+	TypeApplyResponse     Type = 2
+	TypeJoinRequest       Type = 3
+	TypeJoinResponse      Type = 4
+	TypeRemoveRequest     Type = 5
+	TypeRemoveResponse    Type = 6
+	TypeStatusRequest     Type = 7
+	TypeStatusResponse    Type = 8
+	TypeReadIndexRequest  Type = 9
+	TypeReadIndexResponse Type = 10
+	TypeConfirmRequest    Type = 11
+	TypeConfirmResponse   Type = 12
+	// 13 and 14 are retired (a leadership-transfer request that was
+	// never sent): they are not valid, and must not be given to a new
+	// message, so that a peer of another version cannot mistake one for
+	// the other.
 	// TypeError carries a bare Status: the answer of a server that could
 	// not decode or serve a request at all.
 	TypeError Type = 15
@@ -40,31 +42,30 @@ const (
 )
 
 var typeNames = [...]string{
-	TypeApplyRequest:               "ApplyRequest",
-	TypeApplyResponse:              "ApplyResponse",
-	TypeJoinRequest:                "JoinRequest",
-	TypeJoinResponse:               "JoinResponse",
-	TypeRemoveRequest:              "RemoveRequest",
-	TypeRemoveResponse:             "RemoveResponse",
-	TypeStatusRequest:              "StatusRequest",
-	TypeStatusResponse:             "StatusResponse",
-	TypeReadIndexRequest:           "ReadIndexRequest",
-	TypeReadIndexResponse:          "ReadIndexResponse",
-	TypeConfirmRequest:             "ConfirmRequest",
-	TypeConfirmResponse:            "ConfirmResponse",
-	TypeLeadershipTransferRequest:  "LeadershipTransferRequest",
-	TypeLeadershipTransferResponse: "LeadershipTransferResponse",
-	TypeError:                      "Error",
-	TypeTransferCheckRequest:       "TransferCheckRequest",
-	TypeTransferCheckResponse:      "TransferCheckResponse",
-	TypeServerStatsRequest:         "ServerStatsRequest",
-	TypeServerStatsResponse:        "ServerStatsResponse",
-	TypeRemovedNotice:              "RemovedNotice",
-	TypeRemovedNoticeResponse:      "RemovedNoticeResponse",
+	TypeApplyRequest:          "ApplyRequest",
+	TypeApplyResponse:         "ApplyResponse",
+	TypeJoinRequest:           "JoinRequest",
+	TypeJoinResponse:          "JoinResponse",
+	TypeRemoveRequest:         "RemoveRequest",
+	TypeRemoveResponse:        "RemoveResponse",
+	TypeStatusRequest:         "StatusRequest",
+	TypeStatusResponse:        "StatusResponse",
+	TypeReadIndexRequest:      "ReadIndexRequest",
+	TypeReadIndexResponse:     "ReadIndexResponse",
+	TypeConfirmRequest:        "ConfirmRequest",
+	TypeConfirmResponse:       "ConfirmResponse",
+	TypeError:                 "Error",
+	TypeTransferCheckRequest:  "TransferCheckRequest",
+	TypeTransferCheckResponse: "TransferCheckResponse",
+	TypeServerStatsRequest:    "ServerStatsRequest",
+	TypeServerStatsResponse:   "ServerStatsResponse",
+	TypeRemovedNotice:         "RemovedNotice",
+	TypeRemovedNoticeResponse: "RemovedNoticeResponse",
 }
 
-// Valid reports whether t is a Type this version of the protocol defines.
-func (t Type) Valid() bool { return t != 0 && int(t) < len(typeNames) }
+// Valid reports whether t is a Type this version of the protocol defines;
+// a retired number is not.
+func (t Type) Valid() bool { return int(t) < len(typeNames) && typeNames[t] != "" }
 
 // String returns the message name ("ApplyRequest"), or "Type(N)" for a
 // value this version does not define.
