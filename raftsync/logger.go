@@ -128,8 +128,8 @@ var routineMessages = map[string]routine{
 }
 
 // closedConnErrors are the errors of a connection that closed under a
-// read or write.
-var closedConnErrors = []error{net.ErrClosed, io.EOF, io.ErrUnexpectedEOF, syscall.ECONNRESET, syscall.EPIPE}
+// read or write, or whose transport shut down while a command was read.
+var closedConnErrors = []error{net.ErrClosed, raft.ErrTransportShutdown, io.EOF, io.ErrUnexpectedEOF, syscall.ECONNRESET, syscall.EPIPE}
 
 // peerFailureMessages maps raft's messages about a failed exchange with a
 // peer to the argument naming the peer. They are rate-limited per peer.

@@ -27,6 +27,7 @@ func TestRoutineMessagesAreDemoted(t *testing.T) {
 		{hclog.Warn, "failed to get previous log", []any{"previous-index", 4, "last-index", 0, "error", raft.ErrLogNotFound}, hclog.Debug},
 		{hclog.Error, "failed to get log", []any{"index", 212, "error", raft.ErrLogNotFound}, hclog.Debug},
 		{hclog.Error, "failed to decode incoming command", []any{"error", closed}, hclog.Debug},
+		{hclog.Error, "failed to decode incoming command", []any{"error", raft.ErrTransportShutdown}, hclog.Debug},
 		{hclog.Error, "Error when computing next state", []any{"error", fmt.Errorf("stats: %w", context.Canceled)}, hclog.Debug},
 		// Not routine: the same messages with other errors, and anything
 		// not in the table, keep their level.

@@ -68,6 +68,19 @@ func TestOpenRefusesDirOfAnotherNode(t *testing.T) {
 	openClose(t, soloConfig(t, "alpha", dir))
 }
 
+// The same holds for a Dir a node joined a cluster with.
+func TestOpenRefusesJoinedDirOfAnotherNode(t *testing.T) {
+	c := testcluster.New(t, 2, testcluster.Options{})
+	f := c.Members[1]
+	c.Stop(f)
+	cfg := raftsync.Config{ID: "impostor", Dir: f.Dir, Addr: "127.0.0.1:0", RaftConfig: testcluster.FastRaft,
+		Logger: testcluster.Logger(t, "impostor")}
+	_, err := raftsync.Open(ctxTimeout(t, 10*time.Second), cfg, testcluster.NewKV())
+	configError(t, err, "ID", f.Dir, `"`+f.ID+`"`, `"impostor"`)
+	c.Start(f)
+	c.WaitReady(f)
+}
+
 // A Dir recorded for one cluster is refused, as a *ConfigError that is
 // also ErrClusterMismatch, when Config.ClusterID names another.
 func TestOpenRefusesDirOfAnotherCluster(t *testing.T) {
