@@ -60,6 +60,10 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 	if len(cmd) > n.cfg.MaxCommandSize {
 		return ApplyResult{}, fmt.Errorf("%w: %d bytes, limit %d (Config.MaxCommandSize)", ErrTooLarge, len(cmd), n.cfg.MaxCommandSize)
 	}
+	if err := ctx.Err(); err != nil {
+		// Nothing was sent: the caller's own error, not an unknown outcome.
+		return ApplyResult{}, fmt.Errorf("raftsync: apply not started: %w", err)
+	}
 	for attempt := 0; ; attempt++ {
 		ep := n.epoch.Load()
 		var res ApplyResult
@@ -75,26 +79,44 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 		if err == nil || !errors.Is(err, errRetryElsewhere) {
 			return res, err
 		}
-		if err := n.awaitLeaderChange(ctx, ep, attempt); err != nil {
+		if err := n.awaitLeaderChange(ctx, ep, attempt, err); err != nil {
 			return ApplyResult{}, err
 		}
 	}
 }
 
-// awaitLeaderChange waits for a new epoch or a short backoff before a
-// retry, and turns the end of ctx into ErrNoLeader.
-func (n *Node) awaitLeaderChange(ctx context.Context, ep *epoch, attempt int) error {
-	t := time.NewTimer(backoff(attempt))
+// awaitLeaderChange waits, before a retry, for a new epoch or a short
+// backoff, and turns the end of ctx into ErrNoLeader. cause is the refusal
+// that prompted the retry: after a node that is closing or starting
+// (errPeerClosing) the same node is asked again only after
+// HeartbeatTimeout, unless the epoch changes first, by which time a
+// closing node has gone and the followers have noticed.
+func (n *Node) awaitLeaderChange(ctx context.Context, ep *epoch, attempt int, cause error) error {
+	d := backoff(attempt)
+	if errors.Is(cause, errPeerClosing) {
+		d = max(d, n.heartbeatTimeout)
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ep.replaced:
 	case <-t.C:
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+		return noLeaderError(ctx, cause)
 	case <-n.ctx.Done():
 		return ErrClosed
 	}
 	return nil
+}
+
+// noLeaderError is the error of a call that needed the leader when ctx
+// ended before one answered: ErrNoLeader and ctx's error, with the last
+// refusal's text (not its identity: it was a reason to retry).
+func noLeaderError(ctx context.Context, cause error) error {
+	if cause == nil || cause == errRetryElsewhere {
+		return wrapf([]error{ErrNoLeader, ctx.Err()}, "no known leader: %v", ctx.Err())
+	}
+	return wrapf([]error{ErrNoLeader, ctx.Err()}, "no known leader: %v (last attempt: %v)", ctx.Err(), cause)
 }
 
 // applyLocal applies cmd on this node, which believes it is the leader.
@@ -105,6 +127,12 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) (ApplyResult, error) 
 			return ApplyResult{}, fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)
 		}
 	}
+	if !n.futures.begin() {
+		// Closing: nothing handed to raft. A forwarding node reads this
+		// as CodeClosed and asks the next leader.
+		return ApplyResult{}, wrapf([]error{ErrClosed}, "node closed: the write was not started")
+	}
+	defer n.futures.end()
 	f := n.raft.Apply(cmd, timeout)
 	if err := n.futures.wait(ctx, f); err != nil {
 		return ApplyResult{}, applyError(err)
@@ -126,13 +154,10 @@ func applyError(err error) error {
 		return fmt.Errorf("%w: %w", errRetryElsewhere, err)
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
-	case errors.Is(err, raft.ErrLeadershipLost):
-		return fmt.Errorf("%w: %w", ErrIndeterminate, err)
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return fmt.Errorf("%w: %w", ErrIndeterminate, ErrClosed)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %w", ErrIndeterminate, err)
+		return wrapf([]error{ErrIndeterminate, ErrClosed}, "outcome of write unknown: node closed while it was under way")
 	default:
+		// raft.ErrLeadershipLost, ctx's error, anything else.
 		return fmt.Errorf("%w: %w", ErrIndeterminate, err)
 	}
 }

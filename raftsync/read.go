@@ -163,7 +163,7 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []co
 		if !errors.Is(err, errRetryElsewhere) {
 			return consistency.ReadInfo{}, err
 		}
-		if err := n.awaitLeaderChange(ctx, ep, attempt); err != nil {
+		if err := n.awaitLeaderChange(ctx, ep, attempt, err); err != nil {
 			return consistency.ReadInfo{}, err
 		}
 	}

@@ -113,6 +113,9 @@ const (
 	// CodePermissionDenied: the peer's identity does not allow the
 	// request; it changed nothing.
 	CodePermissionDenied Code = 12
+	// CodeLastVoter: the membership change would leave the cluster
+	// without a voter; it changed nothing.
+	CodeLastVoter Code = 13
 )
 
 var codeNames = [...]string{
@@ -129,6 +132,7 @@ var codeNames = [...]string{
 	CodeIndeterminate:    "Indeterminate",
 	CodeMismatch:         "Mismatch",
 	CodePermissionDenied: "PermissionDenied",
+	CodeLastVoter:        "LastVoter",
 }
 
 // Valid reports whether c is a Code this version of the protocol defines.
