@@ -151,7 +151,7 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) (ApplyResult, error) 
 func applyError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return fmt.Errorf("%w: %w", errRetryElsewhere, err)
+		return retryElsewhere(err)
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	case errors.Is(err, raft.ErrRaftShutdown):

@@ -14,6 +14,12 @@ import (
 // at the leader it now knows.
 var errRetryElsewhere = errors.New("raftsync: refused by a node that is not the leader")
 
+// retryElsewhere marks err as a refusal that proves nothing was done
+// (errRetryElsewhere), keeping err's text as the whole message.
+func retryElsewhere(err error) error {
+	return &wrapped{msg: err.Error(), errs: []error{errRetryElsewhere, err}}
+}
+
 // call sends req to addr over the node RPC and decodes the answer into
 // resp, whose Status the caller inspects. Transport failures come back as
 // errors wrapping rpc.ErrNotSent (certainly not delivered) or
@@ -66,9 +72,9 @@ func statusError(s wire.Status) error {
 	case wire.CodeOK:
 		return nil
 	case wire.CodeNotLeader:
-		return fmt.Errorf("%w: %w", errRetryElsewhere, &NotLeaderError{LeaderID: s.LeaderID, LeaderAddr: s.LeaderAddr})
+		return retryElsewhere(&NotLeaderError{LeaderID: s.LeaderID, LeaderAddr: s.LeaderAddr})
 	case wire.CodeNoLeader:
-		return fmt.Errorf("%w: %w", errRetryElsewhere, remote(ErrNoLeader))
+		return retryElsewhere(remote(ErrNoLeader))
 	case wire.CodeClosed:
 		return errPeerClosing
 	case wire.CodeTooLarge:
