@@ -2,7 +2,6 @@ package raftsync
 
 import (
 	"context"
-	"encoding"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -19,16 +18,18 @@ type ApplyResult struct {
 	// Index is the command's log index. Pass it to WaitIndex on any node to
 	// read your own write there.
 	Index uint64
-	// Response is what the application's FSM returned for the command.
-	// When the command was applied on this node (this node is the leader)
-	// it is the value itself. When the call was forwarded to the leader,
-	// only nil, []byte and string cross the network unchanged; a value that
-	// implements encoding.BinaryMarshaler arrives as its []byte encoding,
-	// and any other value as its fmt %v string. An error is not a Response:
-	// Apply returns it as its error. A forwarded response whose encoding
-	// fails, panics or exceeds the RPC body limit (Config.MaxCommandSize
-	// plus 64 KiB) is not returned: Apply reports ErrCommittedNoResponse
-	// with the Index.
+	// Response is what the application's FSM returned for the command, in
+	// the form Config.ResponseCodec gives it, the same Go type and value on
+	// every node: the leader encodes the FSM's value and the calling node
+	// decodes it, the leader included. With the DefaultResponseCodec it is
+	// nil, a []byte or a string: []byte and string unchanged, a value that
+	// implements encoding.BinaryMarshaler as its []byte encoding, any other
+	// value as its fmt %v string (an int 4 is "4"). An error is not a
+	// Response: Apply returns it as an *ApplyError. A response whose
+	// encoding or decoding fails or panics, or whose encoding exceeds the
+	// RPC body limit (Config.MaxCommandSize plus 64 KiB) when forwarded,
+	// is not returned: Apply reports ErrCommittedNoResponse with the Index.
+	// See docs/apply.md.
 	Response any
 }
 
@@ -36,23 +37,28 @@ type ApplyResult struct {
 // has applied it. It works on any node: a follower or non-voter forwards the
 // command to the current leader and returns the leader's result. The
 // command is never sent twice: a forward is retried only when the target
-// proved it did nothing (it was not the leader).
+// proved it did nothing (it was not the leader, or it was closing or still
+// starting). Apply waits for a leader within ctx: when the leader closes
+// or loses its leadership, the call goes to the next one.
 //
-// Cancelling ctx stops the wait, not a commit already under way; the error
-// then wraps ErrIndeterminate as well as ctx's error.
+// A ctx already ended when Apply is called returns ctx's error (nothing
+// sent). Cancelling ctx later stops the wait, not a commit already under
+// way; the error then wraps ErrIndeterminate as well as ctx's error.
 //
-// Errors: ErrClosed; ErrTooLarge (nothing applied); ErrNoLeader when no
-// leader is found before ctx ends; ErrIndeterminate when the outcome is
+// Errors: ErrClosed (this node is closed, never another); ErrTooLarge
+// (nothing applied); ErrNoLeader (with ctx's error) when no leader took
+// the command before ctx ended; ErrIndeterminate when the outcome is
 // unknown (leadership lost after the append, the forward's answer lost or
 // replaced by the RPC layer, the leader failing after the append, ctx
 // ended mid-commit or the node closed during it); ErrCommittedNoResponse
 // when the leader committed the command but could not send its response
 // back (the ApplyResult carries the Index; do not retry). When the
 // application's FSM returned an error for the command, the command is
-// committed, the ApplyResult carries its Index and the error is returned:
-// the FSM's own error value on the leader, an *ApplyError carrying its text
-// when forwarded. An error wrapping ErrTooLarge, ErrNoLeader, ErrClosed or
-// ErrTimeout but not ErrIndeterminate means that nothing was applied.
+// committed, the ApplyResult carries its Index and the error is an
+// *ApplyError on every node, unwrapping to the sentinel registered in
+// Config.ApplyErrors that it matched. An error wrapping ErrTooLarge,
+// ErrNoLeader, ErrClosed or ErrTimeout but not ErrIndeterminate, or only
+// ctx's error, means that nothing was applied.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 	if n.closed.Load() {
 		return ApplyResult{}, ErrClosed
@@ -70,7 +76,10 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 		var err error
 		switch {
 		case n.raft.State() == raft.Leader:
-			res, err = n.applyLocal(ctx, cmd)
+			var raw any
+			if res.Index, raw, err = n.applyLocal(ctx, cmd); err == nil {
+				res, err = n.localAnswer(res.Index, raw)
+			}
 		case ep.leaderAddr != "":
 			res, err = n.forwardApply(ctx, ep.leaderAddr, cmd)
 		default:
@@ -119,28 +128,47 @@ func noLeaderError(ctx context.Context, cause error) error {
 	return wrapf([]error{ErrNoLeader, ctx.Err()}, "no known leader: %v (last attempt: %v)", ctx.Err(), cause)
 }
 
-// applyLocal applies cmd on this node, which believes it is the leader.
-func (n *Node) applyLocal(ctx context.Context, cmd []byte) (ApplyResult, error) {
+// applyLocal applies cmd on this node, which believes it is the leader,
+// and returns its index and what the FSM returned for it, unconverted.
+// An error means raft did not apply it, or its outcome is unknown.
+func (n *Node) applyLocal(ctx context.Context, cmd []byte) (uint64, any, error) {
 	var timeout time.Duration
 	if dl, ok := ctx.Deadline(); ok {
 		if timeout = time.Until(dl); timeout <= 0 {
-			return ApplyResult{}, fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)
+			return 0, nil, fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)
 		}
 	}
 	if !n.futures.begin() {
 		// Closing: nothing handed to raft. A forwarding node reads this
 		// as CodeClosed and asks the next leader.
-		return ApplyResult{}, wrapf([]error{ErrClosed}, "node closed: the write was not started")
+		return 0, nil, wrapf([]error{ErrClosed}, "node closed: the write was not started")
 	}
 	defer n.futures.end()
 	f := n.raft.Apply(cmd, timeout)
 	if err := n.futures.wait(ctx, f); err != nil {
-		return ApplyResult{}, applyError(err)
+		return 0, nil, applyError(err)
 	}
-	res := ApplyResult{Index: f.Index(), Response: f.Response()}
-	if err, ok := res.Response.(error); ok {
-		res.Response = nil
-		return res, err
+	return f.Index(), f.Response(), nil
+}
+
+// localAnswer turns what the FSM returned for the command at index into
+// Apply's result on the leader, the way a forwarding node gets it: an
+// error as an *ApplyError, any other value through the ResponseCodec's
+// encoding and decoding.
+func (n *Node) localAnswer(index uint64, raw any) (ApplyResult, error) {
+	res := ApplyResult{Index: index}
+	switch v := raw.(type) {
+	case nil:
+		return res, nil
+	case error:
+		return res, n.applyErrors().newApplyError(index, v)
+	}
+	data, err := n.encodeResponse(raw)
+	if err == nil {
+		res.Response, err = n.decodeResponse(data)
+	}
+	if err != nil {
+		return ApplyResult{Index: index}, fmt.Errorf("%w (index %d): %w", ErrCommittedNoResponse, index, err)
 	}
 	return res, nil
 }
@@ -176,7 +204,7 @@ func (n *Node) forwardApply(ctx context.Context, addr string, cmd []byte) (Apply
 		}
 		return ApplyResult{}, fmt.Errorf("%w: forwarding to %s: %w", ErrIndeterminate, addr, err)
 	}
-	return forwardedApplyResult(frameType, &resp)
+	return n.forwardedApplyResult(frameType, &resp)
 }
 
 // forwardedApplyResult reads the leader's answer to a forwarded Apply. An
@@ -197,7 +225,7 @@ func (n *Node) forwardApply(ctx context.Context, addr string, cmd []byte) (Apply
 //     the command may have been committed;
 //   - everything else (CodeIndeterminate, CodeInternal from a recovered
 //     panic, codes this node does not know) wraps ErrIndeterminate.
-func forwardedApplyResult(frameType wire.Type, resp *wire.ApplyResponse) (ApplyResult, error) {
+func (n *Node) forwardedApplyResult(frameType wire.Type, resp *wire.ApplyResponse) (ApplyResult, error) {
 	if !resp.Status.OK() {
 		if resp.Index != 0 {
 			return ApplyResult{Index: resp.Index}, fmt.Errorf("%w (index %d): %s", ErrCommittedNoResponse, resp.Index, resp.Status.Message)
@@ -219,11 +247,17 @@ func forwardedApplyResult(frameType wire.Type, resp *wire.ApplyResponse) (ApplyR
 	res := ApplyResult{Index: resp.Index}
 	switch resp.ResultKind {
 	case wire.ResultBytes:
-		res.Response = resp.Result
+		v, err := n.decodeResponse(resp.Result)
+		if err != nil {
+			return ApplyResult{Index: resp.Index}, fmt.Errorf("%w (index %d): %w", ErrCommittedNoResponse, resp.Index, err)
+		}
+		res.Response = v
 	case wire.ResultString:
+		// Not sent by this version (every response crosses as the
+		// codec's bytes); read as the text it is.
 		res.Response = string(resp.Result)
 	case wire.ResultError:
-		return res, &ApplyError{Index: resp.Index, Message: string(resp.Result)}
+		return res, n.applyErrors().decode(resp.Index, resp.Result)
 	}
 	return res, nil
 }
@@ -258,35 +292,27 @@ func (n *Node) handleApply(ctx context.Context, req *wire.ApplyRequest) (resp *w
 			}
 		}
 	}()
-	res, err := n.applyLocal(ctx, req.Command)
-	index = res.Index
-	resp = &wire.ApplyResponse{Index: res.Index}
+	idx, raw, err := n.applyLocal(ctx, req.Command)
+	index = idx
+	resp = &wire.ApplyResponse{Index: idx}
 	if err != nil {
-		if res.Index == 0 {
-			if errors.Is(err, errRetryElsewhere) {
-				err = n.notLeader()
-			}
-			resp.Status = n.errorStatus(err)
-			return resp
+		if errors.Is(err, errRetryElsewhere) {
+			err = n.notLeader()
 		}
-		resp.ResultKind, resp.Result = wire.ResultError, []byte(err.Error())
+		resp.Status = n.errorStatus(err)
 		return resp
 	}
-	switch v := res.Response.(type) {
+	switch v := raw.(type) {
 	case nil:
-	case []byte:
-		resp.ResultKind, resp.Result = wire.ResultBytes, v
-	case string:
-		resp.ResultKind, resp.Result = wire.ResultString, []byte(v)
-	case encoding.BinaryMarshaler:
-		b, merr := v.MarshalBinary()
-		if merr != nil {
-			resp.Status = wire.Status{Code: wire.CodeInternal, Message: "encoding the FSM response: " + merr.Error()}
-		} else {
-			resp.ResultKind, resp.Result = wire.ResultBytes, b
-		}
+	case error:
+		resp.ResultKind, resp.Result = wire.ResultError, n.applyErrors().encode(v)
 	default:
-		resp.ResultKind, resp.Result = wire.ResultString, []byte(fmt.Sprint(v))
+		data, err := n.encodeResponse(v)
+		if err != nil {
+			resp.Status = wire.Status{Code: wire.CodeInternal, Message: "encoding the FSM response: " + detail(err)}
+		} else {
+			resp.ResultKind, resp.Result = wire.ResultBytes, data
+		}
 	}
 	return resp
 }

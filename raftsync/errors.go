@@ -128,15 +128,27 @@ func (e *NotLeaderError) Error() string {
 func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
 
 // ApplyError is returned by Apply when the application's FSM returned an
-// error for the command on a node other than the one that called Apply (the
-// error crossed the network, so only its text survives). When the FSM runs
-// on the calling node, its error value is returned unchanged.
+// error for the command, on every node alike: whether the FSM ran on the
+// calling node (the leader) or the call was forwarded, the caller gets an
+// *ApplyError with the error's text. The command is committed at Index
+// (the ApplyResult carries it too); only the FSM refused it.
+//
+// An ApplyError unwraps to the sentinel registered in Config.ApplyErrors
+// that the FSM's error matched (errors.Is), so errors.Is(err,
+// ErrMySentinel) holds on every node; to nothing when none matched. The
+// FSM's own error value is not returned, not even on the leader: code
+// that works on one node then works on every node.
 type ApplyError struct {
 	Index   uint64 // the log index of the command
-	Message string
+	Message string // the FSM error's text
+	// Err is the registered sentinel the error matched, or nil.
+	Err error
 }
 
 func (e *ApplyError) Error() string { return e.Message }
+
+// Unwrap returns the registered sentinel the FSM's error matched, or nil.
+func (e *ApplyError) Unwrap() error { return e.Err }
 
 // wrapped is an error with a text of its own that unwraps to several
 // errors, so that one message can name several sentinels ("outcome of

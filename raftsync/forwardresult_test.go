@@ -41,7 +41,7 @@ func TestForwardedApplyResultClassifiesEveryAnswer(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := forwardedApplyResult(tc.frame, &tc.resp)
+			res, err := (&Node{}).forwardedApplyResult(tc.frame, &tc.resp)
 			var ae *ApplyError
 			switch {
 			case tc.want == nil && err != nil:
