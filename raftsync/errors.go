@@ -170,7 +170,13 @@ func wrapf(errs []error, format string, args ...any) error {
 			args[i] = detail(err)
 		}
 	}
-	return &wrapped{msg: "raftsync: " + fmt.Sprintf(format, args...), errs: errs}
+	kept := errs[:0:0]
+	for _, e := range errs {
+		if e != nil {
+			kept = append(kept, e)
+		}
+	}
+	return &wrapped{msg: "raftsync: " + fmt.Sprintf(format, args...), errs: kept}
 }
 
 // detail is err's text without this package's "raftsync: " prefixes, for

@@ -54,7 +54,7 @@ func (n *Node) join(ctx context.Context) error {
 			}
 			if errors.Is(err, ErrClusterMismatch) || errors.Is(err, ErrPermissionDenied) || errors.Is(err, mux.ErrRefused) {
 				// Asking again, or another member, cannot change the answer.
-				return fmt.Errorf("raftsync: joining via %s: %w", addr, err)
+				return wrapf([]error{err}, "joining via %s: %v", addr, err)
 			}
 			var nle *NotLeaderError
 			if errors.As(err, &nle) && nle.LeaderAddr != "" && nle.LeaderAddr != addr {
@@ -68,7 +68,7 @@ func (n *Node) join(ctx context.Context) error {
 		}
 		targets = append(targets[:0], n.cfg.Join...)
 		if !sleepCtx(ctx, backoff(attempt)) {
-			return fmt.Errorf("raftsync: could not join any of %v before the context ended: %w (last error: %w)", n.cfg.Join, ctx.Err(), lastErr)
+			return wrapf([]error{ctx.Err(), lastErr}, "could not join any of %v before the context ended: %v (last error: %v)", n.cfg.Join, ctx.Err(), lastErr)
 		}
 	}
 }
