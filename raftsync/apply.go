@@ -191,7 +191,8 @@ func applyError(err error) error {
 }
 
 // forwardApply sends cmd to the leader at addr.
-func (n *Node) forwardApply(ctx context.Context, addr string, cmd []byte) (ApplyResult, error) {
+func (n *Node) forwardApply(ctx context.Context, addr string, cmd []byte) (_ ApplyResult, err error) {
+	defer func() { n.stats.forwardedWrite(err) }()
 	req := &wire.ApplyRequest{Command: cmd}
 	if dl, ok := ctx.Deadline(); ok {
 		req.Timeout = time.Until(dl)

@@ -3,6 +3,7 @@ package raftsync
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,43 +150,45 @@ const bootstrapVoters = 1
 // one update older.
 type ClusterHealth struct {
 	// Healthy: every member passed its last health check.
-	Healthy bool
+	Healthy bool `json:"healthy"`
 	// FailureTolerance is how many voters can fail now with a quorum of
 	// healthy voters left: healthy voters minus the quorum of all voters,
 	// and zero when that is negative.
-	FailureTolerance int
+	FailureTolerance int `json:"failure_tolerance"`
 	// Voters is the number of voters in the configuration.
-	Voters int
+	Voters int `json:"voters"`
 	// Servers holds one entry per member, the leader first, then voters.
-	Servers []ServerHealth
+	Servers []ServerHealth `json:"servers"`
 	// UpdatedAt is when the leader last re-evaluated health.
-	UpdatedAt time.Time
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ServerHealth is one member's health as the leader judges it.
 type ServerHealth struct {
-	ID, Addr string
-	Leader   bool
-	Voter    bool // false for a non-voter, whether it waits for promotion or not
+	ID     string `json:"id"`
+	Addr   string `json:"addr"`
+	Leader bool   `json:"leader"`
+	Voter  bool   `json:"voter"` // false for a non-voter, whether it waits for promotion or not
 	// Healthy: the member passed its last health check.
-	Healthy bool
+	Healthy bool `json:"healthy"`
 	// StableSince is when Healthy last changed (or when the leader's
 	// autopilot first saw the member).
-	StableSince time.Time
+	StableSince time.Time `json:"stable_since"`
 	// LastContact is how long before the last update the member had last
 	// heard from the leader, as it reported; when it did not answer, how
-	// long since it last did; negative when it never has.
-	LastContact time.Duration
+	// long since it last did; negative when it never has. Nanoseconds in
+	// JSON.
+	LastContact time.Duration `json:"last_contact_ns"`
 	// TrailingLogs is how many entries the member's log trailed the
 	// leader's last index.
-	TrailingLogs uint64
+	TrailingLogs uint64 `json:"trailing_logs"`
 	// PromotionPending: a non-voter that joined as a voter and waits to
 	// be stable for ServerStabilizationTime.
-	PromotionPending bool
+	PromotionPending bool `json:"promotion_pending"`
 	// Dead: the member has failed its health check for longer than
 	// DeadServerThreshold. Cleanup removes it, one member at a time,
 	// unless that would leave fewer than MinQuorum voters.
-	Dead bool
+	Dead bool `json:"dead"`
 }
 
 // Membership is this node's own view of its role, from raft's latest
@@ -211,9 +214,30 @@ const (
 // "voter, promoted at 2026-01-02T15:04:05Z", ...
 func (m Membership) String() string {
 	if !m.PromotedAt.IsZero() {
-		return m.Role + ", promoted at " + m.PromotedAt.UTC().Format(time.RFC3339Nano)
+		return m.Role + promotedAtSep + m.PromotedAt.UTC().Format(time.RFC3339Nano)
 	}
 	return m.Role
+}
+
+const promotedAtSep = ", promoted at "
+
+// MarshalText returns String: Membership is a string in JSON.
+func (m Membership) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText parses what MarshalText returns. A malformed promotion
+// time is an error and leaves m unchanged.
+func (m *Membership) UnmarshalText(b []byte) error {
+	role, at, found := strings.Cut(string(b), promotedAtSep)
+	out := Membership{Role: role}
+	if found {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return fmt.Errorf("raftsync: membership %q: %w", b, err)
+		}
+		out.PromotedAt = t
+	}
+	*m = out
+	return nil
 }
 
 // roleTracker remembers when this node was promoted, and the

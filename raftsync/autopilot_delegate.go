@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 	autopilot "github.com/hashicorp/raft-autopilot"
 
@@ -320,19 +319,14 @@ func (p *pilot) NotifyState(s *autopilot.State) {
 		return a.ID < b.ID
 	})
 	p.health = h
-	healthy := float32(0)
-	if s.Healthy {
-		healthy = 1
-	}
-	metrics.SetGauge([]string{"raftkit", "autopilot", "healthy"}, healthy)
-	metrics.SetGauge([]string{"raftkit", "autopilot", "failure_tolerance"}, float32(s.FailureTolerance))
+	p.n.stats.setAutopilot(s.Healthy, s.FailureTolerance)
 }
 
 // RemoveFailedServer removes a dead member from raft's configuration in
 // the background, one at a time: FilterFailedServerRemovals offers no
 // removal while one is in flight, and a second call meanwhile is dropped.
 // Each removal is logged once, at Info, and counted in
-// raftkit.autopilot.dead_servers_removed.
+// Metrics.DeadServersRemoved.
 func (p *pilot) RemoveFailedServer(srv *autopilot.Server) {
 	p.mu.Lock()
 	if p.removing {
@@ -367,7 +361,7 @@ func (p *pilot) RemoveFailedServer(srv *autopilot.Server) {
 			args = append(args, "last_healthy", "never")
 		}
 		p.logger.Info("removed dead member", args...)
-		metrics.IncrCounter([]string{"raftkit", "autopilot", "dead_servers_removed"}, 1)
+		p.n.stats.deadServersRemoved.Add(1)
 	}()
 }
 

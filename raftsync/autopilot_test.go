@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	metrics "github.com/hashicorp/go-metrics/compat"
-
 	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/internal/testcluster"
 	"github.com/raftkit/raftkit/internal/testtls"
@@ -256,7 +254,6 @@ func TestDeadVoterRemovedNeverBelowMinQuorum(t *testing.T) {
 // flight, which raft-autopilot alone would do (it removes up to half the
 // voters but one in a round).
 func TestTwoDeadVotersRemovedOneAtATime(t *testing.T) {
-	sink := installInmemSink(t)
 	ap := testAutopilot(300*time.Millisecond, time.Second)
 	c := testcluster.New(t, 5, testcluster.Options{Autopilot: ap})
 	l := c.Leader()
@@ -277,40 +274,11 @@ func TestTwoDeadVotersRemovedOneAtATime(t *testing.T) {
 	// Counted once each (the count follows the commit the configuration
 	// already shows).
 	testutil.WaitFor(t, 10*time.Second, "two removals counted", func() bool {
-		return counterSum(sink, "raftkit.autopilot.dead_servers_removed") >= 2
+		return l.Node.Metrics().DeadServersRemoved >= 2
 	})
-	if n := counterSum(sink, "raftkit.autopilot.dead_servers_removed"); n != 2 {
-		t.Fatalf("raftkit.autopilot.dead_servers_removed = %v, want 2", n)
+	if n := l.Node.Metrics().DeadServersRemoved; n != 2 {
+		t.Fatalf("Metrics().DeadServersRemoved = %v, want 2", n)
 	}
-}
-
-// installInmemSink makes an in-memory sink the global go-metrics sink,
-// the one raftkit and raft report to, for the rest of the test binary.
-func installInmemSink(t *testing.T) *metrics.InmemSink {
-	t.Helper()
-	sink := metrics.NewInmemSink(time.Second, time.Hour)
-	conf := metrics.DefaultConfig("")
-	conf.EnableRuntimeMetrics = false // its collector goroutine would outlive the test
-	conf.EnableHostname = false
-	if _, err := metrics.NewGlobal(conf, sink); err != nil {
-		t.Fatal(err)
-	}
-	return sink
-}
-
-// counterSum adds up counter key over every interval sink retains.
-func counterSum(sink *metrics.InmemSink, key string) float64 {
-	var sum float64
-	for _, iv := range sink.Data() {
-		iv.RLock()
-		for k, v := range iv.Counters {
-			if k == key {
-				sum += v.Sum
-			}
-		}
-		iv.RUnlock()
-	}
-	return sum
 }
 
 // TestAutopilotUnderMutualTLS: with mutual TLS the leader's stats requests

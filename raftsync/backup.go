@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
@@ -36,11 +35,13 @@ var ErrBadBackup = errors.New("raftsync: unusable backup")
 //
 // Errors: ErrClosed, the barrier's errors (ErrNoLeader), a snapshot or
 // write error.
-func (n *Node) Backup(ctx context.Context, w io.Writer) error {
+func (n *Node) Backup(ctx context.Context, w io.Writer) (err error) {
 	if n.closed.Load() {
 		return ErrClosed
 	}
 	start := time.Now()
+	var written int64
+	defer func() { n.stats.backup.done(start, written, err) }()
 	if _, err := n.ReadIndex(ctx, consistency.Strong); err != nil {
 		return fmt.Errorf("raftsync: backup: %w", err)
 	}
@@ -62,8 +63,7 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) error {
 	if err := snapshot.WriteBackup(w, h, rc); err != nil {
 		return fmt.Errorf("raftsync: backup: %w", err)
 	}
-	metrics.SetGauge([]string{"raftkit", "backup", "size_bytes"}, float32(meta.Size))
-	metrics.MeasureSince([]string{"raftkit", "backup", "duration"}, start)
+	written = meta.Size
 	n.logger.Info("backup written", "index", meta.Index, "bytes", meta.Size)
 	return nil
 }
@@ -129,7 +129,7 @@ func (n *Node) snapshotForBackup(ctx context.Context) (*raft.SnapshotMeta, io.Re
 //
 // Errors: ErrClosed, *NotLeaderError, ErrBadBackup, ctx's error,
 // ErrIndeterminate, raft's error.
-func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
+func (n *Node) Restore(ctx context.Context, r io.Reader) (_ uint64, err error) {
 	if n.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -140,6 +140,8 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 		return 0, fmt.Errorf("raftsync: restore: %w", err)
 	}
 	start := time.Now()
+	var restored int64
+	defer func() { n.stats.backupRestore.done(start, restored, err) }()
 	h, data, err := snapshot.ReadBackup(ctxReader{ctx, r}, n.store.spoolDir)
 	if err != nil {
 		return 0, restoreReadError(ctx, err)
@@ -234,7 +236,7 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (uint64, error) {
 	default:
 		return 0, fmt.Errorf("raftsync: restore: %w", err)
 	}
-	metrics.MeasureSince([]string{"raftkit", "restore", "duration"}, start)
+	restored = size
 	// A marker moves every node's applied index past the restore point.
 	f := n.raft.ApplyLog(raft.Log{Type: raft.LogCommand, Extensions: markerExtension}, requestTimeout(ctx, 0))
 	if err := n.futures.wait(ctx, f); err != nil {

@@ -39,7 +39,7 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"Join", func(c *raftsync.Config) { c.Join = []string{"127.0.0.1:1"} }},
 		{"Join", func(c *raftsync.Config) { c.Bootstrap = false; c.Join = []string{"missing-port"} }},
 		{"NonVoter", func(c *raftsync.Config) { c.NonVoter = true }},
-		{"LogStore", func(c *raftsync.Config) { c.LogStore = raftsync.LogStoreKind(7) }},
+		{"LogStore", func(c *raftsync.Config) { c.LogStore = memFactory("Not A Name") }},
 		{"MaxCommandSize", func(c *raftsync.Config) { c.MaxCommandSize = -1 }},
 		{"MaxCommandSize", func(c *raftsync.Config) { c.MaxCommandSize = 1 << 30 }},
 		{"Readiness", func(c *raftsync.Config) { c.Readiness.LeaderLossBound = -time.Second }},

@@ -3,6 +3,7 @@ package raftsync
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -26,21 +27,37 @@ type Config struct {
 	ID string
 
 	// Dir holds the node's state: the raft stable store and, by default,
-	// the raft log (raft.db; the log is under wal/ with LogStoreWAL),
-	// snapshots (snapshots/), the applied-index record and a lock file.
-	// Re-opening the same Dir restores the node.
+	// the raft log (raft.db; a LogStore factory keeps the log in a
+	// directory of its own), snapshots (snapshots/), the applied-index
+	// record and a lock file. Re-opening the same Dir restores the node.
 	Dir string
 
-	// LogStore selects where the raft log is kept: LogStoreBolt (the zero
-	// value and default) or LogStoreWAL. In the measured run the WAL gave
-	// 1.7-3.1x bolt's write throughput from 1 to 256 concurrent writers
-	// (docs/BENCHMARKS.md), for a younger store that its authors still call
-	// experimental and that preallocates its 64 MiB segment files. The
-	// choice is recorded in Dir when the Dir is first opened and is fixed
-	// for the life of the Dir: opening it again with the other kind fails
-	// with a *ConfigError naming LogStore and changes nothing. A Dir created
-	// before this field existed holds a bolt log.
-	LogStore LogStoreKind
+	// LogStore, when set, opens the store of the raft log instead of
+	// raft.db (hashicorp/raft-boltdb, two fsyncs per append), for
+	// example walstore.Factory, hashicorp/raft-wal. The choice is
+	// recorded in Dir when the Dir is first opened and is fixed for the
+	// life of the Dir: opening it again with another store fails with a
+	// *ConfigError naming LogStore and changes nothing. See
+	// LogStoreFactory.
+	LogStore LogStoreFactory
+
+	// WrapStores, when set, is called once by Open with the stores it
+	// opened, and the node uses the stores it returns: to instrument them,
+	// inject faults, or put something in front of them. The node keeps
+	// its own layers (log cache, guards) above the returned stores, so a
+	// wrapper sees every write that reaches the disk. A wrapper must keep
+	// the behaviour raft relies on: in particular, when the store it wraps
+	// is a raft.MonotonicLogStore that says true, so must the wrapper
+	// (Open refuses it otherwise, with a *ConfigError naming WrapStores,
+	// as it refuses a nil store). The node closes the stores it opened
+	// itself, not the wrappers.
+	WrapStores func(Stores) Stores
+
+	// Clock, when set, replaces the system clock for the node's own timing
+	// (see Clock). A clock that runs slow lengthens the lease: Lease reads
+	// stay linearizable only while its rate is within what
+	// Consistency.DriftRatio allows. For tests; production leaves it nil.
+	Clock Clock
 
 	// Addr is the one TCP address the node listens on, for raft traffic and
 	// the node's own RPC alike. ":0" or "127.0.0.1:0" picks a free port;
@@ -53,16 +70,25 @@ type Config struct {
 	AdvertiseAddr string
 
 	// Bootstrap makes this node the first member of a new cluster. It is
-	// ignored when Dir already holds raft state.
+	// ignored when Dir already holds raft state. A Dir that holds none
+	// needs Bootstrap or Join: with neither, Open returns a *ConfigError
+	// (a node nobody will add would wait for ever; docs/membership.md,
+	// "Starting a node").
 	Bootstrap bool
 
 	// Join lists addresses of existing members. On first start, Open asks
-	// them in turn, until its context ends, to add this node; any member
-	// forwards the request to the leader. Ignored when Dir already holds
+	// them in turn, until its context ends or JoinTimeout passes, to add
+	// this node; any member forwards the request to the leader. Ignored when Dir already holds
 	// raft state. With autopilot on (the default) a node that joins as a
 	// voter is added as a non-voter and promoted once stable; Open returns
 	// once it is added.
 	Join []string
+
+	// JoinTimeout bounds the join on first start, whatever Open's context
+	// says: when no member of Join has accepted the node after this long,
+	// Open fails with ErrJoinTimeout, naming the addresses it tried.
+	// Default 1 minute; it must not be negative.
+	JoinTimeout time.Duration
 
 	// NonVoter joins the node as a non-voting member: it replicates the
 	// log and serves reads but takes no part in elections or quorums.
@@ -108,7 +134,11 @@ type Config struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// Logger receives all log output, through named sub-loggers. Default: an
-	// hclog logger at Info level on stderr.
+	// hclog logger at Info level on stderr. raft's routine messages reach
+	// it demoted (an election, a joiner's missing entries, a connection
+	// closed at shutdown), and a peer that cannot be reached is reported
+	// at WARN at most once per PeerWarnPeriod, after PeerWarnGrace; the
+	// rest go to DEBUG. docs/logging.md lists what is logged at which level.
 	Logger hclog.Logger
 
 	// MaxCommandSize bounds the size of one command given to Apply.
@@ -180,7 +210,11 @@ type Config struct {
 	// node snapshots as soon as Snapshot.Threshold entries were applied
 	// since its newest snapshot (at most once a second, about 10% of its
 	// time, and only while the state is under 8 MiB; docs/snapshots.md);
-	// raft's Snapshot.Interval timer stays as a backstop.
+	// raft's Snapshot.Interval timer stays as a backstop. Each zero field
+	// takes its value from snapshot.DefaultPolicy, so Snapshot{Threshold:
+	// 100} keeps the default Interval, TrailingLogs and Retain. A zero
+	// TrailingLogs is thus the default too; to keep no entries behind a
+	// snapshot, set raft.Config.TrailingLogs to 0 in RaftConfig.
 	Snapshot snapshot.Policy
 
 	// Autopilot tunes the leader's automatic membership changes: joining
@@ -195,32 +229,6 @@ type Config struct {
 	// LocalID, Logger and NoSnapshotRestoreOnStart after the call.
 	RaftConfig func(*raft.Config)
 }
-
-// LogStoreKind names a raft log store. See Config.LogStore.
-type LogStoreKind int
-
-const (
-	// LogStoreBolt keeps the raft log in raft.db with the stable store
-	// (hashicorp/raft-boltdb on bbolt), two fsyncs per append.
-	LogStoreBolt LogStoreKind = iota
-	// LogStoreWAL keeps the raft log in segment files under Dir/wal
-	// (hashicorp/raft-wal, as Consul uses), one fsync per append; raft.db
-	// still holds the stable store (term, vote, cluster ID).
-	LogStoreWAL
-)
-
-// String returns "bolt" or "wal", the names recorded in Dir.
-func (k LogStoreKind) String() string {
-	switch k {
-	case LogStoreBolt:
-		return "bolt"
-	case LogStoreWAL:
-		return "wal"
-	}
-	return "LogStoreKind(" + strconv.Itoa(int(k)) + ")"
-}
-
-func (k LogStoreKind) valid() bool { return k == LogStoreBolt || k == LogStoreWAL }
 
 const (
 	defaultMaxCommandSize = 4 << 20
@@ -243,8 +251,10 @@ func (c *Config) validate() error {
 	if c.Dir == "" {
 		return &ConfigError{Field: "Dir", Reason: "must not be empty"}
 	}
-	if !c.LogStore.valid() {
-		return &ConfigError{Field: "LogStore", Reason: "unknown kind " + c.LogStore.String() + ": use LogStoreBolt or LogStoreWAL"}
+	if c.LogStore != nil {
+		if reason := checkLogStoreName(c.LogStore.Name()); reason != "" {
+			return &ConfigError{Field: "LogStore", Reason: reason}
+		}
 	}
 	if c.Addr == "" {
 		return &ConfigError{Field: "Addr", Reason: "must not be empty"}
@@ -275,6 +285,12 @@ func (c *Config) validate() error {
 			return &ConfigError{Field: "Join", Reason: "entry " + strconv.Itoa(i) + ": " + err.Error()}
 		}
 	}
+	switch {
+	case c.JoinTimeout < 0:
+		return &ConfigError{Field: "JoinTimeout", Reason: "must not be negative"}
+	case c.JoinTimeout == 0:
+		c.JoinTimeout = DefaultJoinTimeout
+	}
 	if len(c.ClusterID) > 128 {
 		return &ConfigError{Field: "ClusterID", Reason: "longer than 128 bytes"}
 	}
@@ -302,9 +318,7 @@ func (c *Config) validate() error {
 	if err := c.Consistency.Validate(); err != nil {
 		return &ConfigError{Field: "Consistency", Reason: err.Error()}
 	}
-	if c.Snapshot == (snapshot.Policy{}) {
-		c.Snapshot = snapshot.DefaultPolicy()
-	}
+	c.Snapshot = snapshotDefaults(c.Snapshot)
 	if err := c.Snapshot.Validate(); err != nil {
 		return &ConfigError{Field: "Snapshot", Reason: err.Error()}
 	}
@@ -314,6 +328,7 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Info})
 	}
+	c.Logger = newQuietLogger(c.Logger)
 	return nil
 }
 
@@ -344,6 +359,24 @@ func (c *Config) raftConfig() (*raft.Config, error) {
 		return nil, &ConfigError{Field: "RaftConfig", Reason: err.Error()}
 	}
 	return rc, nil
+}
+
+// checkLogStoreName returns why name cannot name a LogStoreFactory, or "".
+func checkLogStoreName(name string) string {
+	if len(name) == 0 || len(name) > 32 {
+		return fmt.Sprintf("Name() %q: must be 1 to 32 characters", name)
+	}
+	for i, r := range name {
+		letter := r >= 'a' && r <= 'z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '-')) {
+			return fmt.Sprintf("Name() %q: must be lower-case letters, digits and dashes, starting with a letter", name)
+		}
+	}
+	switch name {
+	case boltLogStore, "snapshots", spoolDirName, recordFileName:
+		return fmt.Sprintf("Name() %q is reserved", name)
+	}
+	return ""
 }
 
 // validateTLS refuses a TLS config that cannot make mutual TLS: no CA to

@@ -64,9 +64,20 @@
 // every host that reaches Addr is, in effect, a member. docs/SECURITY.md
 // has the threat model and the production set-up.
 //
+// Observability: Status (and StatusHandler, its JSON) shows membership,
+// leader, indexes, readiness, last contact and the read lease; Metrics
+// returns the node's counters and gauges, which package promexport
+// publishes to Prometheus with raft's own (docs/metrics.md lists them).
+//
+// Logging: Config.Logger at Info logs no ERROR for routine operations
+// (start, shutdown, leave, restart); raft's routine messages are demoted
+// and a peer that cannot be reached is reported at WARN at most once per
+// PeerWarnPeriod; see docs/logging.md.
+//
 // # The caller's duties
 //
-//  1. Keep ID stable for a Dir, and never copy a Dir to another node.
+//  1. Keep ID stable for a Dir, and never copy a Dir to another node (Open
+//     refuses a Dir recorded for another ID with a *ConfigError).
 //  2. Call WaitReady before serving, and watch readiness afterwards.
 //  3. Make the FSM deterministic; return errors from Apply as values (the
 //     node returns them to the caller of Apply as *ApplyError), and register

@@ -8,8 +8,8 @@ import (
 )
 
 // DropLogStoreRecord deletes the log store kind recorded in dir's raft.db
-// (raft-boltdb keeps stable keys in its "conf" bucket), leaving the Dir as
-// raftkit wrote it before the record existed. dir must not be open.
+// (raft-boltdb keeps stable keys in its "conf" bucket), leaving a Dir this
+// version did not write. dir must not be open.
 func DropLogStoreRecord(dir string) error {
 	db, err := bolt.Open(filepath.Join(dir, raftDBFileName), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {

@@ -1,10 +1,5 @@
 package raftsync
 
-// Crash stops n the way a killed process would leave its Dir: raft and the
-// listener stop, but the final applied-index record that Close writes is
-// skipped, so P stays at its last throttled write.
-func Crash(n *Node) error { return n.crash() }
-
 // AppEntries returns how many log entries the node passed to the
 // application's FSM since Open.
 func AppEntries(n *Node) uint64 { return n.fsm.appEntries.Load() }

@@ -73,9 +73,7 @@ func TestReadFenceCoversEveryLevel(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := raftsync.Crash(c.Detach(m)); err != nil {
-				t.Fatal(err)
-			}
+			c.Crash(m)
 			for _, o := range c.Running() {
 				c.Stop(o)
 			}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/internal/indexwait"
@@ -118,6 +117,10 @@ type fsm struct {
 	snapshotCost atomic.Int64
 	// snapshotSize is the payload size of the latest snapshot, in bytes.
 	snapshotSize atomic.Int64
+
+	// stats receives snapshot persist and restore timings; nil in tests
+	// that build an fsm without a node.
+	stats *nodeStats
 
 	// onApplied, when set, is called from raft's FSM goroutine after each
 	// batch with the new applied index. It must not block.
@@ -286,10 +289,15 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // (spooled to a temporary file under Dir) before the application's Restore
 // sees a byte of it, so a corrupt snapshot is refused and the application
 // keeps its state.
-func (f *fsm) Restore(rc io.ReadCloser) error {
+func (f *fsm) Restore(rc io.ReadCloser) (err error) {
 	defer rc.Close()
 	start := time.Now()
 	counter := &restoreCounter{r: rc}
+	defer func() {
+		if f.stats != nil {
+			f.stats.snapshotRestore.done(start, counter.n.Load(), err)
+		}
+	}()
 	f.restoring.Store(counter)
 	defer f.restoring.Store(nil)
 	h, payload, err := snapshot.Verify(counter, f.spoolDir)
@@ -308,8 +316,6 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.restoreVerified(h, payload, raftIndex, raftTerm); err != nil {
 		return err
 	}
-	metrics.MeasureSince([]string{"raftkit", "snapshot", "restore_duration"}, start)
-	metrics.SetGauge([]string{"raftkit", "snapshot", "restore_bytes"}, float32(counter.n.Load()))
 	f.logger.Info("restored snapshot", "index", raftIndex, "bytes", counter.n.Load(), "took", time.Since(start))
 	return nil
 }
@@ -388,11 +394,13 @@ type fsmSnapshot struct {
 	captured time.Duration // how long the application's Snapshot took
 }
 
-func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) (err error) {
 	start := time.Now()
 	fs := &framedSink{SnapshotSink: sink}
 	defer func() {
-		metrics.MeasureSince([]string{"raftkit", "snapshot", "persist_duration"}, start)
+		if s.fsm.stats != nil {
+			s.fsm.stats.snapshotPersist.done(start, fs.written, err)
+		}
 		s.fsm.snapshotCost.Store(int64(s.captured + time.Since(start)))
 		s.fsm.snapshotSize.Store(fs.written)
 	}()

@@ -6,12 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
 	"github.com/raftkit/raftkit/internal/readystate"
-	"github.com/raftkit/raftkit/readiness"
 )
 
 // epoch is what the node believes about leadership between two changes of
@@ -207,8 +205,7 @@ func (n *Node) updateReadiness() {
 		Progress:    n.progress(),
 		Removed:     n.membership.removed.Load(),
 	}
-	st := n.tracker.Update(obs)
-	emitReadinessMetrics(st)
+	n.tracker.Update(obs)
 }
 
 func backoff(attempt int) time.Duration {
@@ -226,19 +223,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// emitReadinessMetrics publishes the readiness gauges through go-metrics,
-// the sink raft itself reports to.
-func emitReadinessMetrics(st readiness.Status) {
-	metrics.SetGauge([]string{"raftkit", "readiness", "state"}, float32(st.State))
-	metrics.SetGauge([]string{"raftkit", "applied_index"}, float32(st.Applied))
-	metrics.SetGauge([]string{"raftkit", "persisted_index"}, float32(st.Persisted))
-	lag := float32(0)
-	if st.CommitIndex > st.Applied {
-		lag = float32(st.CommitIndex - st.Applied)
-	}
-	metrics.SetGauge([]string{"raftkit", "apply_lag"}, lag)
 }
 
 // progress describes a snapshot transfer or restore under way, or "".

@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
-	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/testutil"
 )
 
@@ -277,12 +276,12 @@ func TestFollowerCatchesUpAfterItsTruncatingWriteFails(t *testing.T) {
 			// The follower: its Dir's stores as the node opens them.
 			dir := t.TempDir()
 			var disk *failingLog
-			testhooks.Set(dir, testhooks.Hooks{WrapLogStore: func(inner raft.LogStore) raft.LogStore {
-				disk = &failingLog{LogStore: inner}
-				return disk
-			}})
-			defer testhooks.Clear(dir)
-			s, err := openStorage(dir, LogStoreBolt, 1, hclog.NewNullLogger())
+			wrap := func(st Stores) Stores {
+				disk = &failingLog{LogStore: st.Log}
+				st.Log = disk
+				return st
+			}
+			s, err := openStorage(dir, nil, wrap, 1, hclog.NewNullLogger())
 			if err != nil {
 				t.Fatal(err)
 			}

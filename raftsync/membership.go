@@ -68,7 +68,7 @@ func (n *Node) join(ctx context.Context) error {
 		}
 		targets = append(targets[:0], n.cfg.Join...)
 		if !sleepCtx(ctx, backoff(attempt)) {
-			return wrapf([]error{ctx.Err(), lastErr}, "could not join any of %v before the context ended: %v (last error: %v)", n.cfg.Join, ctx.Err(), lastErr)
+			return n.joinGaveUp(ctx, lastErr)
 		}
 	}
 }

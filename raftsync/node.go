@@ -7,17 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
-	"github.com/raftkit/raftkit/internal/appliedrecord"
 	"github.com/raftkit/raftkit/internal/changefeed"
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/mux"
@@ -25,7 +22,6 @@ import (
 	"github.com/raftkit/raftkit/internal/readystate"
 	"github.com/raftkit/raftkit/internal/roundbatch"
 	"github.com/raftkit/raftkit/internal/rpc"
-	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/wire"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -104,6 +100,8 @@ type Node struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	stats nodeStats // counters behind Metrics (metrics.go)
 }
 
 // Open starts a node: it locks and opens Dir, recovers the application's
@@ -112,14 +110,22 @@ type Node struct {
 // then bootstraps or joins a cluster as the Config asks.
 //
 // Open does everything or nothing: on error, every file, port and goroutine
-// it took is released. ctx bounds the join (a joining node retries its
-// targets until ctx ends); cancelling it does not undo a join the cluster
+// it took is released. ctx and Config.JoinTimeout (default 1 minute) bound
+// the join (a joining node retries its targets until either ends), so Open
+// returns within JoinTimeout plus the local recovery even with
+// context.Background(); cancelling ctx does not undo a join the cluster
 // already committed. Open does not wait for the node to be ready: call
 // WaitReady before serving.
 //
-// Errors: *ConfigError (ErrInvalidConfig) for a bad Config, ErrDirLocked,
-// ErrClusterMismatch, a recovery error (a corrupt snapshot or log), or the
-// join's last error when ctx ends before a member accepted the node.
+// Errors: *ConfigError (ErrInvalidConfig) for a bad Config, for a Dir
+// recorded for another node ID (field ID) or, with Config.ClusterID set,
+// for another cluster (field ClusterID, also ErrClusterMismatch), and for
+// a Dir without raft state when neither Bootstrap nor Join is set (field
+// Join); ErrDirLocked; ErrClusterMismatch from a join target of another
+// cluster; a recovery error (a corrupt snapshot or log); ErrJoinTimeout
+// when JoinTimeout passes before a member accepted the node, or the
+// context's error when ctx ends first, each naming the targets and the
+// last failure.
 func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	if app == nil {
 		return nil, &ConfigError{Field: "fsm", Reason: "must not be nil"}
@@ -134,7 +140,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	n := &Node{
 		cfg:              cfg,
 		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
-		clock:            clock.OrReal(testhooks.For(cfg.Dir).Clock), // a test's drifting clock, else the system's
+		clock:            nodeClock(cfg.Clock),
 		heartbeatTimeout: rc.HeartbeatTimeout,
 		electionTimeout:  rc.ElectionTimeout,
 		kick:             make(chan struct{}, 1),
@@ -142,6 +148,8 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.tracker = readystate.NewTracker(cfg.Readiness, n.clock)
+	opened := time.Now()
+	n.tracker.OnChange(func(old, now readiness.Status) { n.stats.readinessChanged(opened, old, now) })
 	n.coalescer = changefeed.NewCoalescer(cfg.ChangeWindow, n.clock)
 	if cfg.OnReadinessChange != nil {
 		n.tracker.OnChange(cfg.OnReadinessChange)
@@ -156,15 +164,19 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		}
 	}()
 
-	n.store, err = openStorage(cfg.Dir, cfg.LogStore, cfg.Snapshot.Retain, cfg.Logger)
+	n.store, err = openStorage(cfg.Dir, cfg.LogStore, cfg.WrapStores, cfg.Snapshot.Retain, cfg.Logger)
 	if err != nil {
+		return nil, err
+	}
+	if err := n.checkDir(); err != nil {
 		return nil, err
 	}
 	if err := n.resolveClusterID(); err != nil {
 		return nil, err
 	}
 	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
-	n.persist = newPersister(n, appliedrecord.OpenFile(filepath.Join(cfg.Dir, recordFileName)))
+	n.fsm.stats = &n.stats
+	n.persist = newPersister(n, &recordStore{s: n.store.applied})
 
 	// Local recovery: bring the application to the persisted applied
 	// index from the local snapshot and log, before raft starts.
@@ -207,9 +219,16 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	n.startBackground()
 
 	if !hasState && !cfg.Bootstrap && len(cfg.Join) > 0 {
-		if err := n.join(ctx); err != nil {
+		jctx, cancel := n.joinContext(ctx)
+		err := n.join(jctx)
+		cancel()
+		if err != nil {
 			return nil, err
 		}
+	}
+	// The Dir now holds, or is being sent, this node's raft state.
+	if err := n.store.recordNodeID(cfg.ID); err != nil {
+		return nil, err
 	}
 	n.updateReadiness()
 	return n, nil
@@ -358,13 +377,9 @@ func (n *Node) startBackground() {
 		n.kickMonitor()
 	}
 	n.fsm.onApplied.Store(&cb)
-	opened := time.Now()
 	n.tracker.OnChange(func(old, now readiness.Status) {
 		if now.State == readiness.Ready {
 			n.coalescer.SetReady(true)
-			if old.ReadyAt.IsZero() {
-				metrics.MeasureSince([]string{"raftkit", "readiness", "time_to_ready"}, opened)
-			}
 		}
 	})
 	n.wg.Add(1)

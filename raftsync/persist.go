@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -19,7 +18,7 @@ import (
 // owns one goroutine; the FSM goroutine only nudges it, never waits for it.
 type persister struct {
 	n    *Node
-	file *appliedrecord.File
+	file *recordStore
 
 	persisted indexwait.Waiter // P
 	nudge     chan struct{}    // applied index moved
@@ -28,11 +27,9 @@ type persister struct {
 	mu       sync.Mutex // serializes Store calls (the file has one writer)
 	throttle *appliedrecord.Throttle
 	started  bool
-	// crashed makes final a no-op, for tests that simulate a crash.
-	crashed atomic.Bool
 }
 
-func newPersister(n *Node, file *appliedrecord.File) *persister {
+func newPersister(n *Node, file *recordStore) *persister {
 	return &persister{
 		n:      n,
 		file:   file,
@@ -162,7 +159,7 @@ func (p *persister) waitCovers(ctx context.Context, idx uint64) error {
 // final writes the last applied index at Close, after raft has stopped.
 func (p *persister) final() error {
 	defer p.persisted.Close()
-	if !p.started || p.crashed.Load() {
+	if !p.started {
 		return nil
 	}
 	p.mu.Lock()

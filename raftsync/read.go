@@ -65,7 +65,8 @@ func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() erro
 // its read reflects before it releases the answer, or uses Read.
 //
 // opts and errors: as Read.
-func (n *Node) ReadIndex(ctx context.Context, level consistency.Level, opts ...consistency.ReadOption) (consistency.ReadInfo, error) {
+func (n *Node) ReadIndex(ctx context.Context, level consistency.Level, opts ...consistency.ReadOption) (_ consistency.ReadInfo, err error) {
+	defer func() { n.stats.read(level, err) }()
 	info, err := n.readIndex(ctx, level, opts)
 	if err != nil {
 		return info, err
@@ -291,8 +292,12 @@ func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (ui
 	}
 	if level == consistency.Lease && n.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term {
 		if commit := n.raft.CommitIndex(); n.leaseConfigCurrent(commit) {
+			n.stats.lease(level, true)
 			return commit, ep.term, nil
 		}
+	}
+	if level == consistency.Lease {
+		n.stats.lease(level, false)
 	}
 	idx, err := n.leaderRounds.Do(ctx)
 	if err != nil {
@@ -329,7 +334,8 @@ const maxRoundAttempts = 3
 
 var errConfigurationChanged = errors.New("raftsync: the voter configuration changed during the round")
 
-func (n *Node) leaderRoundOnce(ctx context.Context) (uint64, error) {
+func (n *Node) leaderRoundOnce(ctx context.Context) (_ uint64, err error) {
+	defer func() { n.stats.round(err) }()
 	ep := n.epoch.Load()
 	if !ep.isLeader {
 		return 0, fmt.Errorf("%w: %w", errRetryElsewhere, n.notLeader())
@@ -536,7 +542,8 @@ func (n *Node) remoteReadIndex(ctx context.Context, level consistency.Level) (ui
 	return n.readIndexFrom(ctx, ep.leaderAddr, level)
 }
 
-func (n *Node) readIndexFrom(ctx context.Context, addr string, level consistency.Level) (uint64, error) {
+func (n *Node) readIndexFrom(ctx context.Context, addr string, level consistency.Level) (_ uint64, err error) {
+	defer func() { n.stats.forwardedRead(level, err) }()
 	var resp wire.ReadIndexResponse
 	req := &wire.ReadIndexRequest{Level: uint8(level), Timeout: requestTimeout(ctx, 0)}
 	if err := n.call(ctx, addr, req, &resp); err != nil {

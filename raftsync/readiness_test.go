@@ -118,10 +118,10 @@ func TestFollowerRestartReadyOnlyWhenCaughtUp(t *testing.T) {
 }
 
 func TestWholeClusterRestart(t *testing.T) {
-	for _, kind := range logStoreKinds {
-		t.Run(kind.String(), func(t *testing.T) {
+	for _, ls := range logStores {
+		t.Run(ls.name, func(t *testing.T) {
 			tr := newTransitions()
-			c := testcluster.New(t, 3, testcluster.Options{Configure: tr.configure, LogStore: kind})
+			c := testcluster.New(t, 3, testcluster.Options{Configure: tr.configure, LogStore: ls.factory})
 			var lastAck uint64
 			for i := 0; i < 100; i++ {
 				lastAck = mustApply(t, c.Members[i%3], testcluster.Set(fmt.Sprintf("k%d", i), "v"))
@@ -364,9 +364,9 @@ func writeRecord(t *testing.T, path string, rec appliedrecord.Record) {
 }
 
 func TestCrashKeepsLastThrottledRecord(t *testing.T) {
-	for _, kind := range logStoreKinds {
-		t.Run(kind.String(), func(t *testing.T) {
-			c := testcluster.New(t, 3, testcluster.Options{LogStore: kind, Configure: func(_ int, cfg *raftsync.Config) {
+	for _, ls := range logStores {
+		t.Run(ls.name, func(t *testing.T) {
+			c := testcluster.New(t, 3, testcluster.Options{LogStore: ls.factory, Configure: func(_ int, cfg *raftsync.Config) {
 				cfg.Persist = readiness.PersistPolicy{EveryEntries: 10, Interval: time.Hour}
 			}})
 			f := c.Followers()[0]
@@ -379,9 +379,7 @@ func TestCrashKeepsLastThrottledRecord(t *testing.T) {
 			}
 			testutil.WaitFor(t, 5*time.Second, "a throttled record", func() bool { return f.Node.Readiness().Persisted >= 10 })
 			persisted := f.Node.Readiness().Persisted
-			if err := raftsync.Crash(c.Detach(f)); err != nil {
-				t.Fatal(err)
-			}
+			c.Crash(f)
 			c.Start(f)
 			st := f.Node.Readiness()
 			if st.Persisted < persisted || st.Applied < st.Persisted {

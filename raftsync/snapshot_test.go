@@ -219,9 +219,10 @@ func TestJoinWithLargeStateStreamsTheSnapshot(t *testing.T) {
 	const size = 50 << 20
 	c := testcluster.New(t, 1, testcluster.Options{
 		NewFSM: func(int) raft.FSM { return &blobFSM{} },
-		// No trailing log behind a snapshot: a joiner must install it.
+		// One entry of trailing log behind a snapshot: a joiner must
+		// install it. (A zero TrailingLogs would be the default, 4096.)
 		Configure: func(_ int, cfg *raftsync.Config) {
-			cfg.Snapshot = snapshot.Policy{Threshold: 1 << 20, Interval: time.Hour, Retain: 1}
+			cfg.Snapshot = snapshot.Policy{Threshold: 1 << 20, Interval: time.Hour, TrailingLogs: 1, Retain: 1}
 		},
 	})
 	leader := c.Members[0]

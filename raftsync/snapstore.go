@@ -7,11 +7,12 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// snapshotStore is raft's FileSnapshotStore with the bytes of the snapshot
+// snapshotStore is the node's snapshot store (raft's FileSnapshotStore,
+// or what Config.WrapStores made of it) with the bytes of the snapshot
 // being written counted, so that readiness can show how far a snapshot
 // install from the leader has come while a new node joins.
 type snapshotStore struct {
-	*raft.FileSnapshotStore
+	raft.SnapshotStore
 	writing atomic.Pointer[byteCount]
 }
 
@@ -20,7 +21,7 @@ type byteCount struct{ n atomic.Int64 }
 // Create is part of raft.SnapshotStore.
 func (s *snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
 	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
-	sink, err := s.FileSnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
+	sink, err := s.SnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package raftsync
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,15 +14,13 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/raftkit/raftkit/internal/testhooks"
-	"github.com/raftkit/raftkit/internal/walstore"
+	"github.com/raftkit/raftkit/internal/appliedrecord"
 )
 
 // Files under Config.Dir.
 const (
 	lockFileName   = "LOCK"
 	raftDBFileName = "raft.db"
-	walDirName     = "wal"
 	recordFileName = "applied-index"
 	spoolDirName   = "tmp"
 	// logCacheSize keeps the most recent entries in memory so that
@@ -33,28 +32,40 @@ const (
 // raft stable store, next to raft's own currentTerm and lastVote.
 var stableKeyClusterID = []byte("raftkit.cluster_id")
 
-// stableKeyLogStore records, in the same store, which log store holds the
-// Dir's raft log (LogStoreKind.String). It is written when the Dir is first
-// opened, before any raft state.
+// stableKeyNodeID records, in the same store, the node ID the Dir belongs
+// to (Config.ID), from the Open that bootstrapped or joined on it: a Dir
+// holds one member's vote and log, which are not another's.
+var stableKeyNodeID = []byte("raftkit.node_id")
+
+// stableKeyLogStore records, in raft.db itself (below any WrapStores
+// wrapper), which log store holds the Dir's raft log (LogStoreFactory.Name,
+// or boltLogStore). It is written when the Dir is first opened, before any
+// raft state.
 var stableKeyLogStore = []byte("raftkit.log_store")
+
+// boltLogStore is the name recorded for the default log store, the one in
+// raft.db.
+const boltLogStore = "bolt"
 
 // storage is the node's on-disk state, opened as a unit and closed in
 // reverse order.
 type storage struct {
 	lock      *os.File
 	bolt      *raftboltdb.BoltStore
-	wal       *walstore.Store // the log with LogStoreWAL, else nil
-	logs      raft.LogStore   // bolt (behind a tailLog) or the WAL, behind a LogCache
-	stable    *stableGuard    // raft's stable store, sealed before bolt closes
+	logCloser io.Closer     // the factory's log store, when it has Close
+	logs      raft.LogStore // bolt (behind a tailLog) or the factory's store, behind a LogCache
+	stable    *stableGuard  // raft's stable store, sealed before bolt closes
 	snapshots *snapshotStore
+	applied   AppliedIndexStore
 	spoolDir  string
 }
 
 // openStorage creates Dir if needed, takes the directory lock and opens the
-// stores, the raft log in the store of the given kind. It refuses, with a
-// *ConfigError and before changing anything, a Dir whose log is in the
-// other kind of store. On error everything it opened is closed again.
-func openStorage(dir string, kind LogStoreKind, retain int, logger hclog.Logger) (_ *storage, err error) {
+// stores, the raft log in factory's store (nil: bolt), and passes them
+// through wrap when it is set. It refuses, with a *ConfigError and before
+// changing anything, a Dir whose log is in another kind of store. On error
+// everything it opened is closed again.
+func openStorage(dir string, factory LogStoreFactory, wrap func(Stores) Stores, retain int, logger hclog.Logger) (_ *storage, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, &ConfigError{Field: "Dir", Reason: err.Error(), Err: err}
 	}
@@ -75,13 +86,11 @@ func openStorage(dir string, kind LogStoreKind, retain int, logger hclog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: opening %s: %w", raftDBFileName, err)
 	}
-	hooks := testhooks.For(dir)
-	var stable raft.StableStore = s.bolt
-	if hooks.WrapStableStore != nil {
-		stable = hooks.WrapStableStore(stable)
+	name := boltLogStore
+	if factory != nil {
+		name = factory.Name()
 	}
-	s.stable = &stableGuard{StableStore: stable}
-	if err := s.settleLogStore(dir, kind); err != nil {
+	if err := s.settleLogStore(dir, name); err != nil {
 		return nil, err
 	}
 	// Spooled snapshot files left by a crash are garbage.
@@ -91,36 +100,78 @@ func openStorage(dir string, kind LogStoreKind, retain int, logger hclog.Logger)
 	if err := os.MkdirAll(s.spoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("raftsync: creating %s: %w", s.spoolDir, err)
 	}
-	var logs raft.LogStore = s.bolt
-	if kind == LogStoreWAL {
-		s.wal, err = walstore.Open(filepath.Join(dir, walDirName), logger.Named("wal"))
+	stores := Stores{
+		Log:     s.bolt,
+		Stable:  s.bolt,
+		Applied: recordFile{appliedrecord.OpenFile(filepath.Join(dir, recordFileName))},
+	}
+	if factory != nil {
+		logs, err := factory.Open(filepath.Join(dir, name), logger.Named(name))
 		if err != nil {
-			return nil, fmt.Errorf("raftsync: %w", err)
+			return nil, fmt.Errorf("raftsync: opening the %s log store: %w", name, err)
 		}
-		logs = s.wal
+		if logs == nil {
+			return nil, &ConfigError{Field: "LogStore", Reason: "the factory's Open returned a nil store and no error"}
+		}
+		s.logCloser, _ = logs.(io.Closer)
+		stores.Log = logs
 	}
-	if hooks.WrapLogStore != nil {
-		logs = keepMonotonic(logs, hooks.WrapLogStore(logs))
+	stores.Snapshot, err = raft.NewFileSnapshotStoreWithLogger(dir, retain, logger.Named("snapshot"))
+	if err != nil {
+		return nil, fmt.Errorf("raftsync: snapshot store: %w", err)
 	}
+	if wrap != nil {
+		inner := stores.Log
+		stores = wrap(stores)
+		if err := checkWrapped(inner, stores); err != nil {
+			return nil, err
+		}
+	}
+	s.stable = &stableGuard{StableStore: stores.Stable}
+	s.applied = stores.Applied
+	logs := stores.Log
 	// bolt replaces entries at indexes it holds, in one transaction, so
 	// raft's truncation of a conflicting tail can wait for the write of
-	// the new entries (tailLog). The WAL refuses such overwrites: a failed
-	// write after raft truncated it still leaves raft's cached last index
-	// ahead of the log until the node restarts (ROBUSTNESS.md finding 8).
-	// A test hook's wrapper stays below, where its faults hit the store.
-	if kind == LogStoreBolt {
+	// the new entries (tailLog). A store that accepts no gaps (the WAL)
+	// refuses such overwrites: a failed write after raft truncated it
+	// still leaves raft's cached last index ahead of the log until the
+	// node restarts (ROBUSTNESS.md finding 8). A wrapper from WrapStores
+	// stays below, where its faults hit the store.
+	if factory == nil {
 		logs = newTailLog(logs)
 	}
 	s.logs, err = raft.NewLogCache(logCacheSize, logs)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: log cache: %w", err)
 	}
-	files, err := raft.NewFileSnapshotStoreWithLogger(dir, retain, logger.Named("snapshot"))
-	if err != nil {
-		return nil, fmt.Errorf("raftsync: snapshot store: %w", err)
-	}
-	s.snapshots = &snapshotStore{FileSnapshotStore: files}
+	s.snapshots = &snapshotStore{SnapshotStore: stores.Snapshot}
 	return s, nil
+}
+
+// checkWrapped refuses what Config.WrapStores returned when a store is
+// missing or when the log wrapper hides that the store below accepts no
+// gaps: raft would then leave a gap in it when it installs a snapshot,
+// and the store would refuse every later write.
+func checkWrapped(inner raft.LogStore, w Stores) error {
+	switch {
+	case w.Log == nil:
+		return &ConfigError{Field: "WrapStores", Reason: "returned no Log store"}
+	case w.Stable == nil:
+		return &ConfigError{Field: "WrapStores", Reason: "returned no Stable store"}
+	case w.Snapshot == nil:
+		return &ConfigError{Field: "WrapStores", Reason: "returned no Snapshot store"}
+	case w.Applied == nil:
+		return &ConfigError{Field: "WrapStores", Reason: "returned no Applied store"}
+	}
+	if monotonic(inner) && !monotonic(w.Log) {
+		return &ConfigError{Field: "WrapStores", Reason: "the Log wrapper hides raft.MonotonicLogStore of the store it wraps: implement IsMonotonic and return the inner store's answer"}
+	}
+	return nil
+}
+
+func monotonic(s raft.LogStore) bool {
+	m, ok := s.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
 }
 
 func (s *storage) close() error {
@@ -128,9 +179,9 @@ func (s *storage) close() error {
 	if s.stable != nil {
 		s.stable.seal()
 	}
-	if s.wal != nil {
-		errs = append(errs, s.wal.Close())
-		s.wal = nil
+	if s.logCloser != nil {
+		errs = append(errs, s.logCloser.Close())
+		s.logCloser = nil
 	}
 	if s.bolt != nil {
 		errs = append(errs, s.bolt.Close())
@@ -180,67 +231,66 @@ func (s *storage) setClusterID(id string) error {
 	return nil
 }
 
-// settleLogStore makes sure the Dir's raft log is in a store of kind want.
-// The kind recorded in the stable store decides; a Dir without a record is
-// either new (want is recorded) or was created before the record existed,
-// when bolt was the only log store: if raft.db holds a term or a log entry,
-// bolt is recorded. A mismatch is a *ConfigError and writes nothing: opened
-// with the wrong store, the log would look empty under a non-zero term, and
-// raft would overwrite or lose what the other store holds.
-func (s *storage) settleLogStore(dir string, want LogStoreKind) error {
-	v, err := s.stable.Get(stableKeyLogStore)
-	if err != nil && !errors.Is(err, raftboltdb.ErrKeyNotFound) {
-		return fmt.Errorf("raftsync: reading the log store kind: %w", err)
+// nodeID returns the node ID the Dir is recorded for, or "" when none is.
+func (s *storage) nodeID() (string, error) {
+	v, err := s.stable.Get(stableKeyNodeID)
+	if err != nil {
+		if errors.Is(err, raftboltdb.ErrKeyNotFound) {
+			return "", nil
+		}
+		return "", fmt.Errorf("raftsync: reading node id: %w", err)
 	}
-	have := string(v)
-	recorded := have != ""
-	if !recorded {
-		// A wal/ directory is never written before the record: one
-		// without it was not made by this library, so nothing tells
-		// which log is the Dir's.
-		if entries, err := os.ReadDir(filepath.Join(dir, walDirName)); err == nil && len(entries) > 0 {
-			return &ConfigError{Field: "LogStore", Reason: fmt.Sprintf(
-				"Dir %s has a %s/ directory but records no log store kind; move it away if it holds nothing of this node's", dir, walDirName)}
-		}
-		old, err := raft.HasExistingState(s.bolt, s.bolt, raft.NewInmemSnapshotStore())
-		if err != nil {
-			return fmt.Errorf("raftsync: checking %s for raft state: %w", raftDBFileName, err)
-		}
-		have = want.String()
-		if old {
-			have = LogStoreBolt.String()
-		}
+	return string(v), nil
+}
+
+// recordNodeID records id as the Dir's node ID unless one is recorded.
+func (s *storage) recordNodeID(id string) error {
+	have, err := s.nodeID()
+	if err != nil || have != "" {
+		return err
 	}
-	switch have {
-	case want.String():
-	case LogStoreBolt.String(), LogStoreWAL.String():
-		return &ConfigError{Field: "LogStore", Reason: fmt.Sprintf(
-			"Dir %s keeps its raft log in %s, Config.LogStore is %s; the log store of a Dir cannot change", dir, have, want)}
-	default:
-		return fmt.Errorf("raftsync: Dir %s records an unknown log store kind %q", dir, have)
-	}
-	if !recorded {
-		if err := s.stable.Set(stableKeyLogStore, []byte(have)); err != nil {
-			return fmt.Errorf("raftsync: recording the log store kind: %w", err)
-		}
+	if err := s.stable.Set(stableKeyNodeID, []byte(id)); err != nil {
+		return fmt.Errorf("raftsync: storing node id: %w", err)
 	}
 	return nil
 }
 
-// keepMonotonic returns wrapped, a test hook's wrapper around inner, still
-// telling raft that the store accepts no gaps when inner does (the WAL):
-// raft then clears the log when it installs a snapshot instead of leaving
-// a gap the WAL would refuse.
-func keepMonotonic(inner, wrapped raft.LogStore) raft.LogStore {
-	if m, ok := inner.(raft.MonotonicLogStore); !ok || !m.IsMonotonic() {
-		return wrapped
+// settleLogStore makes sure the Dir's raft log is in a store named want.
+// The name recorded in the stable store decides; a Dir without a record is
+// new, and want is recorded. A mismatch is a *ConfigError and writes
+// nothing: opened with the wrong store, the log would look empty under a
+// non-zero term, and raft would overwrite or lose what the other store
+// holds. So is a Dir without a record that holds raft state in raft.db or
+// files in want's directory: this library writes the record first, so
+// nothing tells which store holds that Dir's log.
+func (s *storage) settleLogStore(dir, want string) error {
+	v, err := s.bolt.Get(stableKeyLogStore)
+	if err != nil && !errors.Is(err, raftboltdb.ErrKeyNotFound) {
+		return fmt.Errorf("raftsync: reading the log store kind: %w", err)
 	}
-	if m, ok := wrapped.(raft.MonotonicLogStore); ok && m.IsMonotonic() {
-		return wrapped
+	if have := string(v); have != "" {
+		if have != want {
+			return &ConfigError{Field: "LogStore", Reason: fmt.Sprintf(
+				"Dir %s keeps its raft log in the %s log store, Config.LogStore is %s; the log store of a Dir cannot change", dir, have, want)}
+		}
+		return nil
 	}
-	return monotonicLogStore{wrapped}
+	if want != boltLogStore {
+		if entries, err := os.ReadDir(filepath.Join(dir, want)); err == nil && len(entries) > 0 {
+			return &ConfigError{Field: "LogStore", Reason: fmt.Sprintf(
+				"Dir %s has a %s/ directory but records no log store; move it away if it holds nothing of this node's", dir, want)}
+		}
+	}
+	old, err := raft.HasExistingState(s.bolt, s.bolt, raft.NewInmemSnapshotStore())
+	if err != nil {
+		return fmt.Errorf("raftsync: checking %s for raft state: %w", raftDBFileName, err)
+	}
+	if old {
+		return &ConfigError{Field: "LogStore", Reason: fmt.Sprintf(
+			"Dir %s holds raft state in %s but records no log store; it was not created by this version of raftkit", dir, raftDBFileName)}
+	}
+	if err := s.bolt.Set(stableKeyLogStore, []byte(want)); err != nil {
+		return fmt.Errorf("raftsync: recording the log store kind: %w", err)
+	}
+	return nil
 }
-
-type monotonicLogStore struct{ raft.LogStore }
-
-func (monotonicLogStore) IsMonotonic() bool { return true }

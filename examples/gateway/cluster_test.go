@@ -137,6 +137,64 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics carry the node and cluster IDs", func(t *testing.T) {
+		c.t = t
+		defer func() { c.t = t }()
+		for _, n := range c.nodes {
+			st, err := c.status(n)
+			if err != nil || st.ClusterID == "" {
+				t.Fatalf("%s status: %+v %v", n.id, st, err)
+			}
+			ids := map[string]string{"node_id": n.id, "cluster_id": st.ClusterID}
+			fams := c.scrape(n)
+			raftkit := 0
+			for name, fam := range fams {
+				if !strings.HasPrefix(name, "raftkit_") {
+					continue
+				}
+				raftkit++
+				for _, m := range fam.GetMetric() {
+					got := map[string]string{}
+					for _, lp := range m.GetLabel() {
+						got[lp.GetName()] = lp.GetValue()
+					}
+					if got["node_id"] != n.id || got["cluster_id"] != st.ClusterID {
+						t.Fatalf("%s: %s series labelled %v, want node %s cluster %s", n.id, name, got, n.id, st.ClusterID)
+					}
+				}
+			}
+			if raftkit < 30 {
+				t.Fatalf("%s serves only %d raftkit_* families", n.id, raftkit)
+			}
+			// raftkit's, raft's own (through the go-metrics bridge) and
+			// the gateway's, side by side.
+			for _, want := range []struct {
+				name   string
+				labels map[string]string
+			}{
+				{"raftkit_readiness_state", map[string]string{"node_id": n.id, "state": "ready"}},
+				{"raftkit_applied_index", ids},
+				{"raftkit_raft_bridge_info", ids},
+				{"gateway_proxy_routes", nil},
+				{"go_goroutines", nil},
+			} {
+				fam, ok := fams[want.name]
+				if !ok {
+					t.Fatalf("%s /metrics has no %s", n.id, want.name)
+				}
+				if v, ok := sample(fam, want.labels); !ok || v < 1 {
+					t.Fatalf("%s: %s%v = %v (present %v)", n.id, want.name, want.labels, v, ok)
+				}
+			}
+		}
+		// The routes above were written through followers[0], which
+		// forwarded them to the leader.
+		fams := c.scrape(followers[0])
+		if v, _ := sample(fams["raftkit_writes_forwarded_total"], map[string]string{"outcome": "applied"}); v < 2 {
+			t.Fatalf("%s forwarded %v writes, want at least 2", followers[0].id, v)
+		}
+	})
+
 	t.Run("swaps under load drop nothing", func(t *testing.T) {
 		c.t = t
 		defer func() { c.t = t }()

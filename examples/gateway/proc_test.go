@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
@@ -19,6 +18,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // The process tests run the real gateway binary as separate processes on
@@ -379,6 +382,7 @@ func (c *gwCluster) put(n *gwNode, id, body string) uint64 {
 // nodeStatus is the part of /status the tests read.
 type nodeStatus struct {
 	ID        string `json:"id"`
+	ClusterID string `json:"cluster_id"`
 	Role      string `json:"role"`
 	LeaderID  string `json:"leader_id"`
 	Applied   uint64 `json:"applied_index"`
@@ -470,22 +474,56 @@ func (c *gwCluster) leader(among ...*gwNode) (*gwNode, []*gwNode) {
 	return leader, rest
 }
 
+// scrape reads a node's /metrics with the Prometheus text parser.
+func (c *gwCluster) scrape(n *gwNode) map[string]*dto.MetricFamily {
+	c.t.Helper()
+	r := c.mustDo(n, "GET", "/metrics", "")
+	if r.code != 200 {
+		c.t.Fatalf("%s /metrics: %d %s", n.id, r.code, r.body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(r.body))
+	if err != nil {
+		c.t.Fatalf("%s /metrics does not parse: %v", n.id, err)
+	}
+	return fams
+}
+
+// sample is the value of the series of fam whose labels include want (a
+// counter's or a gauge's), and whether there is one.
+func sample(fam *dto.MetricFamily, want map[string]string) (float64, bool) {
+	for _, m := range fam.GetMetric() {
+		ok := true
+		for k, v := range want {
+			found := false
+			for _, lp := range m.GetLabel() {
+				found = found || lp.GetName() == k && lp.GetValue() == v
+			}
+			ok = ok && found
+		}
+		switch {
+		case !ok:
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		}
+	}
+	return 0, false
+}
+
 // metric reads one unlabelled metric from a node's /metrics.
 func (c *gwCluster) metric(n *gwNode, name string) float64 {
 	c.t.Helper()
-	r := c.mustDo(n, "GET", "/metrics", "")
-	sc := bufio.NewScanner(bytes.NewReader(r.body))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				c.t.Fatal(err)
-			}
-			return f
-		}
+	fam, ok := c.scrape(n)[name]
+	if !ok {
+		c.t.Fatalf("%s has no metric %s", n.id, name)
 	}
-	c.t.Fatalf("%s has no metric %s", n.id, name)
-	return 0
+	v, ok := sample(fam, nil)
+	if !ok {
+		c.t.Fatalf("%s: %s has no value", n.id, name)
+	}
+	return v
 }
 
 // proxyGet sends a request through a node's proxy.

@@ -151,9 +151,9 @@ case "$cmd" in
     for n in 1 2 3; do
       if ! running "node$n"; then echo "node$n: not running"; continue; fi
       admin_curl -fsS "$SCHEME://127.0.0.1:800$n/metrics" | awk -v n="node$n" '
-        /^gateway_raft_is_leader /            { role = ($2 == 1) ? "leader  " : "follower" }
-        /^gateway_readiness_state.* 1$/       { split($1, a, "\""); state = a[2] }
-        /^gateway_raft_applied_index /        { applied = $2 }
+        /^raftkit_is_leader\{/                { role = ($2 == 1) ? "leader  " : "follower" }
+        /^raftkit_readiness_state\{.* 1$/     { sub(/.*state="/, "", $1); sub(/".*/, "", $1); state = $1 }
+        /^raftkit_applied_index\{/            { applied = $2 }
         /^gateway_proxy_routes /              { routes = $2 }
         /^gateway_proxy_full_rebuilds_total / { rebuilds = $2 }
         /^gateway_proxy_route_swaps_total /   { swaps = $2 }

@@ -14,10 +14,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/raftkit/raftkit/consistency"
 	"github.com/raftkit/raftkit/examples/gateway/admin"
-	"github.com/raftkit/raftkit/examples/gateway/metrics"
 	"github.com/raftkit/raftkit/examples/gateway/proxy"
 	"github.com/raftkit/raftkit/examples/gateway/route"
 	"github.com/raftkit/raftkit/examples/gateway/store"
@@ -77,9 +77,7 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 	// what it already holds at restart.
 	g.store = store.NewMem(store.Options{})
 
-	openCtx, cancelOpen := context.WithTimeout(ctx, o.joinTimeout)
-	defer cancelOpen()
-	g.node, err = raftsync.Open(openCtx, cfg, g.store)
+	g.node, err = raftsync.Open(ctx, cfg, g.store)
 	if err != nil {
 		return fmt.Errorf("opening the node: %w", err)
 	}
@@ -109,15 +107,17 @@ func run(ctx context.Context, o options, logOut io.Writer) (err error) {
 		g.proxy.Run(sub.C())
 	}()
 
-	reg := &metrics.Registry{}
+	reg, err := newMetrics(g)
+	if err != nil {
+		return err
+	}
 	g.admin, err = admin.New(admin.Config{
-		Node: g.node, Store: g.store, Metrics: reg, DataPlane: g.proxy, Extra: g.statusExtra,
+		Node: g.node, Store: g.store, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), DataPlane: g.proxy, Extra: g.statusExtra,
 		Timeout: o.requestTimeout, Logger: log.Named("admin"), Auth: auth, Upstreams: policy,
 	})
 	if err != nil {
 		return err
 	}
-	registerMetrics(reg, g)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -220,6 +220,7 @@ func (g *gateway) nodeConfig() (raftsync.Config, error) {
 		Readiness:     readiness.Policy{RecoveredGrace: o.recoveredGrace},
 		Consistency:   consistency.DefaultOptions(),
 		Snapshot:      snapshot.DefaultPolicy(),
+		JoinTimeout:   o.joinTimeout,
 		OnReadinessChange: func(old, new readiness.Status) {
 			g.log.Info("readiness", "from", old.State, "to", new.State, "applied", new.Applied, "reason", new.Reason)
 		},

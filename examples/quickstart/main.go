@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,13 +31,14 @@ type member struct {
 }
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+// run walks through the demo, printing to out; the nodes log to logs.
+func run(out, logs io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	base, err := os.MkdirTemp("", "raftkit-quickstart-")
@@ -44,12 +46,12 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(base)
-	// raft logs every failed heartbeat to a stopped peer at ERROR; the
-	// restart below would fill the screen. Use Info in a real deployment.
-	logger := hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Off})
+	// The default Config.Logger (Info level), written to logs: routine
+	// events, such as the restart below, log nothing above INFO.
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raftkit", Level: hclog.Info, Output: logs})
 
 	// 1. Start three nodes: the first bootstraps, the others join it.
-	fmt.Println("== starting a three-node cluster on loopback")
+	fmt.Fprintln(out, "== starting a three-node cluster on loopback")
 	members := make([]*member, 3)
 	for i := range members {
 		m := &member{id: fmt.Sprintf("node%d", i+1)}
@@ -79,7 +81,7 @@ func run() error {
 		if err := m.node.WaitReady(ctx); err != nil {
 			return fmt.Errorf("%s: %w", m.id, err)
 		}
-		fmt.Printf("   %s listening on %s, ready after %v\n", m.id, m.node.AdvertiseAddr(), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(out, "   %s listening on %s, ready after %v\n", m.id, m.node.AdvertiseAddr(), time.Since(start).Round(time.Millisecond))
 	}
 	defer func() {
 		for _, m := range members {
@@ -89,12 +91,12 @@ func run() error {
 		}
 	}()
 	leaderID, _ := members[0].node.Leader()
-	fmt.Println("   leader:", leaderID)
+	fmt.Fprintln(out, "   leader:", leaderID)
 	for _, m := range members[1:] {
 		if err := waitPromoted(ctx, m.node); err != nil {
 			return fmt.Errorf("%s: %w", m.id, err)
 		}
-		fmt.Printf("   %s: %s\n", m.id, m.node.Status().Membership)
+		fmt.Fprintf(out, "   %s: %s\n", m.id, m.node.Status().Membership)
 	}
 
 	// 2. Write through a follower: it forwards to the leader.
@@ -105,7 +107,7 @@ func run() error {
 			break
 		}
 	}
-	fmt.Printf("== writing three entries through follower %s\n", follower.id)
+	fmt.Fprintf(out, "== writing three entries through follower %s\n", follower.id)
 	var last uint64
 	for i, kv := range [][2]string{{"route./api", "http://10.0.0.5:8080"}, {"route./web", "http://10.0.0.6:8080"}, {"rate-limit", "100/s"}} {
 		res, err := follower.node.Apply(ctx, set(kv[0], kv[1]))
@@ -113,11 +115,11 @@ func run() error {
 			return fmt.Errorf("write %d: %w", i, err)
 		}
 		last = res.Index
-		fmt.Printf("   %s = %s  (log index %d)\n", kv[0], kv[1], res.Index)
+		fmt.Fprintf(out, "   %s = %s  (log index %d)\n", kv[0], kv[1], res.Index)
 	}
 
 	// 3. Read it back on every node at every level.
-	fmt.Println("== reading route./api on every node, at every consistency level")
+	fmt.Fprintln(out, "== reading route./api on every node, at every consistency level")
 	for _, m := range members {
 		for _, level := range []consistency.Level{consistency.Strong, consistency.Lease, consistency.Stale} {
 			if level == consistency.Stale {
@@ -130,13 +132,13 @@ func run() error {
 			if err := m.node.Read(ctx, level, func() error { v, _ = m.fsm.Get("route./api"); return nil }); err != nil {
 				return fmt.Errorf("%s %v read: %w", m.id, level, err)
 			}
-			fmt.Printf("   %-6s %-6s -> %s\n", m.id, level, v)
+			fmt.Fprintf(out, "   %-6s %-6s -> %s\n", m.id, level, v)
 		}
 	}
 
 	// 4. Restart a follower while the others keep writing, and watch it
 	// come back.
-	fmt.Printf("== restarting follower %s while the cluster keeps writing\n", follower.id)
+	fmt.Fprintf(out, "== restarting follower %s while the cluster keeps writing\n", follower.id)
 	if err := follower.node.Close(); err != nil {
 		return err
 	}
@@ -155,37 +157,37 @@ func run() error {
 		}
 		last = res.Index
 	}
-	fmt.Printf("   wrote 200 entries while it was down (last index %d)\n", last)
+	fmt.Fprintf(out, "   wrote 200 entries while it was down (last index %d)\n", last)
 	restartAt := time.Now()
 	// Every readiness transition, from inside Open on: the node recovers
 	// from its own disk before Open returns, then catches up with the
 	// leader.
 	follower.cfg.OnReadinessChange = func(_, st readiness.Status) {
-		fmt.Printf("   +%-8v %-11s applied=%-4d persisted=%-4d sync=%-4d %s\n",
+		fmt.Fprintf(out, "   +%-8v %-11s applied=%-4d persisted=%-4d sync=%-4d %s\n",
 			time.Since(restartAt).Round(100*time.Microsecond), st.State, st.Applied, st.Persisted, st.SyncIndex, st.Reason)
 	}
 	if err := follower.open(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("   Open returned after %v\n", time.Since(restartAt).Round(time.Millisecond))
+	fmt.Fprintf(out, "   Open returned after %v\n", time.Since(restartAt).Round(time.Millisecond))
 	if err := follower.node.WaitReady(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("   %s ready %v after restart, applied index %d >= %d\n", follower.id, time.Since(restartAt).Round(time.Millisecond), follower.node.AppliedIndex(), last)
+	fmt.Fprintf(out, "   %s ready %v after restart, applied index %d >= %d\n", follower.id, time.Since(restartAt).Round(time.Millisecond), follower.node.AppliedIndex(), last)
 	if v, _ := follower.fsm.Get("flag.199"); v != "on" {
 		return errors.New("restarted follower is missing a write made while it was down")
 	}
 
 	// 5. Back up the whole cluster's state, change it, restore the backup.
-	if err := backupAndRestore(ctx, members, base); err != nil {
+	if err := backupAndRestore(ctx, out, members, base); err != nil {
 		return err
 	}
-	fmt.Println("== done: every node holds the same configuration")
+	fmt.Fprintln(out, "== done: every node holds the same configuration")
 	return nil
 }
 
-func backupAndRestore(ctx context.Context, members []*member, dir string) error {
-	fmt.Println("== backup, change, restore")
+func backupAndRestore(ctx context.Context, out io.Writer, members []*member, dir string) error {
+	fmt.Fprintln(out, "== backup, change, restore")
 	var leader *member
 	for _, m := range members {
 		if m.node.State() == raft.Leader {
@@ -206,13 +208,13 @@ func backupAndRestore(ctx context.Context, members []*member, dir string) error 
 	}
 	info, _ := f.Stat()
 	f.Close()
-	fmt.Printf("   backup of the cluster written by %s: %d bytes\n", members[2].id, info.Size())
+	fmt.Fprintf(out, "   backup of the cluster written by %s: %d bytes\n", members[2].id, info.Size())
 
 	if _, err := leader.node.Apply(ctx, set("route./api", "http://10.9.9.9:1")); err != nil {
 		return err
 	}
 	v, _ := leader.fsm.Get("route./api")
-	fmt.Printf("   changed route./api to %s\n", v)
+	fmt.Fprintf(out, "   changed route./api to %s\n", v)
 
 	f, err = os.Open(path)
 	if err != nil {
@@ -228,7 +230,7 @@ func backupAndRestore(ctx context.Context, members []*member, dir string) error 
 			return err
 		}
 		v, _ := m.fsm.Get("route./api")
-		fmt.Printf("   %s after restore: route./api = %s\n", m.id, v)
+		fmt.Fprintf(out, "   %s after restore: route./api = %s\n", m.id, v)
 	}
 	return nil
 }

@@ -43,22 +43,9 @@ func (f *File) Path() string { return f.path }
 // is ignored. Load never returns a record it could not verify; it does not
 // check the identity (call Record.Check).
 func (f *File) Load() (Record, error) {
-	if f.path == "" {
-		return Record{}, errors.New("appliedrecord: record file path is empty")
-	}
-	fh, err := os.Open(f.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Record{}, fmt.Errorf("%w: %s does not exist", ErrNoRecord, f.path)
-	}
+	b, err := f.LoadBytes()
 	if err != nil {
-		return Record{}, fmt.Errorf("appliedrecord: load applied-index record: %w", err)
-	}
-	defer fh.Close()
-	// Read at most one byte more than any valid record, so a huge file costs
-	// no memory and is still recognised as too long.
-	b, err := io.ReadAll(io.LimitReader(fh, int64(maxRecordLength)+1))
-	if err != nil {
-		return Record{}, fmt.Errorf("appliedrecord: load applied-index record %s: %w", f.path, err)
+		return Record{}, err
 	}
 	r, err := Parse(b)
 	if err != nil {
@@ -67,20 +54,51 @@ func (f *File) Load() (Record, error) {
 	return r, nil
 }
 
-// Store makes r the durable content of the file. It writes path.tmp, fsyncs
-// it, renames it over path and fsyncs the directory, so a crash at any point
-// leaves the old record or the new one. It blocks for the writes and fsyncs
-// (and while another Store on the same File runs). It returns an error
-// wrapping ErrInvalidRecord, with nothing written, when r cannot be encoded,
-// and the I/O error when a step fails; after a failed Store the file holds
-// the old record or, if only the directory fsync failed, the new one.
-func (f *File) Store(r Record) error {
+// LoadBytes returns the file's content, unverified, reading at most one
+// byte more than the longest valid record, so that a huge file costs no
+// memory and is still recognised as too long by Parse. It returns an
+// error wrapping both ErrNoRecord and fs.ErrNotExist when the file does
+// not exist, and the I/O error otherwise.
+func (f *File) LoadBytes() ([]byte, error) {
 	if f.path == "" {
-		return errors.New("appliedrecord: record file path is empty")
+		return nil, errors.New("appliedrecord: record file path is empty")
 	}
+	fh, err := os.Open(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrNoRecord, f.path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("appliedrecord: load applied-index record: %w", err)
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, int64(maxRecordLength)+1))
+	if err != nil {
+		return nil, fmt.Errorf("appliedrecord: load applied-index record %s: %w", f.path, err)
+	}
+	return b, nil
+}
+
+// Store makes r the durable content of the file (see StoreBytes). It
+// returns an error wrapping ErrInvalidRecord, with nothing written, when r
+// cannot be encoded.
+func (f *File) Store(r Record) error {
 	data, err := r.MarshalBinary()
 	if err != nil {
 		return err
+	}
+	return f.StoreBytes(data)
+}
+
+// StoreBytes makes data the durable content of the file. It writes
+// path.tmp, fsyncs it, renames it over path and fsyncs the directory, so a
+// crash at any point leaves the old content or the new one. It blocks for
+// the writes and fsyncs (and while another Store on the same File runs).
+// It returns the I/O error when a step fails; after a failed StoreBytes
+// the file holds the old content or, if only the directory fsync failed,
+// the new one.
+func (f *File) StoreBytes(data []byte) error {
+	if f.path == "" {
+		return errors.New("appliedrecord: record file path is empty")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

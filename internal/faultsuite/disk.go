@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/raftsync"
 )
 
 // DiskMode is the fault a Disk injects into a node's raft stores.
@@ -63,9 +65,9 @@ type DiskStats struct {
 }
 
 // Disk injects faults into the raft log and stable stores of one node. Its
-// mode can change at any time, also while the node runs; wrap the stores
-// with WrapLogStore and WrapStableStore (through internal/testhooks) before
-// the node opens. It is safe for concurrent use.
+// mode can change at any time, also while the node runs; install it with
+// Install (raftsync.Config.WrapStores) before the node opens. It is safe
+// for concurrent use.
 type Disk struct {
 	mu    sync.Mutex
 	mode  DiskMode
@@ -110,6 +112,20 @@ func (d *Disk) Stats() DiskStats {
 	return d.stats
 }
 
+// Install puts d's faults on the log and stable stores of the nodes opened
+// with cfg, below whatever cfg.WrapStores already wraps.
+func (d *Disk) Install(cfg *raftsync.Config) {
+	next := cfg.WrapStores
+	cfg.WrapStores = func(st raftsync.Stores) raftsync.Stores {
+		st.Log = d.WrapLogStore(st.Log)
+		st.Stable = d.WrapStableStore(st.Stable)
+		if next != nil {
+			st = next(st)
+		}
+		return st
+	}
+}
+
 // WrapLogStore returns inner with d's faults on its write paths.
 func (d *Disk) WrapLogStore(inner raft.LogStore) raft.LogStore {
 	return &faultyLog{LogStore: inner, d: d}
@@ -147,6 +163,13 @@ type faultyLog struct {
 }
 
 func (l *faultyLog) StoreLog(e *raft.Log) error { return l.StoreLogs([]*raft.Log{e}) }
+
+// IsMonotonic answers for the store below (raft.MonotonicLogStore): a
+// store that accepts no gaps still gets none through the fault layer.
+func (l *faultyLog) IsMonotonic() bool {
+	m, ok := l.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
 
 func (l *faultyLog) StoreLogs(logs []*raft.Log) error {
 	prefix, stall, err := l.d.writeFault(len(logs))

@@ -14,7 +14,6 @@ import (
 
 	"github.com/raftkit/raftkit/consistency"
 	"github.com/raftkit/raftkit/internal/testcluster"
-	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/raftsync"
 )
 
@@ -37,9 +36,7 @@ func diskCluster(t *testing.T, n int) (*testcluster.Cluster, []*Disk) {
 	c := testcluster.New(t, n, testcluster.Options{
 		NewFSM: func(int) raft.FSM { return NewFSM() },
 		Configure: func(i int, cfg *raftsync.Config) {
-			testhooks.Set(cfg.Dir, testhooks.Hooks{WrapLogStore: disks[i].WrapLogStore, WrapStableStore: disks[i].WrapStableStore})
-			dir := cfg.Dir
-			t.Cleanup(func() { testhooks.Clear(dir) })
+			disks[i].Install(cfg)
 			cfg.Logger = logs.logger(cfg.ID)
 		},
 	})

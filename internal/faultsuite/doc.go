@@ -8,7 +8,7 @@
 // stalls, latency, connection resets, paused members (internal/faultnet),
 // crashes and clean restarts from the same Dir, leadership transfers
 // (internal/testcluster), and disk faults on the raft stores — failing,
-// slow, partial writes, refused votes (Disk, through internal/testhooks).
+// slow, partial writes, refused votes (Disk, through raftsync.Config.WrapStores).
 // Run plays a schedule against a real cluster on loopback TCP with bolt
 // files, while clients on every member write, read at every level and check
 // read-your-writes with WaitIndex; once the faults end it waits for the

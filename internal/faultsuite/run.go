@@ -14,7 +14,6 @@ import (
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/internal/testcluster"
-	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 	"github.com/raftkit/raftkit/snapshot"
@@ -156,10 +155,10 @@ func (r *run) start() {
 		Spares:    s.Spares,
 		NewFSM:    func(int) raft.FSM { return NewFSM() },
 		Configure: func(i int, cfg *raftsync.Config) {
-			d := r.disks[i]
-			testhooks.Set(cfg.Dir, testhooks.Hooks{WrapLogStore: d.WrapLogStore, WrapStableStore: d.WrapStableStore, Clock: clocks[i]})
-			dir := cfg.Dir
-			r.t.Cleanup(func() { testhooks.Clear(dir) })
+			r.disks[i].Install(cfg)
+			if clocks[i] != nil {
+				cfg.Clock = nodeClock{clocks[i]}
+			}
 			cfg.Logger = r.logs.logger(cfg.ID)
 			cfg.ReadFence = s.ReadFence
 			cfg.Persist = readiness.PersistPolicy{EveryEntries: s.PersistEvery, Interval: s.PersistInterval}

@@ -12,14 +12,13 @@ import (
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/internal/testcluster"
-	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 )
 
 // TestLeaseUnderClockRateSkew pauses a leader that holds a lease while
-// its lease clock runs slow (clock.Rate through testhooks.Hooks.Clock;
+// its lease clock runs slow (clock.Rate as Config.Clock;
 // raft's timers and the followers' promises keep real time), lets the
 // others elect a leader that commits a write, and reads on the old leader
 // all along. Its raft timeouts are 5s, so that only the lease decides
@@ -48,9 +47,7 @@ func TestLeaseUnderClockRateSkew(t *testing.T) {
 					if i != 0 {
 						return
 					}
-					dir := cfg.Dir
-					testhooks.Set(dir, testhooks.Hooks{Clock: clock.NewRate(tc.rate)})
-					t.Cleanup(func() { testhooks.Clear(dir) })
+					cfg.Clock = nodeClock{clock.NewRate(tc.rate)}
 					cfg.RaftConfig = func(rc *raft.Config) {
 						testcluster.FastRaft(rc)
 						rc.HeartbeatTimeout = 5 * time.Second

@@ -98,6 +98,8 @@ type Mux struct {
 	closed   bool
 
 	warned rateLimiter
+
+	rejects rejectCounts // connections closed before handover, by reason
 }
 
 // pendingConn is a connection in its handshake phase.
@@ -388,6 +390,7 @@ func (m *Mux) admit(conn net.Conn) {
 		// handshake and waits for a listener to accept it.
 		m.mu.Unlock()
 		conn.Close()
+		m.reject(RejectPendingFull)
 		m.warned.log(m.logger, warnPendingFull, "too many connections waiting to be accepted; refusing new ones",
 			"limit", limit, "remote", conn.RemoteAddr())
 		return
@@ -405,6 +408,7 @@ func (m *Mux) admit(conn net.Conn) {
 	m.mu.Unlock()
 	if victim != nil {
 		victim.raw.Close()
+		m.reject(RejectEvicted)
 		m.warned.log(m.logger, warnEvictPending, "too many connections in handshake; closing the oldest silent ones",
 			"limit", limit, "closed", victim.raw.RemoteAddr(), "spoke", victim.spoke.Load())
 	}
@@ -495,11 +499,13 @@ func (m *Mux) handshake(p *pendingConn) {
 			m.refuse(conn, deadline, "this node requires TLS with a client certificate")
 		}
 		conn.Close()
+		m.reject(sniffRejectReason(err))
 		m.logSniffError(raw, err)
 		return
 	}
 	if sub == nil {
 		conn.Close()
+		m.reject(RejectUnknownKind)
 		m.logger.Warn("closed connection of unknown kind", "remote", raw.RemoteAddr(), "first_byte", fmt.Sprintf("%#02x", kind))
 		return
 	}
@@ -513,6 +519,7 @@ func (m *Mux) handshake(p *pendingConn) {
 		if identity, err = admit(kind, raw.RemoteAddr(), state); err != nil {
 			m.refuse(conn, deadline, err.Error())
 			conn.Close()
+			m.reject(RejectNotAdmitted)
 			m.warned.log(m.logger, warnRefused, "refused connection", "remote", raw.RemoteAddr(), "kind", string(kind), "reason", err)
 			return
 		}
@@ -521,9 +528,11 @@ func (m *Mux) handshake(p *pendingConn) {
 	case sub.handoff <- handoff{conn: conn, deadline: deadline, identity: identity}:
 	case <-sub.done:
 		conn.Close()
+		m.reject(RejectNotAccepted)
 		m.logger.Debug("closed connection: its listener is closed", "remote", raw.RemoteAddr(), "kind", string(kind))
 	case <-ctx.Done():
 		conn.Close()
+		m.reject(RejectNotAccepted)
 		if !m.isClosed() {
 			m.logger.Warn("closed connection: not accepted within the handshake timeout", "remote", raw.RemoteAddr(), "kind", string(kind))
 		}
@@ -607,6 +616,22 @@ type handshakeError struct{ err error }
 
 func (e *handshakeError) Error() string { return "TLS handshake: " + e.err.Error() }
 func (e *handshakeError) Unwrap() error { return e.err }
+
+// sniffRejectReason classifies a failed handshake phase.
+func sniffRejectReason(err error) RejectReason {
+	var he *handshakeError
+	switch {
+	case errors.Is(err, errPlaintextPeer):
+		return RejectPlaintext
+	case errors.Is(err, errTLSPeer):
+		return RejectTLSPeer
+	case errors.As(err, &he) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, io.EOF) &&
+		!errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, context.DeadlineExceeded):
+		return RejectHandshake
+	default:
+		return RejectSilent
+	}
+}
 
 func (m *Mux) logSniffError(raw net.Conn, err error) {
 	if m.isClosed() {

@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"github.com/raftkit/raftkit/internal/crashsim"
 	"github.com/raftkit/raftkit/internal/faultnet"
-	"github.com/raftkit/raftkit/internal/testhooks"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -55,8 +55,8 @@ type Options struct {
 	// Network, when set, carries every member's outgoing connections so
 	// that tests can cut links.
 	Network *faultnet.Network
-	// LogStore is every member's Config.LogStore (default: bolt).
-	LogStore raftsync.LogStoreKind
+	// LogStore is every member's Config.LogStore (default: nil, bolt).
+	LogStore raftsync.LogStoreFactory
 	// Spares is how many members, after the n that New starts, are
 	// configured (ID, Dir, Configure) but not started: tests add them
 	// later with Join. Their Join targets are the first n members.
@@ -78,6 +78,8 @@ type Member struct {
 	cfg  raftsync.Config
 	// started is set once a node ran on Dir.
 	started bool
+	// crash crashes the node opened last on the member's Config.
+	crash crashsim.Switch
 }
 
 // KV returns the member's *KV: its FSM itself, or the KV an FSM type
@@ -182,6 +184,7 @@ func (c *Cluster) config(m *Member, bootstrap, nonVoter bool, join []string) raf
 	if c.opts.Configure != nil {
 		c.opts.Configure(m.Index, &cfg)
 	}
+	m.crash.Install(&cfg)
 	return cfg
 }
 
@@ -326,7 +329,7 @@ func (c *Cluster) Detach(m *Member) *raftsync.Node {
 func (c *Cluster) Crash(m *Member) {
 	c.t.Helper()
 	if node := c.Detach(m); node != nil {
-		if err := testhooks.Crash(node); err != nil {
+		if err := m.crash.Crash(node); err != nil {
 			c.t.Errorf("crashing %s: %v", m.ID, err)
 		}
 	}

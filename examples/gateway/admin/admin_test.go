@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/raftkit/raftkit/examples/gateway/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func TestWriteThenReadAtEveryLevel(t *testing.T) {
@@ -163,9 +164,9 @@ func TestWaitIndexTimesOut(t *testing.T) {
 }
 
 func TestStatusProbesMetrics(t *testing.T) {
-	reg := &metrics.Registry{}
-	reg.Value("test_value", "a value", metrics.Gauge, func() float64 { return 42 })
-	a := newAPI(t, reg)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "test_value", Help: "a value"}, func() float64 { return 42 }))
+	a := newAPI(t, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	st := a.call("GET", "/status", "")
 	m := st.json(t)
 	rd := m["readiness"].(map[string]any)

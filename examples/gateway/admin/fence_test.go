@@ -16,7 +16,7 @@ import (
 	"github.com/raftkit/raftkit/examples/gateway/admin"
 	"github.com/raftkit/raftkit/examples/gateway/route"
 	"github.com/raftkit/raftkit/examples/gateway/store"
-	"github.com/raftkit/raftkit/internal/testhooks"
+	"github.com/raftkit/raftkit/internal/crashsim"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 )
@@ -53,6 +53,8 @@ func TestReadFenceCoversAdminReads(t *testing.T) {
 			rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 200*time.Millisecond, 200*time.Millisecond, 100*time.Millisecond
 		},
 	}
+	var crash crashsim.Switch
+	crash.Install(&cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st := &lateStore{Store: store.NewMem(store.Options{})}
@@ -105,7 +107,7 @@ func TestReadFenceCoversAdminReads(t *testing.T) {
 	}
 
 	crashed = true
-	if err := testhooks.Crash(node); err != nil {
+	if err := crash.Crash(node); err != nil {
 		t.Fatal(err)
 	}
 	again, err := raftsync.Open(ctx, cfg, store.NewMem(store.Options{}))

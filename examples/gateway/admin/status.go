@@ -9,70 +9,16 @@ import (
 	"time"
 
 	"github.com/raftkit/raftkit/raftsync"
-	"github.com/raftkit/raftkit/readiness"
 )
 
-// statusBody is what GET /status answers.
+// statusBody is what GET /status answers: the node's raftsync.Status, in
+// the JSON its tags give (what Node.StatusHandler serves), with the
+// gateway's store, admin and data plane counters beside it.
 type statusBody struct {
-	ID             string        `json:"id"`
-	ClusterID      string        `json:"cluster_id"`
-	RaftAddr       string        `json:"raft_addr"`
-	Role           string        `json:"role"`
-	LeaderID       string        `json:"leader_id"`
-	LeaderAddr     string        `json:"leader_addr"`
-	Term           uint64        `json:"term"`
-	CommitIndex    uint64        `json:"commit_index"`
-	AppliedIndex   uint64        `json:"applied_index"`
-	PersistedIndex uint64        `json:"persisted_index"`
-	LastIndex      uint64        `json:"last_index"`
-	LastContactMS  *int64        `json:"last_contact_ms"` // null on the leader or when never heard
-	Readiness      readinessBody `json:"readiness"`
-	Members        []memberBody  `json:"members"`
-	Membership     string        `json:"membership"` // this node: "voter", "joining as voter", "voter, promoted at ..."
-	Cluster        *clusterBody  `json:"cluster"`    // the leader's autopilot health view; null when none is recent
-	Store          storeBody     `json:"store"`
-	Admin          Stats         `json:"admin"`
-	Gateway        any           `json:"gateway,omitempty"`
-}
-
-type readinessBody struct {
-	State       readiness.State `json:"state"`
-	Reason      string          `json:"reason,omitempty"`
-	Since       time.Time       `json:"since"`
-	Applied     uint64          `json:"applied_index"`
-	Persisted   uint64          `json:"persisted_index"`
-	SyncIndex   uint64          `json:"sync_index"`
-	CommitIndex uint64          `json:"commit_index"`
-	ReadyAt     *time.Time      `json:"ready_at"`
-}
-
-type memberBody struct {
-	ID    string `json:"id"`
-	Addr  string `json:"addr"`
-	Voter bool   `json:"voter"`
-}
-
-// clusterBody is raftsync.ClusterHealth: per-server health and how many
-// voters can fail now.
-type clusterBody struct {
-	Healthy          bool         `json:"healthy"`
-	FailureTolerance int          `json:"failure_tolerance"`
-	Voters           int          `json:"voters"`
-	UpdatedAt        time.Time    `json:"updated_at"`
-	Servers          []serverBody `json:"servers"`
-}
-
-type serverBody struct {
-	ID               string    `json:"id"`
-	Addr             string    `json:"addr"`
-	Leader           bool      `json:"leader"`
-	Voter            bool      `json:"voter"`
-	Healthy          bool      `json:"healthy"`
-	StableSince      time.Time `json:"stable_since"`
-	LastContactMS    int64     `json:"last_contact_ms"` // negative: never heard from the leader
-	TrailingLogs     uint64    `json:"trailing_logs"`
-	PromotionPending bool      `json:"promotion_pending"`
-	Dead             bool      `json:"dead"`
+	raftsync.Status
+	Store   storeBody `json:"store"`
+	Admin   Stats     `json:"admin"`
+	Gateway any       `json:"gateway,omitempty"`
 }
 
 type storeBody struct {
@@ -86,40 +32,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	st := s.cfg.Node.Status()
-	rd := st.Readiness
-	body := statusBody{
-		ID: st.ID, ClusterID: st.ClusterID, RaftAddr: st.Addr, Role: st.State,
-		LeaderID: st.LeaderID, LeaderAddr: st.LeaderAddr, Term: st.Term,
-		CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex,
-		PersistedIndex: st.PersistedIndex, LastIndex: st.LastIndex,
-		Readiness: readinessBody{
-			State: rd.State, Reason: rd.Reason, Since: rd.Since, Applied: rd.Applied,
-			Persisted: rd.Persisted, SyncIndex: rd.SyncIndex, CommitIndex: rd.CommitIndex,
-		},
-		Members: []memberBody{},
-		Admin:   s.Stats(),
-	}
-	if !rd.ReadyAt.IsZero() {
-		body.Readiness.ReadyAt = &rd.ReadyAt
-	}
-	if st.State != "Leader" && !st.LastContact.IsZero() {
-		ms := time.Since(st.LastContact).Milliseconds()
-		body.LastContactMS = &ms
-	}
-	for _, m := range st.Members {
-		body.Members = append(body.Members, memberBody{ID: m.ID, Addr: m.Addr, Voter: !m.NonVoter})
-	}
-	body.Membership = st.Membership.String()
-	if h := st.Cluster; h != nil {
-		body.Cluster = &clusterBody{Healthy: h.Healthy, FailureTolerance: h.FailureTolerance, Voters: h.Voters, UpdatedAt: h.UpdatedAt, Servers: []serverBody{}}
-		for _, s := range h.Servers {
-			body.Cluster.Servers = append(body.Cluster.Servers, serverBody{
-				ID: s.ID, Addr: s.Addr, Leader: s.Leader, Voter: s.Voter, Healthy: s.Healthy, StableSince: s.StableSince,
-				LastContactMS: s.LastContact.Milliseconds(), TrailingLogs: s.TrailingLogs,
-				PromotionPending: s.PromotionPending, Dead: s.Dead,
-			})
-		}
+	body := statusBody{Status: s.cfg.Node.Status(), Admin: s.Stats()}
+	if body.Members == nil {
+		body.Members = []raftsync.Member{}
 	}
 	routes, at := s.cfg.Store.Routes()
 	groups, _ := s.cfg.Store.Groups()

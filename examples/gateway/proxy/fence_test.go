@@ -15,7 +15,7 @@ import (
 	"github.com/raftkit/raftkit/examples/gateway/proxy"
 	"github.com/raftkit/raftkit/examples/gateway/route"
 	"github.com/raftkit/raftkit/examples/gateway/store"
-	"github.com/raftkit/raftkit/internal/testhooks"
+	"github.com/raftkit/raftkit/internal/crashsim"
 	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
@@ -38,6 +38,8 @@ func TestProxyTableIsFenced(t *testing.T) {
 			rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 200*time.Millisecond, 200*time.Millisecond, 100*time.Millisecond
 		},
 	}
+	var crash crashsim.Switch
+	crash.Install(&cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st := store.NewMem(store.Options{})
@@ -69,7 +71,7 @@ func TestProxyTableIsFenced(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "the proxy serving the last write", func() bool { return p.Stats().TableIndex >= last })
 	served := p.Stats().TableIndex
 
-	if err := testhooks.Crash(node); err != nil {
+	if err := crash.Crash(node); err != nil {
 		t.Fatal(err)
 	}
 	<-done // the crash closes the subscription

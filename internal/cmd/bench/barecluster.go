@@ -14,7 +14,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/raftkit/raftkit/internal/walstore"
+	"github.com/raftkit/raftkit/walstore"
 )
 
 // bareNode is one member of a cluster wired by hand on hashicorp/raft:

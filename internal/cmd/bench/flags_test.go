@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftkit/raftkit/raftsync"
+	"github.com/raftkit/raftkit/walstore"
 )
 
 func TestFlagDefaults(t *testing.T) {
@@ -47,7 +47,7 @@ func TestFlagDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.rec.WAL || o.rec.logStore() != raftsync.LogStoreWAL {
+	if !o.rec.WAL || o.rec.logStore() != (walstore.Factory{}) {
 		t.Errorf("-rec wal=true parsed as %+v", o.rec)
 	}
 }

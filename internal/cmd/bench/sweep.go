@@ -32,7 +32,7 @@ var sweepVariants = []sweepVariant{
 	{"persist1", "raftkit", tuning{Persist: readiness.PersistPolicy{EveryEntries: 1}}},
 	{"persist64", "raftkit", tuning{Persist: readiness.PersistPolicy{EveryEntries: 64}}},
 	{"persist16k-10s", "raftkit", tuning{Persist: readiness.PersistPolicy{EveryEntries: 16384, Interval: 10 * time.Second}}},
-	{"wal", "raftkit", tuning{WAL: true}}, // Config.LogStore = LogStoreWAL
+	{"wal", "raftkit", tuning{WAL: true}}, // Config.LogStore = walstore.Factory{}
 	{"default", "bareraft", tuning{}},
 	{"nologcache", "bareraft", tuning{LogCache: -1}},
 	{"logcache256", "bareraft", tuning{LogCache: 256}},

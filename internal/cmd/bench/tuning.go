@@ -9,6 +9,7 @@ import (
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/readiness"
 	"github.com/raftkit/raftkit/snapshot"
+	"github.com/raftkit/raftkit/walstore"
 )
 
 // tuning is what the benchmark varies on the write path. The zero value is
@@ -31,8 +32,8 @@ type tuning struct {
 	// library's default).
 	Persist readiness.PersistPolicy
 	// WAL keeps the raft log in hashicorp/raft-wal instead of bolt, which
-	// stays the stable store: raftsync.LogStoreWAL for raftkit, the same
-	// store (internal/walstore) for bare raft.
+	// stays the stable store: walstore.Factory for raftkit, the same
+	// store (walstore.Open) for bare raft.
 	WAL bool
 }
 
@@ -61,11 +62,11 @@ func (t tuning) maxAppend() int {
 }
 
 // logStore is raftkit's Config.LogStore for t.
-func (t tuning) logStore() raftsync.LogStoreKind {
+func (t tuning) logStore() raftsync.LogStoreFactory {
 	if t.WAL {
-		return raftsync.LogStoreWAL
+		return walstore.Factory{}
 	}
-	return raftsync.LogStoreBolt
+	return nil // bolt
 }
 
 func (t tuning) logCache() int {

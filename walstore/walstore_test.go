@@ -1,6 +1,8 @@
 package walstore_test
 
 import (
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,7 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
 
-	"github.com/raftkit/raftkit/internal/walstore"
+	"github.com/raftkit/raftkit/walstore"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -103,5 +105,42 @@ func TestTailTruncationSurvivesReopen(t *testing.T) {
 		if err := s.GetLog(i, &l); err != nil || l.Index != i {
 			t.Fatalf("GetLog(%d) after a tail truncation and a reopen = %v, index %d", i, err, l.Index)
 		}
+	}
+}
+
+// TestFactory: the factory opens the WAL in the directory it is given,
+// as a store that accepts no gaps and that the node can close, and on
+// error returns no store at all (not a nil *Store in an interface).
+func TestFactory(t *testing.T) {
+	var f walstore.Factory
+	if f.Name() != walstore.Name || walstore.Name != "wal" {
+		t.Fatalf("Name() = %q, walstore.Name = %q", f.Name(), walstore.Name)
+	}
+	dir := filepath.Join(t.TempDir(), "wal")
+	s, err := f.Open(dir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := s.(raft.MonotonicLogStore); !ok || !m.IsMonotonic() {
+		t.Fatal("the factory's store does not tell raft it accepts no gaps")
+	}
+	c, ok := s.(io.Closer)
+	if !ok {
+		t.Fatal("the factory's store has no Close: the node could not close it")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the factory did not create %s: %v", dir, err)
+	}
+
+	blocked := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = f.Open(filepath.Join(blocked, "wal"), hclog.NewNullLogger())
+	if err == nil || s != nil {
+		t.Fatalf("Open under a file = %v, %v; want an error and no store", s, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
 )
@@ -32,4 +33,25 @@ func Open(dir string, logger hclog.Logger) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("walstore: opening %s: %w", dir, err), meta.Close())
 	}
 	return &Store{WAL: w}, nil
+}
+
+// Name is the name Factory records in a Dir, and the directory under the
+// Dir where the log lives.
+const Name = "wal"
+
+// Factory is the raftsync.LogStoreFactory of the WAL: set
+// raftsync.Config.LogStore to Factory{}.
+type Factory struct{}
+
+// Name returns Name ("wal").
+func (Factory) Name() string { return Name }
+
+// Open opens the WAL in dir, as the package-level Open does. The node
+// closes it after raft has stopped.
+func (Factory) Open(dir string, logger hclog.Logger) (raft.LogStore, error) {
+	s, err := Open(dir, logger)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
