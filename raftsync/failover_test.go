@@ -140,3 +140,42 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestCallsWithoutALeaderEndWithErrNoLeader: when the leader closes and
+// no other can be elected (the other voter is gone too), a survivor's
+// calls wait for ctx and then report ErrNoLeader with ctx's error, never
+// ErrClosed (the survivor is open) nor ErrIndeterminate (nothing was
+// sent to anyone who could apply it).
+func TestCallsWithoutALeaderEndWithErrNoLeader(t *testing.T) {
+	c := testcluster.New(t, 3, testcluster.Options{})
+	leader := c.Leader()
+	followers := c.Followers()
+	survivor := followers[0]
+	c.Stop(followers[1])
+	c.Stop(leader)
+	calls := map[string]func(ctx context.Context) error{
+		"Apply": func(ctx context.Context) error {
+			_, err := survivor.Node.Apply(ctx, testcluster.Set("k", "v"))
+			return err
+		},
+		"Read(Strong)": func(ctx context.Context) error {
+			return survivor.Node.Read(ctx, consistency.Strong, func() error { return nil })
+		},
+		"RemoveServer": func(ctx context.Context) error { return survivor.Node.RemoveServer(ctx, "ghost") },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			err := call(ctxTimeout(t, 1500*time.Millisecond))
+			if !errors.Is(err, raftsync.ErrNoLeader) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("error %v, want ErrNoLeader and DeadlineExceeded", err)
+			}
+			if errors.Is(err, raftsync.ErrClosed) || errors.Is(err, raftsync.ErrIndeterminate) {
+				t.Fatalf("error %v wraps ErrClosed or ErrIndeterminate", err)
+			}
+			if waited := time.Since(start); waited < time.Second {
+				t.Fatalf("returned after %v: it did not wait for a leader within ctx", waited)
+			}
+		})
+	}
+}
