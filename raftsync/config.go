@@ -145,6 +145,28 @@ type Config struct {
 	// Default 4 MiB; at most 64 MiB.
 	MaxCommandSize int
 
+	// ResponseCodec decides the one form an FSM response takes in
+	// ApplyResult.Response, on the leader and through a follower alike:
+	// the leader encodes what the FSM returned, and the node that called
+	// Apply decodes it, the leader included. Default: DefaultResponseCodec
+	// ([]byte and string unchanged, an encoding.BinaryMarshaler as its
+	// []byte encoding, any other value as its fmt %v string). Every member
+	// must use the same codec. A nil response stays nil and an error is
+	// returned as Apply's error (see ApplyErrors); neither is encoded. See
+	// docs/apply.md.
+	ResponseCodec ResponseCodec
+
+	// ApplyErrors registers the sentinel errors the application's FSM
+	// returns (or wraps) so that callers can test for them with errors.Is
+	// on every node. An error the FSM returns for a command reaches the
+	// caller of Apply as an *ApplyError, on the leader and through a
+	// follower alike, carrying the error's text; when the error matches a
+	// registered sentinel (errors.Is, first match in order) the
+	// *ApplyError unwraps to it. Every member must register the same
+	// sentinels, with distinct texts: they are matched across the network
+	// by their text.
+	ApplyErrors []error
+
 	// MaxRestoreSize bounds the decompressed snapshot payload of a backup
 	// that Restore spools to disk under Dir (the disk that holds the raft
 	// log): a larger one is refused with ErrBadBackup wrapping

@@ -280,7 +280,7 @@ func (n *Node) bootstrap(rc *raft.Config) error {
 func (n *Node) startNetwork() error {
 	ln, err := net.Listen("tcp", n.cfg.Addr)
 	if err != nil {
-		return &ConfigError{Field: "Addr", Reason: err.Error()}
+		return &ConfigError{Field: "Addr", Reason: err.Error(), Err: err}
 	}
 	n.advertise = n.cfg.AdvertiseAddr
 	if n.advertise == "" {
@@ -391,7 +391,9 @@ func (n *Node) startBackground() {
 }
 
 // Close shuts the node down: it stops serving calls (they return
-// ErrClosed), ends the lease, shuts raft down, records the final applied
+// ErrClosed; other nodes asking this one, if it leads, wait for the next
+// leader), lets the writes and membership changes it already handed to
+// raft finish for up to ElectionTimeout, ends the lease, shuts raft down, records the final applied
 // index durably and releases every file, port and goroutine. The node stays
 // a member of the cluster; use Leave to leave it. Close is idempotent and
 // returns the first error of the first call.
@@ -407,6 +409,14 @@ func (n *Node) Close() error {
 // partially built nodes.
 func (n *Node) shutdown() error {
 	var errs []error
+	if n.futures != nil && n.raft != nil {
+		// Changes already handed to raft commit (or fail) while raft
+		// still runs, so their callers, here or forwarding, learn the
+		// outcome; new ones are refused as not started.
+		if !n.futures.drain(n.electionTimeout) {
+			n.logger.Warn("closing with changes still in flight; their outcome is unknown to their callers", "waited", n.electionTimeout)
+		}
+	}
 	if n.lease != nil {
 		n.lease.Revoke()
 	}

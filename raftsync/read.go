@@ -38,7 +38,9 @@ import (
 // its local state); ErrTooStale (a Stale read beyond its bounds, as
 // *consistency.TooStaleError); consistency.ErrInvalidOptions (a negative
 // per-read bound); ErrNoLeader (Strong or Lease with no leader reachable
-// before ctx ends); ctx's error; or fn's error.
+// before ctx ends: a Strong or Lease read on a follower waits for the next
+// leader when the leader closes or changes); ctx's error; or fn's error.
+// ErrClosed always means this node is closed.
 func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() error, opts ...consistency.ReadOption) error {
 	if _, err := n.ReadIndex(ctx, level, opts...); err != nil {
 		return err
@@ -164,7 +166,7 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []co
 		if !errors.Is(err, errRetryElsewhere) {
 			return consistency.ReadInfo{}, err
 		}
-		if err := n.awaitLeaderChange(ctx, ep, attempt); err != nil {
+		if err := n.awaitLeaderChange(ctx, ep, attempt, err); err != nil {
 			return consistency.ReadInfo{}, err
 		}
 	}
