@@ -192,19 +192,21 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	var restartFence time.Duration
-	if hasState && !cfg.NonVoter {
-		// A restarted voter may have promised a leader, before it went
-		// down, not to vote for anyone else for a while: keep the promise.
-		restartFence = n.heartbeatTimeout
+	// A restarted voter may have promised a leader, before it went down,
+	// not to vote for anyone else for a while: keep the promise.
+	restart, err := n.loadRestart(hasState)
+	if err != nil {
+		return nil, err
 	}
-	n.fence = newVoteFence(n.trans, restartFence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.fence = newVoteFence(n.trans, restart.fence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.fence.promises = restart.promises
 	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.fence)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
 	}
 	n.started.Store(true) // publishes n.raft to the RPC handlers
 	n.startBackground()
+	n.startEarlyElection(restart)
 
 	if !hasState && !cfg.Bootstrap && len(cfg.Join) > 0 {
 		if err := n.join(ctx); err != nil {
