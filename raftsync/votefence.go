@@ -45,7 +45,7 @@ import (
 // fast path, which does not go through Consumer.
 type voteFence struct {
 	*raft.NetworkTransport
-	out     chan raft.RPC
+	out chan raft.RPC
 	// lifted is closed when the restart fence ends; liftTimer ends it
 	// at the latest restartFence after the start.
 	lifted    chan struct{}
@@ -54,9 +54,9 @@ type voteFence struct {
 	// promises records, before each first promise per leader and term,
 	// whom this node promised (handleConfirm); nil in fence-only tests.
 	promises *promiseLog
-	answer  func() (raft.RPCHeader, uint64)
-	confirm func(ctx context.Context, cmd any, window time.Duration) error
-	window  time.Duration
+	answer   func() (raft.RPCHeader, uint64)
+	confirm  func(ctx context.Context, cmd any, window time.Duration) error
+	window   time.Duration
 
 	pending  atomic.Int32 // transfer messages checked or not yet answered by raft
 	checking atomic.Bool  // one check at a time; more are refused
