@@ -377,13 +377,16 @@ func (n *Node) startBackground() {
 	n.startAutopilot()
 }
 
-// Close shuts the node down: it stops serving calls (they return
+// Close shuts the node down: it snapshots first when at least
+// Snapshot.Threshold applied entries follow the newest snapshot (waiting
+// at most 5 s; see snapshotBeforeClose), stops serving calls (they return
 // ErrClosed), ends the lease, shuts raft down, records the final applied
 // index durably and releases every file, port and goroutine. The node stays
 // a member of the cluster; use Leave to leave it. Close is idempotent and
 // returns the first error of the first call.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.snapshotBeforeClose()
 		n.closed.Store(true)
 		n.closeErr = n.shutdown()
 	})
