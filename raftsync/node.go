@@ -355,9 +355,14 @@ func (n *Node) startBackground() {
 	n.snapshots = newSnapshotTrigger(n)
 	cb := func(applied uint64) {
 		n.coalescer.Applied(applied)
-		n.persist.notifyApplied()
+		n.persist.notifyApplied(applied)
 		n.snapshots.applied(applied)
-		n.kickMonitor()
+		// A Ready node's state does not wait on the applied index (the
+		// lag bound is checked on the monitor's tick): wake the monitor
+		// per batch only while the index can make the node Ready.
+		if n.tracker.Status().State != readiness.Ready {
+			n.kickMonitor()
+		}
 	}
 	n.fsm.onApplied.Store(&cb)
 	opened := time.Now()
