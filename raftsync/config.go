@@ -157,7 +157,8 @@ type Config struct {
 	// Snapshot sets when snapshots are taken and how many are kept. The
 	// node snapshots as soon as Snapshot.Threshold entries were applied
 	// since its newest snapshot (at most once a second, about 10% of its
-	// time, and only while the state is under 8 MiB; docs/snapshots.md);
+	// time, only while the state is under 8 MiB, and not while it catches
+	// up to its leader; docs/snapshots.md);
 	// raft's Snapshot.Interval timer stays as a backstop.
 	Snapshot snapshot.Policy
 
