@@ -9,6 +9,10 @@ import (
 // takes when the log tail is long (snapshotBeforeClose).
 const closeSnapshotBudget = 5 * time.Second
 
+// closeSnapshotUnknownMax is the largest estimated state Close snapshots
+// when no snapshot's cost was measured in this run.
+const closeSnapshotUnknownMax = 256 << 20
+
 // snapshotBeforeClose takes a snapshot before the node shuts down when at
 // least Snapshot.Threshold applied entries follow the newest snapshot, so
 // that the next Open restores that snapshot instead of replaying the tail.
@@ -20,8 +24,9 @@ const closeSnapshotBudget = 5 * time.Second
 //
 // Close waits at most closeSnapshotBudget for it. A snapshot raft has
 // started cannot be interrupted (raft's Shutdown waits for it), so none is
-// started when the latest one's work took more than half the budget; the
-// tail then stays for the next start to replay, as before.
+// started when the latest one's work took more than half the budget, or,
+// with no snapshot measured in this run, when the state is estimated over
+// 256 MiB; the tail then stays for the next start to replay, as before.
 func (n *Node) snapshotBeforeClose() {
 	if n.raft == nil || n.fsm == nil || n.snapshots == nil || n.ctx.Err() != nil {
 		return
@@ -37,8 +42,9 @@ func (n *Node) snapshotBeforeClose() {
 	if n.fsm.delivered.Load() < n.fsm.skipThrough.Load() {
 		return // the FSM refuses until raft re-delivered the recovered entries
 	}
-	if cost := time.Duration(n.fsm.snapshotCost.Load()); cost > closeSnapshotBudget/2 {
-		n.logger.Info("not snapshotting at close: the latest snapshot took too long",
+	if cost := time.Duration(n.fsm.snapshotCost.Load()); cost > closeSnapshotBudget/2 ||
+		(cost == 0 && n.snapshots.stateEstimate() > closeSnapshotUnknownMax) {
+		n.logger.Info("not snapshotting at close: the snapshot could outlast the budget",
 			"tail", applied-newest, "latest_snapshot_work", cost, "budget", closeSnapshotBudget)
 		return
 	}
