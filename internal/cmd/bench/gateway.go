@@ -25,14 +25,15 @@ const gatewayDir = "examples/gateway"
 // nodes that are followers when it starts (the leader is the one killed in
 // the failover phase, and a killed process serves nobody).
 const (
-	gwRoutes      = 20              // routes in the table, all under load
-	gwConc        = 16              // concurrent proxied requests
-	gwChurnRate   = 100             // route changes per second in the churn phase
-	gwChurnConc   = 8               // admin requests in flight at most
-	gwMaxRecords  = 4 << 20         // per run: the load stops recording past it
-	gwReqTimeout  = 5 * time.Second // one proxied request
-	gwWaitLong    = time.Minute     // cluster formation, elections
-	gwPhaseFactor = 5               // each phase lasts this many -duration
+	gwRoutes     = 20              // routes in the table, all under load
+	gwConc       = 16              // concurrent proxied requests
+	gwDirectConc = 2               // concurrent requests straight to an upstream
+	gwChurnRate  = 100             // route changes per second in the churn phase
+	gwChurnConc  = 8               // admin requests in flight at most
+	gwMaxRecords = 4 << 20         // per run: the load stops recording past it
+	gwReqTimeout = 5 * time.Second // one proxied request
+	gwWaitLong   = time.Minute     // cluster formation, elections
+	gwRounds     = 5               // steady and churn windows of -duration each
 )
 
 // gateway measures the example gateway's data plane (real processes, built
@@ -84,6 +85,7 @@ type gwNode struct {
 	raftAddr, adminAddr, proxyAddr string
 	cmd                            *exec.Cmd
 	exited                         chan struct{}
+	lastCPU                        time.Duration
 }
 
 // gwCluster is three gateway processes and the upstreams they proxy to.
@@ -147,9 +149,11 @@ func (r *runner) gatewayOnce(ctx context.Context, bin string) error {
 		}
 	}
 
-	d := time.Duration(gwPhaseFactor) * r.o.duration
-	lg := startGwLoad(ctx, loaded)
+	t0 := time.Now()
+	lg := startGwLoad(ctx, t0, gwConc, proxiedURL(loaded))
 	defer lg.stop()
+	direct := startGwLoad(ctx, t0, gwDirectConc, func(_, _ int) string { return c.upstreams[0] + "/ping" })
+	defer direct.stop()
 
 	wait := func(until time.Duration) error {
 		select {
@@ -159,23 +163,43 @@ func (r *runner) gatewayOnce(ctx context.Context, bin string) error {
 			return ctx.Err()
 		}
 	}
-	aFrom := r.o.warmup
-	if err := wait(aFrom + d); err != nil {
+	if err := wait(r.o.warmup); err != nil {
 		return err
 	}
-	afterSteady, err := c.statuses(ctx, loaded)
-	if err != nil {
-		return err
+	// Steady and churn windows of -duration alternate, gwRounds of each,
+	// so that both phases see the same drift of a shared machine.
+	var phases []gwPhase
+	cpu := map[string]time.Duration{} // CPU of the gateway processes per phase
+	var changes, churnFailed int64
+	var churnFirst string
+	var churnTime time.Duration
+	for round := 0; round < gwRounds; round++ {
+		for _, name := range []string{"steady", "churn"} {
+			from := time.Since(lg.start)
+			c0 := c.cpu()
+			var ch *gwChurn
+			if name == "churn" {
+				ch = c.startChurn(ctx)
+			}
+			err := wait(from + r.o.duration)
+			if ch != nil {
+				n, f, first := ch.stop()
+				changes, churnFailed = changes+n, churnFailed+f
+				if churnFirst == "" {
+					churnFirst = first
+				}
+			}
+			if err != nil {
+				return err
+			}
+			to := time.Since(lg.start)
+			cpu[name] += c.cpu() - c0
+			phases = append(phases, gwPhase{name, from, to})
+			if ch != nil {
+				churnTime += to - from
+			}
+		}
 	}
-
-	bFrom := time.Since(lg.start)
-	churn := c.startChurn(ctx)
-	if err := wait(bFrom + d); err != nil {
-		churn.stop()
-		return err
-	}
-	changes, churnFailed, churnFirst := churn.stop()
-	bTo := time.Since(lg.start)
 	afterChurn, err := c.statuses(ctx, loaded)
 	if err != nil {
 		return err
@@ -189,6 +213,7 @@ func (r *runner) gatewayOnce(ctx context.Context, bin string) error {
 		return fmt.Errorf("leadership moved from %s to %s before the failover phase: the loaded nodes are no longer the followers", leader.id, cur.id)
 	}
 	cFrom := time.Since(lg.start)
+	cpu3 := c.cpu()
 	killed := time.Now()
 	if err := leader.kill(); err != nil {
 		return err
@@ -200,11 +225,15 @@ func (r *runner) gatewayOnce(ctx context.Context, bin string) error {
 	elected := time.Since(killed)
 	// The phase covers the whole election and as long after it as the
 	// others last.
+	d := gwRounds * r.o.duration
 	cTo := max(cFrom+d, time.Since(lg.start)+d/2)
 	if err := wait(cTo); err != nil {
 		return err
 	}
+	cpu["failover"] = c.cpu() - cpu3 // the dead leader's share counts as at its death
 	recs, truncated := lg.stop()
+	directRecs, directTruncated := direct.stop()
+	truncated = truncated || directTruncated
 	afterFailover, err := c.statuses(ctx, loaded)
 	if err != nil {
 		return err
@@ -213,20 +242,25 @@ func (r *runner) gatewayOnce(ctx context.Context, bin string) error {
 		return fmt.Errorf("the load made more than %d requests: raise gwMaxRecords or shorten -duration", gwMaxRecords)
 	}
 
-	res := accountPhases(recs, []gwPhase{
-		{"steady", aFrom, aFrom + d},
-		{"churn", bFrom, bTo},
-		{"failover", cFrom, cTo},
-	})
-	for _, p := range res {
+	phases = append(phases, gwPhase{"failover", cFrom, cTo})
+	for _, p := range accountPhases(directRecs, phases) {
+		r.figs.add("gateway."+p.name+".direct-p99", "raftkit", "ms", ms(p.p99))
+		if p.fail > 0 {
+			r.logf("gateway %s: %d requests straight to the upstream failed", p.name, p.fail)
+		}
+	}
+	for _, p := range accountPhases(recs, phases) {
 		name := "gateway." + p.name
 		r.figs.add(name+".tput", "raftkit", "ops/s", p.rate())
 		r.figs.add(name+".p50", "raftkit", "ms", ms(p.p50))
 		r.figs.add(name+".p99", "raftkit", "ms", ms(p.p99))
 		r.figs.add(name+".failed", "raftkit", "requests", float64(p.fail))
+		if cpu[p.name] > 0 {
+			r.figs.add(name+".gateway-cpu", "raftkit", "cores", cpu[p.name].Seconds()/p.window.Seconds())
+		}
 		r.logf("gateway %s: %.0f req/s, p50 %v, p99 %v, %d failed", p.name, p.rate(), p.p50, p.p99, p.fail)
 	}
-	r.figs.add("gateway.churn.changes", "raftkit", "ops/s", float64(changes)/(bTo-bFrom).Seconds())
+	r.figs.add("gateway.churn.changes", "raftkit", "ops/s", float64(changes)/churnTime.Seconds())
 	if churnFailed > 0 {
 		r.logf("gateway churn: %d route changes failed, first: %s", churnFailed, churnFirst)
 	}
@@ -239,7 +273,7 @@ func (r *runner) gatewayOnce(ctx context.Context, bin string) error {
 		b0, b3 := before[n].Gateway.Proxy, afterFailover[n].Gateway.Proxy
 		builds = max(builds, b3.FullRebuilds)
 		rebuilds += b3.FullRebuilds - b0.FullRebuilds
-		swapsChurn += afterChurn[n].Gateway.Proxy.RouteSwaps - afterSteady[n].Gateway.Proxy.RouteSwaps
+		swapsChurn += afterChurn[n].Gateway.Proxy.RouteSwaps - b0.RouteSwaps
 		swapsFailover += b3.RouteSwaps - afterChurn[n].Gateway.Proxy.RouteSwaps
 	}
 	r.figs.add("gateway.table.builds-per-node", "raftkit", "count", float64(builds))
@@ -357,6 +391,19 @@ func (n *gwNode) start(bin, logPath string, args []string) error {
 		close(n.exited)
 	}()
 	return nil
+}
+
+// cpu returns the CPU time the cluster's gateway processes have used: a
+// dead process counts with what it had used when last measured alive.
+func (c *gwCluster) cpu() time.Duration {
+	var sum time.Duration
+	for _, n := range c.nodes {
+		if v, ok := processCPU(n.cmd.Process.Pid); ok {
+			n.lastCPU = v
+		}
+		sum += n.lastCPU
+	}
+	return sum
 }
 
 // kill is kill -9; it returns once the process is gone.
@@ -603,8 +650,10 @@ func (ch *gwChurn) stop() (done, failed int64, first string) {
 	return ch.done.Load(), ch.failed.Load(), first
 }
 
-// gwLoad is the proxied load: gwConc workers, each sending GETs to the
-// given proxies in turn, over every route, and recording each request.
+// gwLoad is a load of GETs from concurrent workers, each request recorded.
+// The scenario runs two: the proxied load, and a small control load sent
+// straight to an upstream, which shows what the shared machine alone does
+// to latency in each phase.
 type gwLoad struct {
 	start  time.Time
 	cancel context.CancelFunc
@@ -618,11 +667,21 @@ type gwLoad struct {
 	truncated bool
 }
 
-func startGwLoad(ctx context.Context, proxies []*gwNode) *gwLoad {
+// proxiedURL spreads a worker's requests over the proxies and the routes.
+func proxiedURL(proxies []*gwNode) func(w, i int) string {
+	return func(w, i int) string {
+		n := proxies[(w+i)%len(proxies)]
+		return fmt.Sprintf("http://%s/r%d/ping", n.proxyAddr, (w*7+i)%gwRoutes)
+	}
+}
+
+// startGwLoad starts conc workers, each sending GETs to url(worker, i)
+// until stop, with start as the time origin of the records.
+func startGwLoad(ctx context.Context, start time.Time, conc int, url func(w, i int) string) *gwLoad {
 	ctx, cancel := context.WithCancel(ctx)
-	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: gwConc, DisableCompression: true}
-	lg := &gwLoad{start: time.Now(), cancel: cancel, client: &http.Client{Transport: tr, Timeout: gwReqTimeout}, outs: make([][]gwRecord, gwConc)}
-	for w := 0; w < gwConc; w++ {
+	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: conc, DisableCompression: true}
+	lg := &gwLoad{start: start, cancel: cancel, client: &http.Client{Transport: tr, Timeout: gwReqTimeout}, outs: make([][]gwRecord, conc)}
+	for w := 0; w < conc; w++ {
 		lg.wg.Add(1)
 		go func() {
 			defer lg.wg.Done()
@@ -630,10 +689,8 @@ func startGwLoad(ctx context.Context, proxies []*gwNode) *gwLoad {
 				if lg.count.Add(1) > gwMaxRecords {
 					return
 				}
-				n := proxies[(w+i)%len(proxies)]
-				url := fmt.Sprintf("http://%s/r%d/ping", n.proxyAddr, (w*7+i)%gwRoutes)
 				t0 := time.Now()
-				ok := lg.get(ctx, url)
+				ok := lg.get(ctx, url(w, i))
 				if ctx.Err() != nil {
 					return // cut short by the end of the run: not a failure
 				}

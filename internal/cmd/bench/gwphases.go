@@ -13,7 +13,8 @@ type gwRecord struct {
 	ok       bool
 }
 
-// gwPhase is a named window of the load, [from, to) since it began.
+// gwPhase is a named window of the load, [from, to) since it began. A
+// phase may have several windows (phases interleaved in time).
 type gwPhase struct {
 	name     string
 	from, to time.Duration
@@ -37,22 +38,30 @@ func (p gwPhaseResult) rate() float64 {
 	return float64(p.ok) / p.window.Seconds()
 }
 
-// accountPhases assigns each record to the phase whose window holds its
-// start (a request straddling a boundary belongs to the phase it started
-// in; a record outside every window, the warm-up, counts nowhere) and
-// computes each phase's figures. Phases must not overlap; the result is in
-// the order of phases.
+// accountPhases assigns each record to the window that holds its start (a
+// request straddling a boundary belongs to the window it started in; a
+// record outside every window, the warm-up, counts nowhere) and computes
+// each phase's figures over all its windows. Windows must not overlap; the
+// result has one entry per phase name, in the order first seen.
 func accountPhases(recs []gwRecord, phases []gwPhase) []gwPhaseResult {
-	out := make([]gwPhaseResult, len(phases))
-	lat := make([][]time.Duration, len(phases))
+	var out []gwPhaseResult
+	of := make([]int, len(phases)) // window -> index in out
 	for i, p := range phases {
-		out[i] = gwPhaseResult{name: p.name, window: p.to - p.from}
+		j := slices.IndexFunc(out, func(r gwPhaseResult) bool { return r.name == p.name })
+		if j < 0 {
+			j = len(out)
+			out = append(out, gwPhaseResult{name: p.name})
+		}
+		of[i] = j
+		out[j].window += p.to - p.from
 	}
+	lat := make([][]time.Duration, len(out))
 	for _, r := range recs {
-		i := slices.IndexFunc(phases, func(p gwPhase) bool { return r.at >= p.from && r.at < p.to })
-		if i < 0 {
+		w := slices.IndexFunc(phases, func(p gwPhase) bool { return r.at >= p.from && r.at < p.to })
+		if w < 0 {
 			continue
 		}
+		i := of[w]
 		if !r.ok {
 			out[i].fail++
 			continue
