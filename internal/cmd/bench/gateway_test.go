@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 )
@@ -136,5 +137,19 @@ func TestGatewayQuick(t *testing.T) {
 	}
 	if f := r.figs.get("gateway.table.swaps-churn-per-node", "raftkit"); f != nil && f.min() == 0 {
 		t.Error("no per-route swap counted during the churn phase")
+	}
+}
+
+// TestGatewayInDefaultRun checks that the full run and the quick run (CI)
+// both include the gateway scenario.
+func TestGatewayInDefaultRun(t *testing.T) {
+	for _, args := range [][]string{nil, {"-quick"}} {
+		o, err := parseFlags(args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o.has("gateway") {
+			t.Errorf("bench %v does not run the gateway scenario: %v", args, o.scenarios)
+		}
 	}
 }
