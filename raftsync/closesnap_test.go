@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/raftkit/raftkit/internal/testcluster"
 	"github.com/raftkit/raftkit/raftsync"
 	"github.com/raftkit/raftkit/snapshot"
@@ -21,9 +23,11 @@ func TestRestartAfterCatchUpDoesNotReplayTail(t *testing.T) {
 	c := testcluster.New(t, 3, testcluster.Options{Configure: func(_ int, cfg *raftsync.Config) {
 		cfg.Snapshot = snapshot.Policy{Threshold: threshold, Interval: time.Hour, TrailingLogs: 10 * writes, Retain: 2}
 	}})
-	leader := c.Leader()
 	f := c.Followers()[0]
 	c.Stop(f)
+	// Two voters of three under load can lose their leader: a write that
+	// failed is retried through the current one (each sets its own key,
+	// so a retry of a committed write changes nothing).
 	var wg sync.WaitGroup
 	idx := make([]uint64, writers)
 	for w := range writers {
@@ -31,12 +35,19 @@ func TestRestartAfterCatchUpDoesNotReplayTail(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range writes / writers {
-				res, err := leader.Node.Apply(ctxTimeout(t, 30*time.Second), testcluster.Set(fmt.Sprintf("w%d-%d", w, i), "v"))
+				cmd := testcluster.Set(fmt.Sprintf("w%d-%d", w, i), "v")
+				var err error
+				for attempt := 0; attempt < 5; attempt++ {
+					var res raftsync.ApplyResult
+					if res, err = leaderOf(c).Node.Apply(ctxTimeout(t, 30*time.Second), cmd); err == nil {
+						idx[w] = max(idx[w], res.Index)
+						break
+					}
+				}
 				if err != nil {
 					t.Errorf("Apply: %v", err)
 					return
 				}
-				idx[w] = max(idx[w], res.Index)
 			}
 		}()
 	}
@@ -65,4 +76,17 @@ func TestRestartAfterCatchUpDoesNotReplayTail(t *testing.T) {
 		t.Fatalf("restarted follower holds %d keys, want %d", got, writes)
 	}
 	t.Logf("tail at Close %d; replayed at Open %d", tail, f.KV().Applied())
+}
+
+// leaderOf returns the running member that believes it leads, or the
+// first running member (whose Apply forwards or fails) when none does. It
+// never stops the test, so writer goroutines may call it.
+func leaderOf(c *testcluster.Cluster) *testcluster.Member {
+	running := c.Running()
+	for _, m := range running {
+		if m.Node.State() == raft.Leader {
+			return m
+		}
+	}
+	return running[0]
 }
