@@ -171,21 +171,46 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	if err := n.checkDir(); err != nil {
 		return nil, err
 	}
-	if err := n.resolveClusterID(); err != nil {
+	stored, err := n.store.clusterID()
+	if err != nil {
 		return nil, err
 	}
+	cluster, err := chooseClusterID(stored, cfg.ClusterID, cfg.Bootstrap, newClusterID)
+	if err != nil {
+		return nil, fmt.Errorf("%w (Dir %s)", err, cfg.Dir)
+	}
+	n.setClusterID(cluster)
 	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
 	n.fsm.stats = &n.stats
-	n.persist = newPersister(n, &recordStore{s: n.store.applied})
+	record := &recordStore{s: n.store.applied}
+	n.persist = newPersister(persisterDeps{
+		file:      record,
+		policy:    cfg.Persist,
+		clock:     n.clock,
+		position:  n.fsm.position,
+		logs:      n.store.logs,
+		nodeID:    cfg.ID,
+		clusterID: n.ClusterID,
+		logger:    n.logger,
+	})
 
 	// Local recovery: bring the application to the persisted applied
 	// index from the local snapshot and log, before raft starts.
 	n.tracker.Update(readystate.Observation{Recovering: true})
-	rec, err := n.recover()
+	rec, err := recoverLocal(recoveryDeps{
+		snapshots: n.store.snapshots,
+		logs:      n.store.logs,
+		record:    record,
+		fsm:       n.fsm,
+		spoolDir:  n.store.spoolDir,
+		nodeID:    cfg.ID,
+		clusterID: n.ClusterID(),
+		logger:    n.logger,
+	})
 	if err != nil {
 		return nil, err
 	}
-	n.persist.start(rec.persisted)
+	n.persist.start(n.ctx, &n.wg, rec.persisted)
 	n.recovered.Store(true)
 	n.tracker.Update(readystate.Observation{Recovered: true, Applied: n.fsm.applied.Index(), Persisted: n.persist.index()})
 	n.logger.Info("local recovery done", "snapshot_index", rec.snapshotIndex,
@@ -234,29 +259,30 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	return n, nil
 }
 
-// resolveClusterID settles the cluster identity from the store and the
-// Config, refusing a mismatch.
-func (n *Node) resolveClusterID() error {
-	stored, err := n.store.clusterID()
-	if err != nil {
-		return err
-	}
-	want := n.cfg.ClusterID
+// chooseClusterID settles the cluster identity from the one stored in Dir
+// and the one Config pins: a stored identity wins, and one that differs
+// from Config's is refused with ErrClusterMismatch; a bootstrapping node
+// without either takes a new one from generate; otherwise Config's (which
+// may be empty until a join tells it).
+func chooseClusterID(stored, configured string, bootstrap bool, generate func() (string, error)) (string, error) {
 	switch {
-	case stored != "" && want != "" && stored != want:
-		return fmt.Errorf("%w: Dir %s belongs to cluster %q, Config.ClusterID is %q", ErrClusterMismatch, n.cfg.Dir, stored, want)
+	case stored != "" && configured != "" && stored != configured:
+		return "", fmt.Errorf("%w: Dir belongs to cluster %q, Config.ClusterID is %q", ErrClusterMismatch, stored, configured)
 	case stored != "":
-		n.setClusterID(stored)
-	case n.cfg.Bootstrap && want == "":
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("raftsync: generating cluster id: %w", err)
-		}
-		n.setClusterID(hex.EncodeToString(b[:]))
-	default:
-		n.setClusterID(want) // may stay empty until a join tells us
+		return stored, nil
+	case bootstrap && configured == "":
+		return generate()
 	}
-	return nil
+	return configured, nil
+}
+
+// newClusterID returns a random cluster identity.
+func newClusterID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("raftsync: generating cluster id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 func (n *Node) bootstrap(rc *raft.Config) error {
@@ -369,7 +395,15 @@ func (n *Node) startBackground() {
 	n.followerLease = roundbatch.New(func(ctx context.Context) (uint64, error) {
 		return n.remoteReadIndex(ctx, consistency.Lease)
 	}, roundbatch.Options{})
-	n.snapshots = newSnapshotTrigger(n)
+	n.snapshots = newSnapshotTrigger(snapshotTriggerDeps{
+		threshold: n.cfg.Snapshot.Threshold,
+		take:      n.takeSnapshot,
+		list:      n.store.snapshots.List,
+		state:     n.fsm.snapshotState,
+		ctx:       n.ctx,
+		wg:        &n.wg,
+		logger:    n.logger,
+	})
 	cb := func(applied uint64) {
 		n.coalescer.Applied(applied)
 		n.persist.notifyApplied()

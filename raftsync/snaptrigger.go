@@ -1,10 +1,13 @@
 package raftsync
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -43,28 +46,93 @@ const maxTriggeredSnapshotSize = 8 << 20
 // a snapshot already in progress) before it asks again.
 const snapshotRetryAfter = time.Second
 
+// snapshotState is what the trigger observes of the FSM wrapper.
+type snapshotState struct {
+	applied     uint64 // the applied index
+	delivered   uint64 // the highest index raft has handed the wrapper
+	skipThrough uint64 // entries up to here are held but not yet re-delivered
+	lastSize    int64  // payload bytes of the latest snapshot
+	lastCost    time.Duration
+}
+
+// snapshotState reads what the snapshot trigger decides from.
+func (f *fsm) snapshotState() snapshotState {
+	return snapshotState{
+		applied:     f.applied.Index(),
+		delivered:   f.delivered.Load(),
+		skipThrough: f.skipThrough.Load(),
+		lastSize:    f.snapshotSize.Load(),
+		lastCost:    time.Duration(f.snapshotCost.Load()),
+	}
+}
+
+// snapshotDue reports whether the trigger takes a snapshot now: the tail
+// after the newest snapshot (at base) has reached threshold, the latest
+// snapshot was small enough (maxTriggeredSnapshotSize) to take the next
+// early, and the FSM can be snapshotted (it refuses while it holds locally
+// recovered entries raft has not re-delivered).
+func snapshotDue(s snapshotState, base, threshold uint64) bool {
+	return s.applied >= base+threshold &&
+		s.lastSize <= maxTriggeredSnapshotSize &&
+		s.delivered >= s.skipThrough
+}
+
+// snapshotPause is how long the trigger waits after a snapshot whose work
+// took cost before it takes the next: the duty cycle's share, and never
+// less than minTriggeredSnapshotGap.
+func snapshotPause(cost time.Duration) time.Duration {
+	return max(time.Duration(float64(cost)*(1/snapshotDutyCycle-1)), minTriggeredSnapshotGap)
+}
+
+// newestSnapshot returns the snapshot of metas with the highest index, or
+// nil. It does not rely on the order a store lists them in.
+func newestSnapshot(metas []*raft.SnapshotMeta) *raft.SnapshotMeta {
+	var newest *raft.SnapshotMeta
+	for _, m := range metas {
+		if newest == nil || m.Index > newest.Index {
+			newest = m
+		}
+	}
+	return newest
+}
+
+// snapshotTriggerDeps is everything the trigger needs, given explicitly so
+// that it holds no node.
+type snapshotTriggerDeps struct {
+	threshold uint64
+	// take asks raft for a snapshot, waits for it, and returns its index.
+	take func(ctx context.Context) (uint64, error)
+	// list lists the snapshots in the store.
+	list  func() ([]*raft.SnapshotMeta, error)
+	state func() snapshotState
+	// ctx ends the trigger (Close); wg tracks its goroutine.
+	ctx    context.Context
+	wg     *sync.WaitGroup
+	logger hclog.Logger
+}
+
 // snapshotTrigger takes a snapshot as soon as Config.Snapshot.Threshold
 // entries were applied since the newest one, rather than when raft's
 // SnapshotInterval timer next finds them (30-60 s by default). The log
 // tail after the newest snapshot is what a restart reads — raft scans it
 // for configuration entries in NewRaft and re-delivers it to the FSM — so
 // keeping it near Threshold keeps restart time flat in the log's length.
-// raft's own timer stays as a backstop.
+// raft's own timer stays as a backstop. It runs at most one snapshot at a
+// time, on a goroutine of deps.wg.
 type snapshotTrigger struct {
-	n         *Node
-	threshold uint64
+	d snapshotTriggerDeps
 
 	// base is the index of the newest snapshot known to the trigger.
 	base atomic.Uint64
 	// running is set while a triggered snapshot is in progress.
 	running atomic.Bool
 	// notBefore (unix nanoseconds) holds the next snapshot back, per
-	// snapshotDutyCycle and minTriggeredSnapshotGap, or snapshotRetryAfter.
+	// snapshotPause, or snapshotRetryAfter.
 	notBefore atomic.Int64
 }
 
-func newSnapshotTrigger(n *Node) *snapshotTrigger {
-	t := &snapshotTrigger{n: n, threshold: n.cfg.Snapshot.Threshold}
+func newSnapshotTrigger(d snapshotTriggerDeps) *snapshotTrigger {
+	t := &snapshotTrigger{d: d}
 	t.learnBase()
 	return t
 }
@@ -72,35 +140,29 @@ func newSnapshotTrigger(n *Node) *snapshotTrigger {
 // learnBase sets base to the newest snapshot in the store: one raft took
 // on its own timer, or one installed from the leader.
 func (t *snapshotTrigger) learnBase() {
-	if metas, err := t.n.store.snapshots.List(); err == nil && len(metas) > 0 {
-		t.base.Store(metas[0].Index)
+	if metas, err := t.d.list(); err == nil {
+		if m := newestSnapshot(metas); m != nil {
+			t.base.Store(m.Index)
+		}
 	}
 }
 
 // applied is called from raft's FSM goroutine after each batch. It only
-// compares atomics; snapshots run on a goroutine of the node's WaitGroup,
-// which Close waits for after raft has stopped (so after the last call of
-// applied).
-func (t *snapshotTrigger) applied(index uint64) {
-	if !t.due(index) || t.n.ctx.Err() != nil || !t.running.CompareAndSwap(false, true) {
+// compares atomics; snapshots run on a goroutine of deps.wg, which Close
+// waits for after raft has stopped (so after the last call of applied).
+func (t *snapshotTrigger) applied(uint64) {
+	if !t.due() || t.d.ctx.Err() != nil || !t.running.CompareAndSwap(false, true) {
 		return
 	}
-	t.n.wg.Add(1)
+	t.d.wg.Add(1)
 	go func() {
-		defer t.n.wg.Done()
+		defer t.d.wg.Done()
 		t.run()
 	}()
 }
 
-// due reports whether the tail after the newest snapshot has reached
-// Threshold, the latest snapshot was small enough (maxTriggeredSnapshotSize)
-// to take the next early, and the FSM can
-// be snapshotted (it refuses while it holds locally recovered entries raft
-// has not re-delivered).
-func (t *snapshotTrigger) due(applied uint64) bool {
-	return applied >= t.base.Load()+t.threshold &&
-		t.n.fsm.snapshotSize.Load() <= maxTriggeredSnapshotSize &&
-		t.n.fsm.delivered.Load() >= t.n.fsm.skipThrough.Load()
+func (t *snapshotTrigger) due() bool {
+	return snapshotDue(t.d.state(), t.base.Load(), t.d.threshold)
 }
 
 // run takes snapshots while one is due, each after the pause the previous
@@ -109,22 +171,22 @@ func (t *snapshotTrigger) due(applied uint64) bool {
 // when run gets to it, not left until the next write.
 func (t *snapshotTrigger) run() {
 	for {
-		if wait := time.Until(time.Unix(0, t.notBefore.Load())); wait > 0 && !sleepCtx(t.n.ctx, wait) {
+		if wait := time.Until(time.Unix(0, t.notBefore.Load())); wait > 0 && !sleepCtx(t.d.ctx, wait) {
 			t.running.Store(false)
 			return
 		}
-		if t.n.ctx.Err() != nil {
+		if t.d.ctx.Err() != nil {
 			t.running.Store(false)
 			return
 		}
 		t.take()
-		if t.due(t.n.fsm.applied.Index()) {
+		if t.due() {
 			continue
 		}
 		t.running.Store(false)
 		// An entry applied between the check above and the store saw
 		// running set and left the snapshot to this run: check again.
-		if !t.due(t.n.fsm.applied.Index()) || !t.running.CompareAndSwap(false, true) {
+		if !t.due() || !t.running.CompareAndSwap(false, true) {
 			return
 		}
 	}
@@ -135,27 +197,40 @@ func (t *snapshotTrigger) run() {
 // keeping TrailingLogs entries.
 func (t *snapshotTrigger) take() {
 	start := time.Now()
-	f := t.n.raft.Snapshot()
-	err := t.n.futures.wait(t.n.ctx, f)
+	index, err := t.d.take(t.d.ctx)
 	switch {
 	case err == nil:
-		meta, rc, oerr := f.Open()
-		if oerr == nil {
-			rc.Close()
-			t.base.Store(meta.Index)
+		if index != 0 {
+			t.base.Store(index)
 		}
-		cost := time.Duration(t.n.fsm.snapshotCost.Load())
-		pause := max(time.Duration(float64(cost)*(1/snapshotDutyCycle-1)), minTriggeredSnapshotGap)
+		cost := t.d.state().lastCost
+		pause := snapshotPause(cost)
 		t.notBefore.Store(time.Now().Add(pause).UnixNano())
-		t.n.logger.Debug("snapshot taken at threshold", "index", t.base.Load(), "took", time.Since(start), "work", cost, "next_after", pause)
+		t.d.logger.Debug("snapshot taken at threshold", "index", t.base.Load(), "took", time.Since(start), "work", cost, "next_after", pause)
 	case errors.Is(err, raft.ErrNothingNewToSnapshot):
 		// raft's own timer, or a snapshot installed from the leader, got
 		// there first: learn its index, and do not ask again at once.
 		t.learnBase()
 		t.notBefore.Store(time.Now().Add(snapshotRetryAfter).UnixNano())
-	case t.n.ctx.Err() != nil:
+	case t.d.ctx.Err() != nil:
 	default:
-		t.n.logger.Debug("threshold snapshot deferred", "error", err)
+		t.d.logger.Debug("threshold snapshot deferred", "error", err)
 		t.notBefore.Store(time.Now().Add(snapshotRetryAfter).UnixNano())
 	}
+}
+
+// takeSnapshot asks raft for a snapshot, waits for it (until ctx ends or
+// raft shuts down) and returns its index, 0 when the snapshot was taken
+// but cannot be opened.
+func (n *Node) takeSnapshot(ctx context.Context) (uint64, error) {
+	f := n.raft.Snapshot()
+	if err := n.futures.wait(ctx, f); err != nil {
+		return 0, err
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		return 0, nil
+	}
+	rc.Close()
+	return meta.Index, nil
 }
