@@ -80,10 +80,11 @@ func (n *Node) snapshotForBackup(ctx context.Context) (*raft.SnapshotMeta, io.Re
 			return f.Open()
 		case errors.Is(err, raft.ErrNothingNewToSnapshot):
 			metas, lerr := n.store.snapshots.List()
-			if lerr != nil || len(metas) == 0 {
+			newest := newestSnapshot(metas)
+			if lerr != nil || newest == nil {
 				return nil, nil, fmt.Errorf("no snapshot to back up: %w", err)
 			}
-			return n.store.snapshots.Open(metas[0].ID)
+			return n.store.snapshots.Open(newest.ID)
 		case ctx.Err() != nil:
 			return nil, nil, err
 		}

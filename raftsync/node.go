@@ -372,8 +372,11 @@ func (n *Node) startNetwork() error {
 }
 
 // voteRefusal builds what the vote fence answers with: raft's RPC header
-// for this node and its current term, read from the stable store (raft's
-// own key) so that it needs nothing from the running raft.
+// for this node and raft's current term. Before raft runs (the fence is
+// built first) the term is 0: a refusal carrying a term below the
+// candidate's is still a refusal, since raft's candidate steps down only
+// for a higher term (raft.go, the vote tally in runCandidate). So nothing
+// is read from raft's private stable-store keys.
 func (n *Node) voteRefusal(rc *raft.Config) func() (raft.RPCHeader, uint64) {
 	header := raft.RPCHeader{
 		ProtocolVersion: rc.ProtocolVersion,
@@ -381,8 +384,10 @@ func (n *Node) voteRefusal(rc *raft.Config) func() (raft.RPCHeader, uint64) {
 		Addr:            n.trans.EncodePeer(rc.LocalID, raft.ServerAddress(n.advertise)),
 	}
 	return func() (raft.RPCHeader, uint64) {
-		term, _ := n.store.stable.GetUint64([]byte("CurrentTerm"))
-		return header, term
+		if !n.started.Load() { // publishes n.raft
+			return header, 0
+		}
+		return header, n.raft.CurrentTerm()
 	}
 }
 
