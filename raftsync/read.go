@@ -532,7 +532,7 @@ func (n *Node) collectAcks(ctx context.Context, sc *roundScratch, term uint64, n
 			calls.SendRest() // a refusal: ask the others now
 			continue
 		}
-		sc.acks = append(sc.acks, quorum.Ack{ID: string(sc.peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree})
+		sc.acks = append(sc.acks, quorum.Ack{ID: string(sc.peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, RefusesCandidatesFor: resp.RefusesCandidatesFor})
 		if len(sc.acks) >= need {
 			return sc.acks
 		}

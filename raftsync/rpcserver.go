@@ -133,7 +133,7 @@ func (n *Node) handleConfirm(req *wire.ConfirmRequest) *wire.ConfirmResponse {
 	resp := &wire.ConfirmResponse{Term: term, LeaderID: string(leaderID)}
 	if promising && string(leaderID) == req.LeaderID && term == req.Term && !lastContact.IsZero() {
 		if free := n.heartbeatTimeout - time.Since(lastContact); free > 0 {
-			resp.VoteFree = free
+			resp.RefusesCandidatesFor = free
 		}
 	}
 	return resp
