@@ -91,12 +91,13 @@ type fsm struct {
 	spoolDir  string
 	logger    hclog.Logger
 
-	// applied is A: the highest index whose effects the application holds.
+	// applied is the applied index: the highest index whose effects the
+	// application holds.
 	applied indexwait.Waiter
-	// pos is A with the term of its entry, as one value, so that a reader
-	// never pairs one entry's index with another's term. It is stored
-	// before applied moves, so pos.index ≥ the applied index a reader saw
-	// earlier, except across a snapshot restore.
+	// pos is the applied index with the term of its entry, as one value,
+	// so that a reader never pairs one entry's index with another's term.
+	// It is stored before applied moves, so pos.index ≥ the applied index
+	// a reader saw earlier, except across a snapshot restore.
 	pos atomic.Pointer[appliedPosition]
 	// delivered is the highest index raft has handed to the wrapper,
 	// skipped entries included.

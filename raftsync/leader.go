@@ -40,7 +40,7 @@ func newEpoch(leaderID, leaderAddr string, term uint64, isLeader bool) *epoch {
 	}
 }
 
-// setSync records S for this epoch, once.
+// setSync records the sync point for this epoch, once.
 func (e *epoch) setSync(idx uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -52,7 +52,7 @@ func (e *epoch) setSync(idx uint64) {
 	}
 }
 
-// sync returns S and whether it is known.
+// sync returns the sync point and whether it is known.
 func (e *epoch) sync() (uint64, bool) {
 	select {
 	case <-e.synced:
@@ -123,7 +123,7 @@ func (n *Node) runMonitor() {
 	}
 }
 
-// changeEpoch installs next and starts establishing S for it: on the
+// changeEpoch installs next and starts establishing the sync point for it: on the
 // leader by committing a marker of its own term, on a follower by asking
 // the leader for a read index.
 func (n *Node) changeEpoch(ctx context.Context, prev, next *epoch) {
@@ -170,7 +170,7 @@ func (n *Node) establishLeadership(ctx context.Context, ep *epoch) {
 	}
 }
 
-// establishFollowerSync obtains S from the leader as a read index.
+// establishFollowerSync obtains the sync point from the leader as a read index.
 func (n *Node) establishFollowerSync(ctx context.Context, ep *epoch) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		callCtx, cancel := context.WithTimeout(ctx, 2*n.heartbeatTimeout)

@@ -104,7 +104,7 @@ func (n *Node) Fence(ctx context.Context, index uint64) error {
 	return n.waitFence(ctx, index)
 }
 
-// fenceApplied, with Config.ReadFence, waits until P covers the applied
+// fenceApplied, with Config.ReadFence, waits until the persisted index covers the applied
 // index as it is now.
 func (n *Node) fenceApplied(ctx context.Context) error {
 	if !n.cfg.ReadFence {

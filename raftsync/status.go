@@ -53,8 +53,8 @@ type Status struct {
 	LeaderAddr     string `json:"leader_addr"`
 	Term           uint64 `json:"term"`
 	CommitIndex    uint64 `json:"commit_index"`    // highest index this node knows committed
-	AppliedIndex   uint64 `json:"applied_index"`   // A: applied by the application FSM
-	PersistedIndex uint64 `json:"persisted_index"` // P: durably recorded applied index
+	AppliedIndex   uint64 `json:"applied_index"`   // applied by the application FSM
+	PersistedIndex uint64 `json:"persisted_index"` // durably recorded applied index
 	LastIndex      uint64 `json:"last_index"`      // last index in this node's log
 	// LastContact is when a follower last heard from the leader; zero (and
 	// left out of JSON) on the leader and before any contact.
@@ -177,7 +177,7 @@ func (n *Node) State() raft.RaftState {
 	return n.raft.State()
 }
 
-// AppliedIndex returns A, the highest log index the application's FSM has
+// AppliedIndex returns the highest log index the application's FSM has
 // finished applying. Unlike raft's AppliedIndex, which counts entries handed
 // to the FSM, it moves only after the FSM's Apply or ApplyBatch returned.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.applied.Index() }
