@@ -32,9 +32,9 @@ type Metrics struct {
 	// IsLeader: raft's role is Leader. Term is raft's current term.
 	IsLeader bool
 	Term     uint64
-	// AppliedIndex (A), PersistedIndex (P), CommitIndex and LastIndex as
-	// in Status. ApplyLag is CommitIndex − A and PersistLag is A − P,
-	// zero when negative.
+	// AppliedIndex, PersistedIndex, CommitIndex and LastIndex as in
+	// Status. ApplyLag is CommitIndex − AppliedIndex and PersistLag is
+	// AppliedIndex − PersistedIndex, zero when negative.
 	AppliedIndex, PersistedIndex, CommitIndex, LastIndex uint64
 	ApplyLag, PersistLag                                 uint64
 	// LastContact is how long ago a follower last heard from the leader;
