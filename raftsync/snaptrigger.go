@@ -14,31 +14,19 @@ import (
 // snapshotDutyCycle bounds the share of time the node spends taking
 // snapshots it triggers itself: after a snapshot whose work (the FSM's
 // Snapshot and Persist, not the wait behind applies) took d, the next one
-// starts no sooner than d×(1/snapshotDutyCycle − 1) later. A durable
-// FSM's snapshots are cheap and may follow each other closely; a large
-// in-memory state, or a follower catching up a long log, is not
-// snapshotted every Threshold entries.
+// starts no sooner than d×(1/snapshotDutyCycle − 1) later.
 const snapshotDutyCycle = 0.1
 
 // minTriggeredSnapshotGap is the least time between two snapshots the
-// trigger takes. However cheap the snapshot, each one is followed by
-// raft's log compaction, a write transaction on the log store that
-// competes with appends: at 256 concurrent writers (about 20k writes/s)
-// snapshotting every Threshold entries cost a quarter of the write
-// throughput. One per second still leaves a tail of at most a second of
-// writes beyond Threshold, where raft's own timer leaves 30 to 60.
+// trigger takes: each is followed by raft's log compaction, a write on the
+// log store that competes with appends (docs/snapshots.md has the
+// measurement behind it).
 const minTriggeredSnapshotGap = time.Second
 
 // maxTriggeredSnapshotSize is the largest snapshot (payload bytes) after
-// which the trigger still takes the next one early. A larger state is left
-// to raft's Interval timer: writing tens of megabytes every Threshold
-// entries competes with the log's own fsyncs (in the bench's 100 MB join
-// fill, three members snapshotting 50-80 MB at once stalled replication
-// long enough for the leader to step down; with a 16 MiB cap the second
-// early snapshot, taken after a 14 MB one, still did). Configuration state is a few megabytes and
-// snapshots in milliseconds. Size, not time, decides: a snapshot's time
-// swings with the machine's load, and one slow snapshot must not switch
-// the trigger off for a small state.
+// which the trigger still takes the next one early; a larger state is left
+// to raft's Interval timer. Size, not time, decides, because a snapshot's
+// time varies with the machine's load (docs/snapshots.md says why 8 MiB).
 const maxTriggeredSnapshotSize = 8 << 20
 
 // snapshotRetryAfter is how long the trigger waits after a snapshot raft
