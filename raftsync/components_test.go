@@ -14,6 +14,7 @@ import (
 
 	"github.com/raftkit/raftkit/internal/appliedrecord"
 	"github.com/raftkit/raftkit/internal/clock"
+	"github.com/raftkit/raftkit/internal/roundbatch"
 	"github.com/raftkit/raftkit/readiness"
 )
 
@@ -318,5 +319,114 @@ func TestSnapshotTriggerTakesAtThreshold(t *testing.T) {
 	case i := <-takes:
 		t.Fatalf("unexpected snapshot at %d", i)
 	default:
+	}
+}
+
+// TestTransferGate: the leader confirms a transfer only in the term it
+// began it and until it ends, voids the lease with every yes, and runs one
+// transfer at a time.
+func TestTransferGate(t *testing.T) {
+	var g transferGate
+	voids := 0
+	void := func() { voids++ }
+	if g.confirm(3, void) {
+		t.Fatal("confirmed with no transfer begun")
+	}
+	if !g.begin(3) {
+		t.Fatal("begin refused with no transfer running")
+	}
+	if g.begin(3) {
+		t.Fatal("a second transfer began while one runs")
+	}
+	if g.confirm(4, void) || voids != 0 {
+		t.Fatal("confirmed a transfer of another term")
+	}
+	if !g.confirm(3, void) || voids != 1 {
+		t.Fatalf("confirm in the transfer's term: voids = %d, want 1", voids)
+	}
+	g.end()
+	if g.confirm(3, void) || voids != 1 {
+		t.Fatal("confirmed after the transfer ended")
+	}
+	if !g.begin(5) {
+		t.Fatal("begin refused after the last transfer ended")
+	}
+}
+
+// TestMembershipNoticeHolds: a leader's removal notice holds the node
+// removed only while its own log is short of the removing entry.
+func TestMembershipNoticeHolds(t *testing.T) {
+	tests := []struct {
+		name        string
+		index, last uint64
+		holds       bool
+	}{
+		{"log short of the entry", 10, 9, true},
+		{"log at the entry: own configuration decides", 10, 10, false},
+		{"log past the entry", 10, 12, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m membership
+			if got := m.noticeHolds(tt.index, tt.last); got != tt.holds {
+				t.Fatalf("noticeHolds(%d, %d) = %v, want %v", tt.index, tt.last, got, tt.holds)
+			}
+			if m.removed.Load() != tt.holds || m.wasMember.Load() != tt.holds {
+				t.Fatalf("removed = %v, wasMember = %v; want both %v", m.removed.Load(), m.wasMember.Load(), tt.holds)
+			}
+		})
+	}
+}
+
+// TestLeadershipCloseRoundsToleratesAPartialOpen: shutdown after a failed
+// Open closes whichever batchers exist.
+func TestLeadershipCloseRoundsToleratesAPartialOpen(t *testing.T) {
+	var l leadership
+	l.closeRounds() // none made
+	l.leaderRounds = roundbatch.New(func(context.Context) (uint64, error) { return 1, nil }, roundbatch.Options{})
+	l.closeRounds()
+	if _, err := l.leaderRounds.Do(context.Background()); !errors.Is(err, roundbatch.ErrClosed) {
+		t.Fatal("a closed batcher still ran a round")
+	}
+}
+
+// TestPersisterWritesOnTheInterval: with fewer than EveryEntries applied,
+// the persister writes once Interval has passed on its clock, and not
+// before.
+func TestPersisterWritesOnTheInterval(t *testing.T) {
+	logs := raft.NewInmemStore()
+	if err := logs.StoreLog(&raft.Log{Index: 4, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Unix(0, 0))
+	file := &recordStore{s: recordFile{f: appliedrecord.OpenFile(filepath.Join(t.TempDir(), recordFileName))}}
+	p := newPersister(persisterDeps{
+		file:      file,
+		policy:    readiness.PersistPolicy{EveryEntries: 1000, Interval: time.Second},
+		clock:     clk,
+		position:  func() (uint64, uint64) { return 4, 1 },
+		logs:      logs,
+		nodeID:    "n1",
+		clusterID: func() string { return "c1" },
+		logger:    hclog.NewNullLogger(),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	p.start(ctx, &wg, 0)
+
+	p.notifyApplied()
+	clk.Advance(999 * time.Millisecond)
+	if p.store(false) || p.index() != 0 {
+		t.Fatal("persisted before Interval passed")
+	}
+	clk.Advance(time.Millisecond) // the persister's own timer fires
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := p.persisted.Wait(wctx, 4); err != nil {
+		t.Fatalf("no write once Interval passed: %v", err)
+	}
+	if got, err := file.Load(); err != nil || got.Index != 4 {
+		t.Fatalf("record = %+v, %v; want index 4", got, err)
 	}
 }

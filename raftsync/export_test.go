@@ -5,12 +5,12 @@ package raftsync
 func AppEntries(n *Node) uint64 { return n.fsm.appEntries.Load() }
 
 // LeaderRounds returns how many quorum rounds the node ran as leader.
-func LeaderRounds(n *Node) uint64 { return n.leaderRounds.Rounds() }
+func LeaderRounds(n *Node) uint64 { return n.lead.leaderRounds.Rounds() }
 
 // DropObservations makes n's monitor lose every raft observation from now
 // on, as raft's non-blocking observer loses them under load.
-func DropObservations(n *Node) { n.dropObservations.Store(true) }
+func DropObservations(n *Node) { n.monitor.dropObservations.Store(true) }
 
 // MembershipChecks returns how many times n's monitor has decided its
 // membership from a configuration it read.
-func MembershipChecks(n *Node) uint64 { return n.membership.checks.Load() }
+func MembershipChecks(n *Node) uint64 { return n.peers.membership.checks.Load() }

@@ -212,7 +212,7 @@ func (t *snapshotTrigger) take() {
 // but cannot be opened.
 func (n *Node) takeSnapshot(ctx context.Context) (uint64, error) {
 	f := n.raft.Snapshot()
-	if err := n.futures.wait(ctx, f); err != nil {
+	if err := n.life.futures.wait(ctx, f); err != nil {
 		return 0, err
 	}
 	meta, rc, err := f.Open()

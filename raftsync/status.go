@@ -93,16 +93,16 @@ type LeaseStatus struct {
 // network; it reads raft's configuration, which takes a trip through raft's
 // main loop.
 func (n *Node) Status() Status {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	st := Status{
 		ID:             n.cfg.ID,
 		ClusterID:      n.ClusterID(),
-		Addr:           n.advertise,
+		Addr:           n.net.advertise,
 		LeaderID:       ep.leaderID,
 		LeaderAddr:     ep.leaderAddr,
 		AppliedIndex:   n.fsm.applied.Index(),
 		PersistedIndex: n.persist.index(),
-		Readiness:      n.tracker.Status(),
+		Readiness:      n.monitor.tracker.Status(),
 	}
 	if n.raft == nil {
 		return st
@@ -122,7 +122,7 @@ func (n *Node) Status() Status {
 		st.Cluster = n.pilot.clusterHealth()
 		st.Lease = n.leaseStatus(st.Term, st.CommitIndex)
 	} else {
-		st.Cluster = n.role.leaderHealth(st.LeaderID, time.Now(), n.reportedHealthAge())
+		st.Cluster = n.peers.role.leaderHealth(st.LeaderID, time.Now(), n.reportedHealthAge())
 	}
 	return st
 }
@@ -130,10 +130,10 @@ func (n *Node) Status() Status {
 // leaseStatus reports the leader's lease for term.
 func (n *Node) leaseStatus(term, commit uint64) LeaseStatus {
 	var ls LeaseStatus
-	if c := n.quorumContact.Load(); c != nil {
+	if c := n.lead.quorumContact.Load(); c != nil {
 		ls.LastConfirmed, ls.LastConfirmedTerm = c.sentAt, c.term
 	}
-	if rem := n.lease.Remaining(term); rem > 0 && n.leaseConfigCurrent(commit) {
+	if rem := n.lead.lease.Remaining(term); rem > 0 && n.leaseConfigCurrent(commit) {
 		ls.Held, ls.Remaining = true, rem
 	}
 	return ls
@@ -165,7 +165,7 @@ func (n *Node) StatusHandler() http.Handler {
 // Leader returns the ID and address of the leader this node knows, or
 // empty strings when it knows none.
 func (n *Node) Leader() (id, addr string) {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	return ep.leaderID, ep.leaderAddr
 }
 

@@ -29,9 +29,9 @@ type (
 		LeaderID string
 	}
 	mpConfirmResponse struct {
-		Status   mpStatus
-		Term     uint64
-		LeaderID string
+		Status               mpStatus
+		Term                 uint64
+		LeaderID             string
 		RefusesCandidatesFor time.Duration
 	}
 )
