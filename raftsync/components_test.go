@@ -46,22 +46,42 @@ func TestPersistDue(t *testing.T) {
 
 func TestSnapshotDue(t *testing.T) {
 	const threshold = 100
-	ok := snapshotState{applied: 1100, delivered: 1100, skipThrough: 900, lastSize: 1 << 20}
+	// Ready, 100 entries past the snapshot at 1000, 1 MiB applied since.
+	ok := snapshotState{applied: 1100, delivered: 1100, skipThrough: 900, lastSize: 1 << 20, appliedBytes: 2 << 20, ready: true}
+	const bytesAtBase = 1 << 20
+	same := func(s snapshotState) snapshotState { return s }
 	tests := []struct {
 		name string
 		s    func(snapshotState) snapshotState
 		base uint64
 		want bool
 	}{
-		{"tail reached threshold", func(s snapshotState) snapshotState { return s }, 1000, true},
-		{"tail short of threshold", func(s snapshotState) snapshotState { return s }, 1001, false},
+		{"tail reached threshold", same, 1000, true},
+		{"tail short of threshold", same, 1001, false},
 		{"latest snapshot too large", func(s snapshotState) snapshotState { s.lastSize = maxTriggeredSnapshotSize + 1; return s }, 1000, false},
-		{"latest snapshot at the size bound", func(s snapshotState) snapshotState { s.lastSize = maxTriggeredSnapshotSize; return s }, 1000, true},
+		{"estimate at the size bound", func(s snapshotState) snapshotState { s.lastSize = maxTriggeredSnapshotSize - 1<<20; return s }, 1000, true},
+		{"estimate over the bound by bytes applied since", func(s snapshotState) snapshotState {
+			s.lastSize = maxTriggeredSnapshotSize - 1<<20
+			s.appliedBytes++
+			return s
+		}, 1000, false},
+		{"first snapshot of a large state", func(s snapshotState) snapshotState {
+			s.lastSize = 0
+			s.appliedBytes = bytesAtBase + maxTriggeredSnapshotSize + 1
+			return s
+		}, 1000, false},
 		{"recovered entries not yet re-delivered", func(s snapshotState) snapshotState { s.skipThrough = 1101; return s }, 1000, false},
+		{"catching up: tail of one threshold waits", func(s snapshotState) snapshotState { s.ready = false; return s }, 1000, false},
+		{"catching up: a long tail does not wait", func(s snapshotState) snapshotState {
+			s.ready = false
+			s.applied = 1000 + catchUpSnapshotDefer*threshold
+			s.delivered = s.applied
+			return s
+		}, 1000, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := snapshotDue(tt.s(ok), tt.base, threshold); got != tt.want {
+			if got := snapshotDue(tt.s(ok), tt.base, bytesAtBase, threshold); got != tt.want {
 				t.Fatalf("snapshotDue = %v, want %v", got, tt.want)
 			}
 		})
@@ -245,7 +265,7 @@ func TestPersisterWritesOnDemandAndAtFinal(t *testing.T) {
 	var wg sync.WaitGroup
 	p.start(ctx, &wg, 0)
 
-	p.notifyApplied() // not due: one entry of 1000, no time elapsed
+	p.notifyApplied(2) // not due: two entries of 1000, no time elapsed
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := p.waitCovers(wctx, 2); err != nil {
@@ -283,7 +303,7 @@ func TestSnapshotTriggerTakesAtThreshold(t *testing.T) {
 			return i, nil
 		},
 		list:   func() ([]*raft.SnapshotMeta, error) { return []*raft.SnapshotMeta{{Index: 5}}, nil },
-		state:  func() snapshotState { return snapshotState{applied: applied.Load()} },
+		state:  func() snapshotState { return snapshotState{applied: applied.Load(), ready: true} },
 		ctx:    ctx,
 		wg:     &wg,
 		logger: hclog.NewNullLogger(),
@@ -415,7 +435,13 @@ func TestPersisterWritesOnTheInterval(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	p.start(ctx, &wg, 0)
 
-	p.notifyApplied()
+	p.notifyApplied(4) // below EveryEntries: no nudge
+	// The Interval timer is set by the persister's goroutine: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); clk.Pending() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the persister set no Interval timer")
+		}
+	}
 	clk.Advance(999 * time.Millisecond)
 	if p.store(false) || p.index() != 0 {
 		t.Fatal("persisted before Interval passed")

@@ -14,3 +14,18 @@ func DropObservations(n *Node) { n.monitor.dropObservations.Store(true) }
 // MembershipChecks returns how many times n's monitor has decided its
 // membership from a configuration it read.
 func MembershipChecks(n *Node) uint64 { return n.peers.membership.checks.Load() }
+
+// SnapshotTail returns how many applied entries follow n's newest
+// snapshot: what its next Open would replay.
+func SnapshotTail(n *Node) uint64 {
+	var newest uint64
+	if metas, err := n.store.snapshots.List(); err == nil {
+		if m := newestSnapshot(metas); m != nil {
+			newest = m.Index
+		}
+	}
+	if applied := n.fsm.applied.Index(); applied > newest {
+		return applied - newest
+	}
+	return 0
+}

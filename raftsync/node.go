@@ -176,19 +176,21 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	var restartFence time.Duration
-	if hasState && !cfg.NonVoter {
-		// A restarted voter may have promised a leader, before it went
-		// down, not to vote for anyone else for a while: keep the promise.
-		restartFence = n.lead.heartbeatTimeout
+	// A restarted voter may have promised a leader, before it went down,
+	// not to vote for anyone else for a while: keep the promise.
+	restart, err := n.loadRestart(hasState)
+	if err != nil {
+		return nil, err
 	}
-	n.net.fence = newVoteFence(n.net.trans, restartFence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.net.fence = newVoteFence(n.net.trans, restart.fence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.net.fence.promises = restart.promises
 	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.net.fence)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
 	}
 	n.life.started.Store(true) // publishes n.raft to the RPC handlers
 	n.startBackground()
+	n.startEarlyElection(restart)
 
 	if !hasState && !cfg.Bootstrap && len(cfg.Join) > 0 {
 		jctx, cancel := n.joinContext(ctx)
@@ -351,16 +353,25 @@ func (n *Node) startBackground() {
 		threshold: n.cfg.Snapshot.Threshold,
 		take:      n.takeSnapshot,
 		list:      n.store.snapshots.List,
-		state:     n.fsm.snapshotState,
-		ctx:       n.life.ctx,
-		wg:        &n.life.wg,
-		logger:    n.logger,
+		state: func() snapshotState {
+			s := n.fsm.snapshotState()
+			s.ready = n.monitor.tracker.Status().State == readiness.Ready
+			return s
+		},
+		ctx:    n.life.ctx,
+		wg:     &n.life.wg,
+		logger: n.logger,
 	})
 	cb := func(applied uint64) {
 		n.monitor.coalescer.Applied(applied)
-		n.persist.notifyApplied()
+		n.persist.notifyApplied(applied)
 		n.snapshots.applied(applied)
-		n.kickMonitor()
+		// A Ready node's state does not wait on the applied index (the
+		// lag bound is checked on the monitor's tick): wake the monitor
+		// per batch only while the index can make the node Ready.
+		if n.monitor.tracker.Status().State != readiness.Ready {
+			n.kickMonitor()
+		}
 	}
 	n.fsm.onApplied.Store(&cb)
 	n.monitor.tracker.OnChange(func(old, now readiness.Status) {
@@ -376,15 +387,19 @@ func (n *Node) startBackground() {
 	n.startAutopilot()
 }
 
-// Close shuts the node down: it stops serving calls (they return
+// Close shuts the node down: it snapshots first when at least
+// Snapshot.Threshold applied entries follow the newest snapshot (waiting
+// at most 5 s; see snapshotBeforeClose), stops serving calls (they return
 // ErrClosed; other nodes asking this one, if it leads, wait for the next
 // leader), lets the writes and membership changes it already handed to
-// raft finish for up to ElectionTimeout, ends the lease, shuts raft down, records the final applied
-// index durably and releases every file, port and goroutine. The node stays
-// a member of the cluster; use Leave to leave it. Close is idempotent and
-// returns the first error of the first call.
+// raft finish for up to ElectionTimeout, ends the lease, shuts raft down,
+// records the final applied index durably and releases every file, port
+// and goroutine. The node stays a member of the cluster; use Leave to
+// leave it. Close is idempotent and returns the first error of the first
+// call.
 func (n *Node) Close() error {
 	n.life.closeOnce.Do(func() {
+		n.snapshotBeforeClose()
 		n.life.closed.Store(true)
 		n.life.closeErr = n.shutdown()
 	})

@@ -47,7 +47,8 @@ type persister struct {
 	d persisterDeps
 
 	persisted indexwait.Waiter // the persisted index
-	nudge     chan struct{}    // applied index moved
+	nudge     chan struct{}    // applied index moved EveryEntries past the persisted index
+	tick      chan struct{}    // the Interval timer fired
 	urgent    chan struct{}    // a read-fence waiter needs a write now
 
 	mu       sync.Mutex // serializes Store calls (the file has one writer)
@@ -59,6 +60,7 @@ func newPersister(d persisterDeps) *persister {
 	return &persister{
 		d:      d,
 		nudge:  make(chan struct{}, 1),
+		tick:   make(chan struct{}, 1),
 		urgent: make(chan struct{}, 1),
 	}
 }
@@ -78,8 +80,15 @@ func (p *persister) start(ctx context.Context, wg *sync.WaitGroup, recovered uin
 
 func (p *persister) index() uint64 { return p.persisted.Index() }
 
-// notifyApplied is called from the FSM goroutine; it never blocks.
-func (p *persister) notifyApplied() {
+// notifyApplied is called from the FSM goroutine after each batch; it
+// never blocks. It wakes the writer only once the batch took the applied
+// index EveryEntries past the persisted one: the Interval timer covers
+// smaller moves, so that a busy node does not wake the writer for every
+// batch.
+func (p *persister) notifyApplied(applied uint64) {
+	if p.throttle != nil && !p.throttle.DueByEntries(applied) {
+		return
+	}
 	select {
 	case p.nudge <- struct{}{}:
 	default:
@@ -91,7 +100,13 @@ func (p *persister) run(ctx context.Context) {
 	if interval == 0 {
 		interval = readiness.DefaultPersistInterval
 	}
-	ticker := p.d.clock.AfterFunc(interval, func() { p.notifyApplied() })
+	fire := func() {
+		select {
+		case p.tick <- struct{}{}:
+		default:
+		}
+	}
+	ticker := p.d.clock.AfterFunc(interval, fire)
 	defer func() { ticker.Stop() }()
 	for {
 		select {
@@ -102,8 +117,14 @@ func (p *persister) run(ctx context.Context) {
 		case <-p.nudge:
 			if p.store(false) {
 				ticker.Stop()
-				ticker = p.d.clock.AfterFunc(interval, func() { p.notifyApplied() })
+				ticker = p.d.clock.AfterFunc(interval, fire)
 			}
+		case <-p.tick:
+			// Batches below EveryEntries do not nudge: the timer is what
+			// persists them, so it runs again whether or not it wrote.
+			p.store(false)
+			ticker.Stop()
+			ticker = p.d.clock.AfterFunc(interval, fire)
 		}
 	}
 }

@@ -292,7 +292,9 @@ func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (ui
 	case <-ctx.Done():
 		return 0, 0, fmt.Errorf("%w: waiting for this term's first entry to apply: %w", ErrNoLeader, ctx.Err())
 	}
-	if level == consistency.Lease && n.lead.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term {
+	// raft's state is checked too: a member that saw this node as anything
+	// but leader may vote again at once after a restart (electfast.go).
+	if level == consistency.Lease && n.lead.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term && n.raft.State() == raft.Leader {
 		if commit := n.raft.CommitIndex(); n.leaseConfigCurrent(commit) {
 			n.stats.lease(level, true)
 			return commit, ep.term, nil

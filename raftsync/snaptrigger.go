@@ -34,6 +34,14 @@ const maxTriggeredSnapshotSize = 8 << 20
 // a snapshot already in progress) before it asks again.
 const snapshotRetryAfter = time.Second
 
+// catchUpSnapshotDefer: while the node is not Ready (a joiner or a
+// restarted member catching up), the trigger waits until the tail is this
+// many Thresholds long, or the node Ready. A snapshot in the middle of a
+// catch-up competes with the apply it waits for, and the tail it would
+// save is replayed only by a restart, which Close's own snapshot covers
+// (closesnap.go; docs/snapshots.md has the measurement).
+const catchUpSnapshotDefer = 8
+
 // snapshotState is what the trigger observes of the FSM wrapper.
 type snapshotState struct {
 	applied     uint64 // the applied index
@@ -41,6 +49,10 @@ type snapshotState struct {
 	skipThrough uint64 // entries up to here are held but not yet re-delivered
 	lastSize    int64  // payload bytes of the latest snapshot
 	lastCost    time.Duration
+	// appliedBytes counts the command bytes applied (fsm.appliedBytes).
+	appliedBytes uint64
+	// ready: the node is Ready (not catching up).
+	ready bool
 }
 
 // snapshotState reads what the snapshot trigger decides from.
@@ -51,18 +63,37 @@ func (f *fsm) snapshotState() snapshotState {
 		skipThrough: f.skipThrough.Load(),
 		lastSize:    f.snapshotSize.Load(),
 		lastCost:    time.Duration(f.snapshotCost.Load()),
+
+		appliedBytes: f.appliedBytes.Load(),
 	}
 }
 
 // snapshotDue reports whether the trigger takes a snapshot now: the tail
-// after the newest snapshot (at base) has reached threshold, the latest
-// snapshot was small enough (maxTriggeredSnapshotSize) to take the next
-// early, and the FSM can be snapshotted (it refuses while it holds locally
-// recovered entries raft has not re-delivered).
-func snapshotDue(s snapshotState, base, threshold uint64) bool {
-	return s.applied >= base+threshold &&
-		s.lastSize <= maxTriggeredSnapshotSize &&
+// after the newest snapshot (at base) has reached threshold, or
+// catchUpSnapshotDefer thresholds while the node is not Ready; the next
+// snapshot is estimated small enough (snapshotEstimate, against
+// maxTriggeredSnapshotSize) to take early; and the FSM can be snapshotted
+// (it refuses while it holds locally recovered entries raft has not
+// re-delivered). bytesAtBase is s.appliedBytes when base was taken.
+func snapshotDue(s snapshotState, base, bytesAtBase, threshold uint64) bool {
+	if s.applied < base+threshold {
+		return false
+	}
+	if s.applied < base+catchUpSnapshotDefer*threshold && !s.ready {
+		return false // catching up: snapshot once Ready, or once the tail is long
+	}
+	return snapshotEstimate(s, bytesAtBase) <= maxTriggeredSnapshotSize &&
 		s.delivered >= s.skipThrough
+}
+
+// snapshotEstimate bounds the size the next snapshot would have: the
+// latest snapshot's payload plus every command byte applied since
+// (deletes and overwrites make it an overestimate). Without it the first
+// snapshot of a large state, whose size is not known yet, would be taken
+// early.
+func snapshotEstimate(s snapshotState, bytesAtBase uint64) int64 {
+	since := s.appliedBytes - bytesAtBase
+	return s.lastSize + int64(min(since, 1<<62))
 }
 
 // snapshotPause is how long the trigger waits after a snapshot whose work
@@ -112,6 +143,8 @@ type snapshotTrigger struct {
 
 	// base is the index of the newest snapshot known to the trigger.
 	base atomic.Uint64
+	// bytesAtBase is snapshotState.appliedBytes when base was taken.
+	bytesAtBase atomic.Uint64
 	// running is set while a triggered snapshot is in progress.
 	running atomic.Bool
 	// notBefore (unix nanoseconds) holds the next snapshot back, per
@@ -131,6 +164,7 @@ func (t *snapshotTrigger) learnBase() {
 	if metas, err := t.d.list(); err == nil {
 		if m := newestSnapshot(metas); m != nil {
 			t.base.Store(m.Index)
+			t.bytesAtBase.Store(t.d.state().appliedBytes)
 		}
 	}
 }
@@ -150,7 +184,7 @@ func (t *snapshotTrigger) applied(uint64) {
 }
 
 func (t *snapshotTrigger) due() bool {
-	return snapshotDue(t.d.state(), t.base.Load(), t.d.threshold)
+	return snapshotDue(t.d.state(), t.base.Load(), t.bytesAtBase.Load(), t.d.threshold)
 }
 
 // run takes snapshots while one is due, each after the pause the previous
@@ -185,11 +219,13 @@ func (t *snapshotTrigger) run() {
 // keeping TrailingLogs entries.
 func (t *snapshotTrigger) take() {
 	start := time.Now()
+	bytes := t.d.state().appliedBytes
 	index, err := t.d.take(t.d.ctx)
 	switch {
 	case err == nil:
 		if index != 0 {
 			t.base.Store(index)
+			t.bytesAtBase.Store(bytes)
 		}
 		cost := t.d.state().lastCost
 		pause := snapshotPause(cost)
@@ -221,4 +257,9 @@ func (n *Node) takeSnapshot(ctx context.Context) (uint64, error) {
 	}
 	rc.Close()
 	return meta.Index, nil
+}
+
+// stateEstimate is snapshotEstimate for the trigger's newest snapshot.
+func (t *snapshotTrigger) stateEstimate() int64 {
+	return snapshotEstimate(t.d.state(), t.bytesAtBase.Load())
 }
