@@ -22,8 +22,8 @@
 //   - raftkit_time_to_ready_seconds (gauge): Seconds from Open to the node's first Ready; 0 until then.
 //   - raftkit_is_leader (gauge): 1 while raft's role on this node is Leader.
 //   - raftkit_term (gauge): Raft's current term on this node.
-//   - raftkit_applied_index (gauge): A: the highest log index the application's FSM has finished applying.
-//   - raftkit_persisted_index (gauge): P: the durably recorded applied index the node recovers to after a restart.
+//   - raftkit_applied_index (gauge): The highest log index the application's FSM has finished applying.
+//   - raftkit_persisted_index (gauge): The durably recorded applied index the node recovers to after a restart.
 //   - raftkit_commit_index (gauge): The highest log index this node knows committed.
 //   - raftkit_last_index (gauge): The last index in this node's log.
 //   - raftkit_apply_lag_entries (gauge): Commit index minus applied index: entries committed but not yet applied here.

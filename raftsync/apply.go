@@ -60,7 +60,7 @@ type ApplyResult struct {
 // ErrNoLeader, ErrClosed or ErrTimeout but not ErrIndeterminate, or only
 // ctx's error, means that nothing was applied.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return ApplyResult{}, ErrClosed
 	}
 	if len(cmd) > n.cfg.MaxCommandSize {
@@ -71,7 +71,7 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 		return ApplyResult{}, fmt.Errorf("raftsync: apply not started: %w", err)
 	}
 	for attempt := 0; ; attempt++ {
-		ep := n.epoch.Load()
+		ep := n.lead.epoch.Load()
 		var res ApplyResult
 		var err error
 		switch {
@@ -103,7 +103,7 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 func (n *Node) awaitLeaderChange(ctx context.Context, ep *epoch, attempt int, cause error) error {
 	d := backoff(attempt)
 	if errors.Is(cause, errPeerClosing) {
-		d = max(d, n.heartbeatTimeout)
+		d = max(d, n.lead.heartbeatTimeout)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -112,7 +112,7 @@ func (n *Node) awaitLeaderChange(ctx context.Context, ep *epoch, attempt int, ca
 	case <-t.C:
 	case <-ctx.Done():
 		return noLeaderError(ctx, cause)
-	case <-n.ctx.Done():
+	case <-n.life.ctx.Done():
 		return ErrClosed
 	}
 	return nil
@@ -138,14 +138,14 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) (uint64, any, error) 
 			return 0, nil, fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)
 		}
 	}
-	if !n.futures.begin() {
+	if !n.life.futures.begin() {
 		// Closing: nothing handed to raft. A forwarding node reads this
 		// as CodeClosed and asks the next leader.
 		return 0, nil, wrapf([]error{ErrClosed}, "node closed: the write was not started")
 	}
-	defer n.futures.end()
+	defer n.life.futures.end()
 	f := n.raft.Apply(cmd, timeout)
-	if err := n.futures.wait(ctx, f); err != nil {
+	if err := n.life.futures.wait(ctx, f); err != nil {
 		return 0, nil, applyError(err)
 	}
 	return f.Index(), f.Response(), nil

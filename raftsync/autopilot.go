@@ -323,7 +323,7 @@ func (n *Node) roleIn(conf raft.Configuration) Membership {
 			found, suffrage = true, s.Suffrage
 		}
 	}
-	return n.role.observe(found, suffrage, !n.cfg.NonVoter && !n.cfg.Autopilot.Disabled, time.Now())
+	return n.peers.role.observe(found, suffrage, !n.cfg.NonVoter && !n.cfg.Autopilot.Disabled, time.Now())
 }
 
 // introduceAsNonVoter reports whether a node that asks to join as a voter

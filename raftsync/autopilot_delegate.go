@@ -70,9 +70,9 @@ func (n *Node) startAutopilot() {
 		return
 	}
 	n.pilot = newPilot(n)
-	n.wg.Add(1)
+	n.life.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer n.life.wg.Done()
 		n.pilot.run()
 	}()
 }
@@ -90,18 +90,18 @@ func (p *pilot) run() {
 		p.reset()
 	}
 	for {
-		ep := p.n.epoch.Load()
+		ep := p.n.lead.epoch.Load()
 		switch {
 		case ep.isLeader && !running:
 			p.reset()
-			p.lib.Start(p.n.ctx)
+			p.lib.Start(p.n.life.ctx)
 			running = true
 		case !ep.isLeader && running:
 			stop()
 		}
 		select {
 		case <-ep.replaced:
-		case <-p.n.ctx.Done():
+		case <-p.n.life.ctx.Done():
 			stop()
 			return
 		}
@@ -339,18 +339,18 @@ func (p *pilot) RemoveFailedServer(srv *autopilot.Server) {
 	since := r.lastHealthy
 	p.mu.Unlock()
 
-	p.n.wg.Add(1) // the caller runs under run(), itself in n.wg: never zero here
+	p.n.life.wg.Add(1) // the caller runs under run(), itself in n.life.wg: never zero here
 	go func() {
-		defer p.n.wg.Done()
+		defer p.n.life.wg.Done()
 		defer func() {
 			p.mu.Lock()
 			p.removing = false
 			p.mu.Unlock()
 		}()
-		ctx, cancel := context.WithTimeout(p.n.ctx, p.cfg.ReconcileInterval+p.n.electionTimeout)
+		ctx, cancel := context.WithTimeout(p.n.life.ctx, p.cfg.ReconcileInterval+p.n.lead.electionTimeout)
 		defer cancel()
 		f := p.n.raft.RemoveServer(srv.ID, 0, 0)
-		if err := p.n.futures.wait(ctx, f); err != nil {
+		if err := p.n.life.futures.wait(ctx, f); err != nil {
 			p.logger.Warn("removing dead member failed; autopilot will try again", "member", srv.ID, "error", err)
 			return
 		}
@@ -454,7 +454,7 @@ func (n *Node) handleServerStats(ctx context.Context, req *wire.ServerStatsReque
 	// Under TLS the report is kept only from a peer whose certificate
 	// names the leader it claims to be.
 	if p := peerFrom(ctx); req.HealthKnown && (p.chains == nil || p.names(req.LeaderID, n.ClusterID())) {
-		n.role.reported(req.LeaderID, healthFromWire(req, time.Now()), time.Now())
+		n.peers.role.reported(req.LeaderID, healthFromWire(req, time.Now()), time.Now())
 	}
 	contact := time.Duration(-1)
 	if n.raft.State() == raft.Leader {
@@ -515,5 +515,5 @@ func healthFromWire(req *wire.ServerStatsRequest, now time.Time) *ClusterHealth 
 // show in Status: three of this node's update intervals (the leader is
 // expected to use the same) and an election timeout.
 func (n *Node) reportedHealthAge() time.Duration {
-	return 3*n.cfg.Autopilot.UpdateInterval + n.electionTimeout
+	return 3*n.cfg.Autopilot.UpdateInterval + n.lead.electionTimeout
 }

@@ -36,7 +36,7 @@ var ErrBadBackup = errors.New("raftsync: unusable backup")
 // Errors: ErrClosed, the barrier's errors (ErrNoLeader), a snapshot or
 // write error.
 func (n *Node) Backup(ctx context.Context, w io.Writer) (err error) {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return ErrClosed
 	}
 	start := time.Now()
@@ -74,16 +74,17 @@ func (n *Node) Backup(ctx context.Context, w io.Writer) (err error) {
 func (n *Node) snapshotForBackup(ctx context.Context) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	for attempt := 0; ; attempt++ {
 		f := n.raft.Snapshot()
-		err := n.futures.wait(ctx, f)
+		err := n.life.futures.wait(ctx, f)
 		switch {
 		case err == nil:
 			return f.Open()
 		case errors.Is(err, raft.ErrNothingNewToSnapshot):
 			metas, lerr := n.store.snapshots.List()
-			if lerr != nil || len(metas) == 0 {
+			newest := newestSnapshot(metas)
+			if lerr != nil || newest == nil {
 				return nil, nil, fmt.Errorf("no snapshot to back up: %w", err)
 			}
-			return n.store.snapshots.Open(metas[0].ID)
+			return n.store.snapshots.Open(newest.ID)
 		case ctx.Err() != nil:
 			return nil, nil, err
 		}
@@ -130,7 +131,7 @@ func (n *Node) snapshotForBackup(ctx context.Context) (*raft.SnapshotMeta, io.Re
 // Errors: ErrClosed, *NotLeaderError, ErrBadBackup, ctx's error,
 // ErrIndeterminate, raft's error.
 func (n *Node) Restore(ctx context.Context, r io.Reader) (_ uint64, err error) {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return 0, ErrClosed
 	}
 	if n.raft.State() != raft.Leader {
@@ -222,7 +223,7 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (_ uint64, err error) {
 	case err = <-result:
 	case <-ctx.Done():
 		return 0, fmt.Errorf("%w: restore handed to raft, which runs it to its end: %w", ErrIndeterminate, ctx.Err())
-	case <-n.ctx.Done():
+	case <-n.life.ctx.Done():
 		return 0, fmt.Errorf("%w: %w", ErrIndeterminate, ErrClosed)
 	}
 	switch {
@@ -239,7 +240,7 @@ func (n *Node) Restore(ctx context.Context, r io.Reader) (_ uint64, err error) {
 	restored = size
 	// A marker moves every node's applied index past the restore point.
 	f := n.raft.ApplyLog(raft.Log{Type: raft.LogCommand, Extensions: markerExtension}, requestTimeout(ctx, 0))
-	if err := n.futures.wait(ctx, f); err != nil {
+	if err := n.life.futures.wait(ctx, f); err != nil {
 		return 0, fmt.Errorf("raftsync: restore committed, marker after it failed: %w", applyError(err))
 	}
 	n.logger.Info("restored backup", "from_cluster", h.ClusterID, "from_node", h.NodeID, "backup_index", h.Index, "index", f.Index())

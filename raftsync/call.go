@@ -33,11 +33,11 @@ func (n *Node) call(ctx context.Context, addr string, req, resp wire.Message) er
 // TypeError frame (a bare Status) rather than resp's own type tells an
 // answer the RPC layer or handleRPC made from one the handler made.
 func (n *Node) callFrame(ctx context.Context, addr string, req, resp wire.Message) (wire.Type, error) {
-	f, err := wire.Encode(n.rpcSeq.Add(1), req)
+	f, err := wire.Encode(n.net.rpcSeq.Add(1), req)
 	if err != nil {
 		return 0, fmt.Errorf("raftsync: encoding %v: %w", req.MessageType(), err)
 	}
-	out, err := n.rpcCli.Call(ctx, addr, f)
+	out, err := n.net.rpcCli.Call(ctx, addr, f)
 	if err != nil {
 		return 0, err
 	}
@@ -127,6 +127,6 @@ func (n *Node) errorStatus(err error) wire.Status {
 
 // notLeader builds the refusal a non-leader gives, with its leader hint.
 func (n *Node) notLeader() error {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	return &NotLeaderError{LeaderID: ep.leaderID, LeaderAddr: ep.leaderAddr}
 }

@@ -28,13 +28,15 @@ const closeSnapshotUnknownMax = 256 << 20
 // with no snapshot measured in this run, when the state is estimated over
 // 256 MiB; the tail then stays for the next start to replay, as before.
 func (n *Node) snapshotBeforeClose() {
-	if n.raft == nil || n.fsm == nil || n.snapshots == nil || n.ctx.Err() != nil {
+	if n.raft == nil || n.fsm == nil || n.snapshots == nil || n.life.ctx.Err() != nil {
 		return
 	}
 	applied := n.fsm.applied.Index()
 	var newest uint64
-	if metas, err := n.store.snapshots.List(); err == nil && len(metas) > 0 {
-		newest = metas[0].Index
+	if metas, err := n.store.snapshots.List(); err == nil {
+		if m := newestSnapshot(metas); m != nil {
+			newest = m.Index
+		}
 	}
 	if applied < newest+n.cfg.Snapshot.Threshold {
 		return
@@ -49,9 +51,9 @@ func (n *Node) snapshotBeforeClose() {
 		return
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(n.ctx, closeSnapshotBudget)
+	ctx, cancel := context.WithTimeout(n.life.ctx, closeSnapshotBudget)
 	defer cancel()
-	if err := n.futures.wait(ctx, n.raft.Snapshot()); err != nil {
+	if err := n.life.futures.wait(ctx, n.raft.Snapshot()); err != nil {
 		n.logger.Warn("snapshot at close failed; the next start replays the tail", "tail", applied-newest, "error", err)
 		return
 	}

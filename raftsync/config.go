@@ -347,9 +347,8 @@ func (c *Config) validate() error {
 
 // DefaultRaftConfig returns the raft.Config a node starts from before
 // Config.Snapshot and Config.RaftConfig are applied: raft's defaults
-// except MaxAppendEntries 256 (raft's is 64), which gives 25% more writes
-// at 256 concurrent writers and the same at 1 and 64 (docs/BENCHMARKS.md,
-// tuning sweep).
+// except MaxAppendEntries 256 (raft's is 64; docs/BENCHMARKS.md, tuning
+// sweep, has the measurement behind it).
 func DefaultRaftConfig() *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.MaxAppendEntries = 256

@@ -24,7 +24,7 @@
 // # What the node adds to raft
 //
 // Recovery: Open brings the FSM to the applied index recorded before the
-// node went down (P), from the local snapshot and log, before it returns and
+// node went down (the persisted index), from the local snapshot and log, before it returns and
 // without any other node. raft alone applies nothing past its snapshot until
 // a leader speaks. An FSM implementing DurableFSM skips the snapshot and the
 // entries it already holds.

@@ -47,7 +47,7 @@ func (n *Node) loadRestart(hasState bool) (restartState, error) {
 	case present && rec == (promiseRecord{}):
 		// No promise is in force: no fence.
 	default:
-		st.fence = n.heartbeatTimeout
+		st.fence = n.lead.heartbeatTimeout
 		st.promised = rec
 	}
 	return st, nil
@@ -56,7 +56,7 @@ func (n *Node) loadRestart(hasState bool) (restartState, error) {
 // recordPromise records, durably, that this node is about to promise
 // leaderID in term; it reports whether the promise may be made.
 func (n *Node) recordPromise(leaderID, leaderAddr string, term uint64) bool {
-	p := n.fence.promises
+	p := n.net.fence.promises
 	if p == nil {
 		return true
 	}
@@ -72,7 +72,7 @@ func (n *Node) firstElectionTimeout() time.Duration {
 	if d := n.cfg.FirstElectionTimeout; d != 0 {
 		return d
 	}
-	return n.electionTimeout / 10
+	return n.lead.electionTimeout / 10
 }
 
 // startEarlyElection runs, after a restart with state, the two things that
@@ -86,22 +86,22 @@ func (n *Node) startEarlyElection(st restartState) {
 	if !st.hasState || n.cfg.NonVoter || n.firstElectionTimeout() < 0 {
 		return
 	}
-	n.wg.Add(1)
+	n.life.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer n.life.wg.Done()
 		n.runEarlyElection(st)
 	}()
 }
 
 func (n *Node) runEarlyElection(st restartState) {
 	period := n.firstElectionTimeout()
-	stop := time.Now().Add(4 * (n.heartbeatTimeout + n.electionTimeout))
+	stop := time.Now().Add(4 * (n.lead.heartbeatTimeout + n.lead.electionTimeout))
 	ticker := time.NewTicker(period)
 	defer ticker.Stop()
-	lifted := n.fence.lifted
+	lifted := n.net.fence.lifted
 	for time.Now().Before(stop) {
 		select {
-		case <-n.ctx.Done():
+		case <-n.life.ctx.Done():
 			return
 		case <-lifted:
 			lifted = nil // the fence ended: the record's promise was kept
@@ -111,11 +111,11 @@ func (n *Node) runEarlyElection(st restartState) {
 			continue
 		case <-ticker.C:
 		}
-		if n.fence.fenced() {
+		if n.net.fence.fenced() {
 			if st.promised.leaderAddr != "" && n.promiseVoid(st.promised, period) {
 				n.logger.Debug("promise recorded before the restart is void; ending the restart fence early",
 					"leader", st.promised.leaderID, "term", st.promised.term)
-				n.fence.lift()
+				n.net.fence.lift()
 			}
 			continue
 		}
@@ -143,7 +143,7 @@ func (n *Node) runEarlyElection(st restartState) {
 // leader's address under the leader's ID: a restarted leader counts, as
 // its lease died with the old process.
 func (n *Node) promiseVoid(rec promiseRecord, timeout time.Duration) bool {
-	ctx, cancel := context.WithTimeout(n.ctx, timeout)
+	ctx, cancel := context.WithTimeout(n.life.ctx, timeout)
 	defer cancel()
 	var resp wire.StatusResponse
 	if err := n.call(ctx, rec.leaderAddr, &wire.StatusRequest{}, &resp); err != nil || resp.Code != wire.CodeOK {
@@ -191,7 +191,7 @@ func (n *Node) bestCandidate(timeout time.Duration) bool {
 		return false
 	}
 	myLast := n.raft.LastIndex()
-	ctx, cancel := context.WithTimeout(n.ctx, timeout)
+	ctx, cancel := context.WithTimeout(n.life.ctx, timeout)
 	defer cancel()
 	var (
 		mu       sync.Mutex

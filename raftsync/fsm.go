@@ -91,12 +91,13 @@ type fsm struct {
 	spoolDir  string
 	logger    hclog.Logger
 
-	// applied is A: the highest index whose effects the application holds.
+	// applied is the applied index: the highest index whose effects the
+	// application holds.
 	applied indexwait.Waiter
-	// pos is A with the term of its entry, as one value, so that a reader
-	// never pairs one entry's index with another's term. It is stored
-	// before applied moves, so pos.index ≥ the applied index a reader saw
-	// earlier, except across a snapshot restore.
+	// pos is the applied index with the term of its entry, as one value,
+	// so that a reader never pairs one entry's index with another's term.
+	// It is stored before applied moves, so pos.index ≥ the applied index
+	// a reader saw earlier, except across a snapshot restore.
 	pos atomic.Pointer[appliedPosition]
 	// delivered is the highest index raft has handed to the wrapper,
 	// skipped entries included.
@@ -314,13 +315,20 @@ func (f *fsm) Restore(rc io.ReadCloser) (err error) {
 		f.logger.Error("refusing snapshot", "error", err)
 		return err
 	}
-	// The snapshot raft restores is its newest: one installed from the
-	// leader is ahead of every local one, and a restored backup is written
-	// at the log's end. No other snapshot can be created meanwhile: raft
-	// takes snapshots through this same FSM goroutine.
+	// raft does not pass the restored snapshot's meta, but restores only a
+	// snapshot it has just written to the store (raft v1.7.3: installSnapshot
+	// and restoreUserSnapshot Create it, then hand its ID to the FSM
+	// goroutine), and that snapshot has the store's highest index: one
+	// installed from the leader is ahead of everything this node applied,
+	// and a restored backup is written past the log's last index. No
+	// snapshot with a higher index can appear meanwhile: raft snapshots the
+	// FSM through this same goroutine, so one it persists concurrently was
+	// taken at a lower index.
 	var raftIndex, raftTerm uint64
-	if metas, err := f.snapshots.List(); err == nil && len(metas) > 0 {
-		raftIndex, raftTerm = metas[0].Index, metas[0].Term
+	if metas, err := f.snapshots.List(); err == nil {
+		if m := newestSnapshot(metas); m != nil {
+			raftIndex, raftTerm = m.Index, m.Term
+		}
 	}
 	if err := f.restoreVerified(h, payload, raftIndex, raftTerm); err != nil {
 		return err

@@ -40,7 +40,7 @@ func newEpoch(leaderID, leaderAddr string, term uint64, isLeader bool) *epoch {
 	}
 }
 
-// setSync records S for this epoch, once.
+// setSync records the sync point for this epoch, once.
 func (e *epoch) setSync(idx uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -52,7 +52,7 @@ func (e *epoch) setSync(idx uint64) {
 	}
 }
 
-// sync returns S and whether it is known.
+// sync returns the sync point and whether it is known.
 func (e *epoch) sync() (uint64, bool) {
 	select {
 	case <-e.synced:
@@ -70,7 +70,7 @@ func (e *epoch) sync() (uint64, bool) {
 func (n *Node) runMonitor() {
 	events := make(chan raft.Observation, 16)
 	obs := raft.NewObserver(events, false, func(o *raft.Observation) bool {
-		if n.dropObservations.Load() {
+		if n.monitor.dropObservations.Load() {
 			return false // tests: every event lost, as a full channel loses them
 		}
 		switch o.Data.(type) {
@@ -91,11 +91,11 @@ func (n *Node) runMonitor() {
 		addr, id := n.raft.LeaderWithID()
 		term := n.raft.CurrentTerm()
 		isLeader := n.raft.State() == raft.Leader && string(id) == n.cfg.ID
-		cur := n.epoch.Load()
+		cur := n.lead.epoch.Load()
 		if string(id) != cur.leaderID || term != cur.term || isLeader != cur.isLeader {
 			epochCancel()
 			var ctx context.Context
-			ctx, epochCancel = context.WithCancel(n.ctx)
+			ctx, epochCancel = context.WithCancel(n.life.ctx)
 			n.changeEpoch(ctx, cur, newEpoch(string(id), string(addr), term, isLeader))
 		}
 		n.checkMembership()
@@ -110,38 +110,38 @@ func (n *Node) runMonitor() {
 				// does not depend on this event (a lease is used only while
 				// raft's latest configuration is the one its round
 				// counted), ending it here only ends it sooner.
-				n.lease.Revoke()
+				n.lead.lease.Revoke()
 			}
 			check()
 		case <-ticker.C:
 			check()
-		case <-n.kick:
+		case <-n.monitor.kick:
 			n.updateReadiness()
-		case <-n.ctx.Done():
+		case <-n.life.ctx.Done():
 			return
 		}
 	}
 }
 
-// changeEpoch installs next and starts establishing S for it: on the
+// changeEpoch installs next and starts establishing the sync point for it: on the
 // leader by committing a marker of its own term, on a follower by asking
 // the leader for a read index.
 func (n *Node) changeEpoch(ctx context.Context, prev, next *epoch) {
-	n.lease.Revoke()
-	n.epoch.Store(next)
+	n.lead.lease.Revoke()
+	n.lead.epoch.Store(next)
 	close(prev.replaced)
 	n.logger.Debug("leadership changed", "leader", next.leaderID, "term", next.term, "is_leader", next.isLeader)
 	switch {
 	case next.isLeader:
-		n.wg.Add(1)
+		n.life.wg.Add(1)
 		go func() {
-			defer n.wg.Done()
+			defer n.life.wg.Done()
 			n.establishLeadership(ctx, next)
 		}()
 	case next.leaderID != "":
-		n.wg.Add(1)
+		n.life.wg.Add(1)
 		go func() {
-			defer n.wg.Done()
+			defer n.life.wg.Done()
 			n.establishFollowerSync(ctx, next)
 		}()
 	}
@@ -154,7 +154,7 @@ func (n *Node) changeEpoch(ctx context.Context, prev, next *epoch) {
 func (n *Node) establishLeadership(ctx context.Context, ep *epoch) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		f := n.raft.ApplyLog(raft.Log{Type: raft.LogCommand, Extensions: markerExtension}, 0)
-		err := n.futures.wait(ctx, f)
+		err := n.life.futures.wait(ctx, f)
 		if err == nil {
 			ep.setSync(f.Index())
 			n.kickMonitor()
@@ -170,10 +170,10 @@ func (n *Node) establishLeadership(ctx context.Context, ep *epoch) {
 	}
 }
 
-// establishFollowerSync obtains S from the leader as a read index.
+// establishFollowerSync obtains the sync point from the leader as a read index.
 func (n *Node) establishFollowerSync(ctx context.Context, ep *epoch) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		callCtx, cancel := context.WithTimeout(ctx, 2*n.heartbeatTimeout)
+		callCtx, cancel := context.WithTimeout(ctx, 2*n.lead.heartbeatTimeout)
 		idx, err := n.readIndexFrom(callCtx, ep.leaderAddr, consistency.Strong)
 		cancel()
 		if err == nil {
@@ -190,10 +190,10 @@ func (n *Node) establishFollowerSync(ctx context.Context, ep *epoch) {
 
 // updateReadiness feeds the tracker a fresh observation.
 func (n *Node) updateReadiness() {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	s, known := ep.sync()
 	obs := readystate.Observation{
-		Recovered:   n.recovered.Load(),
+		Recovered:   n.monitor.recovered.Load(),
 		Applied:     n.fsm.applied.Index(),
 		Persisted:   n.persist.index(),
 		LeaderID:    ep.leaderID,
@@ -203,9 +203,9 @@ func (n *Node) updateReadiness() {
 		SyncKnown:   known,
 		CommitIndex: n.raft.CommitIndex(),
 		Progress:    n.progress(),
-		Removed:     n.membership.removed.Load(),
+		Removed:     n.peers.membership.removed.Load(),
 	}
-	n.tracker.Update(obs)
+	n.monitor.tracker.Update(obs)
 }
 
 func backoff(attempt int) time.Duration {

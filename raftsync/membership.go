@@ -25,7 +25,7 @@ func (n *Node) join(ctx context.Context) error {
 		// it may join.
 		want = n.certificateCluster()
 	}
-	req := &wire.JoinRequest{ID: n.cfg.ID, Addr: n.advertise, NonVoter: n.cfg.NonVoter, ClusterID: want}
+	req := &wire.JoinRequest{ID: n.cfg.ID, Addr: n.net.advertise, NonVoter: n.cfg.NonVoter, ClusterID: want}
 	var lastErr error
 	targets := append([]string(nil), n.cfg.Join...)
 	for attempt := 0; ; attempt++ {
@@ -47,9 +47,9 @@ func (n *Node) join(ctx context.Context) error {
 				if err := n.store.setClusterID(n.ClusterID()); err != nil {
 					return err
 				}
-				n.membership.joinedAt.Store(resp.Index)
+				n.peers.membership.joinedAt.Store(resp.Index)
 				n.logger.Info("joined cluster", "via", addr, "cluster_id", n.ClusterID(), "index", resp.Index)
-				n.role.joined(!n.cfg.NonVoter && n.introduceAsNonVoter())
+				n.peers.role.joined(!n.cfg.NonVoter && n.introduceAsNonVoter())
 				return nil
 			}
 			if errors.Is(err, ErrClusterMismatch) || errors.Is(err, ErrPermissionDenied) || errors.Is(err, mux.ErrRefused) {
@@ -105,10 +105,10 @@ func (n *Node) handleJoin(ctx context.Context, req *wire.JoinRequest) *wire.Join
 			return &wire.JoinResponse{ClusterID: n.ClusterID(), Index: cf.Index()}
 		}
 	}
-	if !n.futures.begin() {
+	if !n.life.futures.begin() {
 		return &wire.JoinResponse{Status: wire.Status{Code: wire.CodeClosed, Message: "node closing"}}
 	}
-	defer n.futures.end()
+	defer n.life.futures.end()
 	timeout := requestTimeout(ctx, 0)
 	var f raft.IndexFuture
 	if req.NonVoter || n.introduceAsNonVoter() {
@@ -118,7 +118,7 @@ func (n *Node) handleJoin(ctx context.Context, req *wire.JoinRequest) *wire.Join
 	} else {
 		f = n.raft.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.Addr), 0, timeout)
 	}
-	if err := n.futures.wait(ctx, f); err != nil {
+	if err := n.life.futures.wait(ctx, f); err != nil {
 		return &wire.JoinResponse{Status: n.errorStatus(applyError(err))}
 	}
 	n.logger.Info("added member", "member", req.ID, "addr", req.Addr, "non_voter", req.NonVoter)
@@ -137,7 +137,7 @@ func (n *Node) handleJoin(ctx context.Context, req *wire.JoinRequest) *wire.Join
 // voter (nothing changed); ErrNoLeader when no leader answers before ctx
 // ends; ErrIndeterminate when the removal's outcome is unknown.
 func (n *Node) RemoveServer(ctx context.Context, id string) error {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return ErrClosed
 	}
 	if id == "" {
@@ -177,12 +177,12 @@ func (n *Node) removeLocal(ctx context.Context, id string) error {
 			}
 		}
 	}
-	if !n.futures.begin() {
+	if !n.life.futures.begin() {
 		return wrapf([]error{ErrClosed}, "node closed: the removal was not started")
 	}
-	defer n.futures.end()
+	defer n.life.futures.end()
 	f := n.raft.RemoveServer(raft.ServerID(id), 0, requestTimeout(ctx, 0))
-	if err := n.futures.wait(ctx, f); err != nil {
+	if err := n.life.futures.wait(ctx, f); err != nil {
 		return applyError(err)
 	}
 	n.logger.Info("removed member", "member", id)
@@ -213,7 +213,7 @@ func (n *Node) removedNoticeBound() time.Duration {
 	if d <= 0 {
 		d = readiness.DefaultLeaderLossBound
 	}
-	return max(d, 2*n.electionTimeout)
+	return max(d, 2*n.lead.electionTimeout)
 }
 
 // startRemovedNotice tells the server id at addr, from a goroutine of the
@@ -224,13 +224,13 @@ func (n *Node) removedNoticeBound() time.Duration {
 // server answers, refuses for good, is a member again in this node's
 // latest configuration, removedNoticeBound passes, or the node closes.
 func (n *Node) startRemovedNotice(id, addr string, index uint64) {
-	if n.ctx.Err() != nil {
+	if n.life.ctx.Err() != nil {
 		return
 	}
-	n.wg.Add(1)
+	n.life.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
-		ctx, cancel := context.WithTimeout(n.ctx, n.removedNoticeBound())
+		defer n.life.wg.Done()
+		ctx, cancel := context.WithTimeout(n.life.ctx, n.removedNoticeBound())
 		defer cancel()
 		req := &wire.RemovedNotice{ClusterID: n.ClusterID(), ID: id, Index: index}
 		for attempt := 0; ; attempt++ {
@@ -273,7 +273,7 @@ func (n *Node) handleRemovedNotice(req *wire.RemovedNotice) *wire.RemovedNoticeR
 		return &wire.RemovedNoticeResponse{Status: wire.Status{Code: wire.CodeBadRequest,
 			Message: fmt.Sprintf("removal notice for %q at index %d; this is %q", req.ID, req.Index, n.cfg.ID)}}
 	}
-	if n.membership.noticeHolds(req.Index, n.raft.LastIndex()) {
+	if n.peers.membership.noticeHolds(req.Index, n.raft.LastIndex()) {
 		n.logger.Warn("the leader says this node was removed from the cluster", "index", req.Index)
 		n.kickMonitor()
 	}
@@ -310,7 +310,7 @@ func (n *Node) handleRemove(ctx context.Context, req *wire.RemoveRequest) *wire.
 // ended (the node is then still open); ctx's error when ctx had ended
 // before Leave started.
 func (n *Node) Leave(ctx context.Context) error {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return ErrClosed
 	}
 	if servers, err := n.latestServers(); err == nil && lastVoter(servers, n.cfg.ID) {
@@ -341,22 +341,22 @@ func (n *Node) Leave(ctx context.Context) error {
 // first (raft's attempt may then still be running; the lease stays void
 // as for any other outcome).
 func (n *Node) TransferLeadership(ctx context.Context) error {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return ErrClosed
 	}
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
 	}
 	term := n.raft.CurrentTerm()
-	if !n.transfer.begin(term) {
+	if !n.lead.transfer.begin(term) {
 		return fmt.Errorf("raftsync: leadership transfer: %w", raft.ErrLeadershipTransferInProgress)
 	}
-	resume := n.lease.Suspend()
-	err := n.futures.wait(ctx, n.raft.LeadershipTransfer())
+	resume := n.lead.lease.Suspend()
+	err := n.life.futures.wait(ctx, n.raft.LeadershipTransfer())
 	// No yes to a transfer check after this point; then the void, then the
 	// suspension may end.
-	n.transfer.end()
-	n.lease.VoidUntil(term, n.clock.Now().Add(n.transferVoid()))
+	n.lead.transfer.end()
+	n.lead.lease.VoidUntil(term, n.clock.Now().Add(n.transferVoid()))
 	resume()
 	if err != nil {
 		return fmt.Errorf("raftsync: leadership transfer: %w", err)
@@ -386,7 +386,7 @@ const (
 // held in a TCP stream past the transport's timeout, nor a flagged vote
 // request delayed past the campaign: nothing but the check can.
 func (n *Node) transferVoid() time.Duration {
-	return n.remoteSpan(raftDialTimeout + raftRPCTimeout + 2*n.electionTimeout + n.heartbeatTimeout)
+	return n.remoteSpan(raftDialTimeout + raftRPCTimeout + 2*n.lead.electionTimeout + n.lead.heartbeatTimeout)
 }
 
 // remoteSpan returns a duration on this node's clock that outlasts d
@@ -456,7 +456,7 @@ const maxTransferWindow = 10 * time.Second
 
 // transferWindow is how long after asking this node still acts on a
 // leader's yes to a transfer check.
-func (n *Node) transferWindow() time.Duration { return n.heartbeatTimeout / 2 }
+func (n *Node) transferWindow() time.Duration { return n.lead.heartbeatTimeout / 2 }
 
 // handleTransferCheck answers another node's transfer check on the
 // leader: yes when this node leads in req.Term and a transfer it started
@@ -480,8 +480,8 @@ func (n *Node) confirmLocalTransfer(term uint64, window time.Duration) error {
 	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
 		return fmt.Errorf("%w: not the leader in term %d", errTransferNotConfirmed, term)
 	}
-	ok := n.transfer.confirm(term, func() {
-		n.lease.VoidUntil(term, n.clock.Now().Add(n.remoteSpan(window)))
+	ok := n.lead.transfer.confirm(term, func() {
+		n.lead.lease.VoidUntil(term, n.clock.Now().Add(n.remoteSpan(window)))
 	})
 	if !ok {
 		return fmt.Errorf("%w: no transfer in progress in term %d", errTransferNotConfirmed, term)
@@ -503,18 +503,18 @@ func (n *Node) confirmLocalTransfer(term uint64, window time.Duration) error {
 //     when it leads). With no leader known, or when the candidate is that
 //     leader, voting breaks no promise and nil is returned at once.
 func (n *Node) confirmTransfer(ctx context.Context, cmd any, window time.Duration) error {
-	if !n.started.Load() || n.closed.Load() {
+	if !n.life.started.Load() || n.life.closed.Load() {
 		return fmt.Errorf("%w: node starting or closed", errTransferNotConfirmed)
 	}
 	term := n.raft.CurrentTerm()
 	var ask string
 	switch req := cmd.(type) {
 	case *raft.TimeoutNowRequest:
-		ask = string(n.trans.DecodePeer(req.Addr))
+		ask = string(n.net.trans.DecodePeer(req.Addr))
 	case *raft.RequestVoteRequest:
 		leaderAddr, leaderID := n.raft.LeaderWithID()
 		switch {
-		case leaderID == "" || (len(req.Addr) > 0 && leaderAddr == n.trans.DecodePeer(req.Addr)):
+		case leaderID == "" || (len(req.Addr) > 0 && leaderAddr == n.net.trans.DecodePeer(req.Addr)):
 			return nil
 		case string(leaderID) == n.cfg.ID:
 			return n.confirmLocalTransfer(term, window)
@@ -556,7 +556,7 @@ func (n *Node) voterCount() (int, error) {
 // nothing happened.
 func (n *Node) viaLeader(ctx context.Context, do func(addr string) error) error {
 	for attempt := 0; ; attempt++ {
-		ep := n.epoch.Load()
+		ep := n.lead.epoch.Load()
 		var err error
 		switch {
 		case n.raft.State() == raft.Leader:

@@ -32,9 +32,9 @@ type Metrics struct {
 	// IsLeader: raft's role is Leader. Term is raft's current term.
 	IsLeader bool
 	Term     uint64
-	// AppliedIndex (A), PersistedIndex (P), CommitIndex and LastIndex as
-	// in Status. ApplyLag is CommitIndex − A and PersistLag is A − P,
-	// zero when negative.
+	// AppliedIndex, PersistedIndex, CommitIndex and LastIndex as in
+	// Status. ApplyLag is CommitIndex − AppliedIndex and PersistLag is
+	// AppliedIndex − PersistedIndex, zero when negative.
 	AppliedIndex, PersistedIndex, CommitIndex, LastIndex uint64
 	ApplyLag, PersistLag                                 uint64
 	// LastContact is how long ago a follower last heard from the leader;
@@ -139,7 +139,7 @@ const NumRejectReasons = mux.NumRejectReasons
 // on every scrape; after Close it still answers, with the final counts.
 func (n *Node) Metrics() Metrics {
 	s := &n.stats
-	st := n.tracker.Status()
+	st := n.monitor.tracker.Status()
 	m := Metrics{
 		NodeID:         n.cfg.ID,
 		ClusterID:      n.ClusterID(),
@@ -183,8 +183,8 @@ func (n *Node) Metrics() Metrics {
 	m.SnapshotRestore = s.snapshotRestore.load()
 	m.Backup = s.backup.load()
 	m.BackupRestore = s.backupRestore.load()
-	if n.mux != nil {
-		m.Rejected = n.mux.Rejected()
+	if n.net.mux != nil {
+		m.Rejected = n.net.mux.Rejected()
 	}
 	if h := s.autopilot.Load(); h != nil {
 		m.AutopilotKnown = true

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -33,75 +31,24 @@ import (
 // All methods are safe for concurrent use. After Close (or Leave) every
 // method returns ErrClosed.
 type Node struct {
-	cfg       Config
-	logger    hclog.Logger
-	clock     clock.Clock
-	cluster   atomic.Pointer[string] // set at Open, or by the join
-	advertise string
+	cfg    Config
+	logger hclog.Logger
+	clock  clock.Clock
 
-	store  *storage
-	fsm    *fsm
-	raft   *raft.Raft
-	trans  *raft.NetworkTransport
-	fence  *voteFence
-	mux    *mux.Mux
-	rpcSrv *rpc.Server
-	rpcCli *rpc.Client
-	rpcSeq atomic.Uint64
+	store *storage
+	fsm   *fsm
+	raft  *raft.Raft // published to RPC handlers by life.started
 
-	heartbeatTimeout time.Duration
-	electionTimeout  time.Duration
+	net     network    // listener, raft's transport, RPC
+	lead    leadership // epochs, the lease and quorum rounds, transfers
+	peers   peers      // the cluster's identity and members, this node's place in it
+	life    lifecycle  // background work, start and close
+	monitor monitor    // readiness tracking and change notification
 
-	tracker   *readystate.Tracker
-	coalescer *changefeed.Coalescer
-	persist   *persister
-
-	lease          *quorum.Lease
-	transfer       transferGate // the leadership transfer this node runs as leader
-	leaderRounds   *roundbatch.Batcher
-	followerStrong *roundbatch.Batcher
-	followerLease  *roundbatch.Batcher
-
-	epoch atomic.Pointer[epoch]
-	// leaseConfig is the configuration the lease was last granted for;
-	// the lease is used only while it is raft's latest.
-	leaseConfig atomic.Pointer[leaseConfig]
-	// quorumContact is the latest leader round that confirmed this node's
-	// leadership: a leader's staleness for bounded Stale reads.
-	quorumContact atomic.Pointer[quorumContact]
-	// members caches the IDs of the latest configuration for checking
-	// peers' identities (peerauth.go); membersKey is the configuration
-	// they were taken from (configurationKey; the monitor's only).
-	members      atomic.Pointer[map[string]struct{}]
-	membersKey   *raft.Server
-	lastDenyWarn atomic.Int64 // unix nanoseconds of the last refused-request warning
-
-	recovered atomic.Bool
-	// membership: whether this node has been in raft's latest
-	// configuration in this run, and whether it has since left it.
-	membership membership
-	// dropObservations makes the monitor's observer drop every raft event
-	// (set only by tests, through export_test.go): nothing the node
-	// guarantees may depend on an event arriving.
-	dropObservations atomic.Bool
-	// started is set once raft runs; RPC handlers, which the listener
-	// starts before raft, answer "starting" until then.
-	started atomic.Bool
-	// kick asks the monitor to re-evaluate readiness soon.
-	kick chan struct{}
-
-	ctx       context.Context // cancelled by Close; parent of background work
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	futures   *futureWaits // waiters on raft futures; stopped after raft
-	snapshots *snapshotTrigger
-	pilot     *pilot      // nil when Config.Autopilot.Disabled
-	role      roleTracker // this node's own role, for Status
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-
-	stats nodeStats // counters behind Metrics (metrics.go)
+	persist   *persister       // records the applied index durably
+	snapshots *snapshotTrigger // snapshots at Config.Snapshot.Threshold
+	pilot     *pilot           // nil when Config.Autopilot.Disabled
+	stats     nodeStats        // counters behind Metrics (metrics.go)
 }
 
 // Open starts a node: it locks and opens Dir, recovers the application's
@@ -138,25 +85,25 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:              cfg,
-		logger:           cfg.Logger.Named("node").With("id", cfg.ID),
-		clock:            nodeClock(cfg.Clock),
-		heartbeatTimeout: rc.HeartbeatTimeout,
-		electionTimeout:  rc.ElectionTimeout,
-		kick:             make(chan struct{}, 1),
-		futures:          newFutureWaits(),
+		cfg:    cfg,
+		logger: cfg.Logger.Named("node").With("id", cfg.ID),
+		clock:  nodeClock(cfg.Clock),
 	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.tracker = readystate.NewTracker(cfg.Readiness, n.clock)
+	n.lead.heartbeatTimeout = rc.HeartbeatTimeout
+	n.lead.electionTimeout = rc.ElectionTimeout
+	n.monitor.kick = make(chan struct{}, 1)
+	n.life.futures = newFutureWaits()
+	n.life.ctx, n.life.cancel = context.WithCancel(context.Background())
+	n.monitor.tracker = readystate.NewTracker(cfg.Readiness, n.clock)
 	opened := time.Now()
-	n.tracker.OnChange(func(old, now readiness.Status) { n.stats.readinessChanged(opened, old, now) })
-	n.coalescer = changefeed.NewCoalescer(cfg.ChangeWindow, n.clock)
+	n.monitor.tracker.OnChange(func(old, now readiness.Status) { n.stats.readinessChanged(opened, old, now) })
+	n.monitor.coalescer = changefeed.NewCoalescer(cfg.ChangeWindow, n.clock)
 	if cfg.OnReadinessChange != nil {
-		n.tracker.OnChange(cfg.OnReadinessChange)
+		n.monitor.tracker.OnChange(cfg.OnReadinessChange)
 	}
-	n.lease = quorum.NewLease(n.clock)
-	n.epoch.Store(newEpoch("", "", 0, false))
-	n.tracker.Update(readystate.Observation{})
+	n.lead.lease = quorum.NewLease(n.clock)
+	n.lead.epoch.Store(newEpoch("", "", 0, false))
+	n.monitor.tracker.Update(readystate.Observation{})
 
 	defer func() {
 		if err != nil {
@@ -171,23 +118,48 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	if err := n.checkDir(); err != nil {
 		return nil, err
 	}
-	if err := n.resolveClusterID(); err != nil {
-		return nil, err
-	}
-	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
-	n.fsm.stats = &n.stats
-	n.persist = newPersister(n, &recordStore{s: n.store.applied})
-
-	// Local recovery: bring the application to the persisted applied
-	// index from the local snapshot and log, before raft starts.
-	n.tracker.Update(readystate.Observation{Recovering: true})
-	rec, err := n.recover()
+	stored, err := n.store.clusterID()
 	if err != nil {
 		return nil, err
 	}
-	n.persist.start(rec.persisted)
-	n.recovered.Store(true)
-	n.tracker.Update(readystate.Observation{Recovered: true, Applied: n.fsm.applied.Index(), Persisted: n.persist.index()})
+	cluster, err := chooseClusterID(stored, cfg.ClusterID, cfg.Bootstrap, newClusterID)
+	if err != nil {
+		return nil, fmt.Errorf("%w (Dir %s)", err, cfg.Dir)
+	}
+	n.setClusterID(cluster)
+	n.fsm = newFSM(app, n.store.snapshots, n.store.spoolDir, cfg.Logger.Named("fsm"))
+	n.fsm.stats = &n.stats
+	record := &recordStore{s: n.store.applied}
+	n.persist = newPersister(persisterDeps{
+		file:      record,
+		policy:    cfg.Persist,
+		clock:     n.clock,
+		position:  n.fsm.position,
+		logs:      n.store.logs,
+		nodeID:    cfg.ID,
+		clusterID: n.ClusterID,
+		logger:    n.logger,
+	})
+
+	// Local recovery: bring the application to the persisted applied
+	// index from the local snapshot and log, before raft starts.
+	n.monitor.tracker.Update(readystate.Observation{Recovering: true})
+	rec, err := recoverLocal(recoveryDeps{
+		snapshots: n.store.snapshots,
+		logs:      n.store.logs,
+		record:    record,
+		fsm:       n.fsm,
+		spoolDir:  n.store.spoolDir,
+		nodeID:    cfg.ID,
+		clusterID: n.ClusterID(),
+		logger:    n.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.persist.start(n.life.ctx, &n.life.wg, rec.persisted)
+	n.monitor.recovered.Store(true)
+	n.monitor.tracker.Update(readystate.Observation{Recovered: true, Applied: n.fsm.applied.Index(), Persisted: n.persist.index()})
 	n.logger.Info("local recovery done", "snapshot_index", rec.snapshotIndex,
 		"replayed", rec.replayed, "applied_index", n.fsm.applied.Index(), "persisted_index", rec.persisted,
 		"durable_index", rec.durable, "took", rec.took)
@@ -210,13 +182,13 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.fence = newVoteFence(n.trans, restart.fence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
-	n.fence.promises = restart.promises
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.fence)
+	n.net.fence = newVoteFence(n.net.trans, restart.fence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.net.fence.promises = restart.promises
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.net.fence)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
 	}
-	n.started.Store(true) // publishes n.raft to the RPC handlers
+	n.life.started.Store(true) // publishes n.raft to the RPC handlers
 	n.startBackground()
 	n.startEarlyElection(restart)
 
@@ -236,29 +208,30 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 	return n, nil
 }
 
-// resolveClusterID settles the cluster identity from the store and the
-// Config, refusing a mismatch.
-func (n *Node) resolveClusterID() error {
-	stored, err := n.store.clusterID()
-	if err != nil {
-		return err
-	}
-	want := n.cfg.ClusterID
+// chooseClusterID settles the cluster identity from the one stored in Dir
+// and the one Config pins: a stored identity wins, and one that differs
+// from Config's is refused with ErrClusterMismatch; a bootstrapping node
+// without either takes a new one from generate; otherwise Config's (which
+// may be empty until a join tells it).
+func chooseClusterID(stored, configured string, bootstrap bool, generate func() (string, error)) (string, error) {
 	switch {
-	case stored != "" && want != "" && stored != want:
-		return fmt.Errorf("%w: Dir %s belongs to cluster %q, Config.ClusterID is %q", ErrClusterMismatch, n.cfg.Dir, stored, want)
+	case stored != "" && configured != "" && stored != configured:
+		return "", fmt.Errorf("%w: Dir belongs to cluster %q, Config.ClusterID is %q", ErrClusterMismatch, stored, configured)
 	case stored != "":
-		n.setClusterID(stored)
-	case n.cfg.Bootstrap && want == "":
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("raftsync: generating cluster id: %w", err)
-		}
-		n.setClusterID(hex.EncodeToString(b[:]))
-	default:
-		n.setClusterID(want) // may stay empty until a join tells us
+		return stored, nil
+	case bootstrap && configured == "":
+		return generate()
 	}
-	return nil
+	return configured, nil
+}
+
+// newClusterID returns a random cluster identity.
+func newClusterID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("raftsync: generating cluster id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 func (n *Node) bootstrap(rc *raft.Config) error {
@@ -268,9 +241,9 @@ func (n *Node) bootstrap(rc *raft.Config) error {
 	conf := raft.Configuration{Servers: []raft.Server{{
 		Suffrage: raft.Voter,
 		ID:       raft.ServerID(n.cfg.ID),
-		Address:  raft.ServerAddress(n.advertise),
+		Address:  raft.ServerAddress(n.net.advertise),
 	}}}
-	if err := raft.BootstrapCluster(rc, n.store.logs, n.store.stable, n.store.snapshots, n.trans, conf); err != nil {
+	if err := raft.BootstrapCluster(rc, n.store.logs, n.store.stable, n.store.snapshots, n.net.trans, conf); err != nil {
 		return fmt.Errorf("raftsync: bootstrapping: %w", err)
 	}
 	n.logger.Info("bootstrapped new cluster", "cluster_id", n.ClusterID())
@@ -284,16 +257,16 @@ func (n *Node) startNetwork() error {
 	if err != nil {
 		return &ConfigError{Field: "Addr", Reason: err.Error(), Err: err}
 	}
-	n.advertise = n.cfg.AdvertiseAddr
-	if n.advertise == "" {
+	n.net.advertise = n.cfg.AdvertiseAddr
+	if n.net.advertise == "" {
 		tcp := ln.Addr().(*net.TCPAddr)
 		if tcp.IP.IsUnspecified() {
 			ln.Close()
 			return &ConfigError{Field: "AdvertiseAddr", Reason: "required when Addr binds an unspecified address (" + n.cfg.Addr + ")"}
 		}
-		n.advertise = tcp.String()
+		n.net.advertise = tcp.String()
 	}
-	adv, err := net.ResolveTCPAddr("tcp", n.advertise)
+	adv, err := net.ResolveTCPAddr("tcp", n.net.advertise)
 	if err != nil {
 		ln.Close()
 		return &ConfigError{Field: "AdvertiseAddr", Reason: err.Error()}
@@ -303,10 +276,10 @@ func (n *Node) startNetwork() error {
 		n.logger.Warn("no TLS: every host that can reach this address can act as a cluster member "+
 			"(join, write, remove members); set Config.TLS unless this network is trusted that far", "addr", ln.Addr())
 	}
-	n.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{Admit: n.admitConn})
+	n.net.mux = mux.New(ln, n.cfg.TLS, netLogger, mux.Options{Admit: n.admitConn})
 	dialer := mux.Dialer{TLS: n.cfg.TLS, Timeout: raftDialTimeout, DialContext: n.cfg.DialContext}
-	stream := mux.NewStreamLayer(n.mux.Listener(mux.KindRaft), adv, dialer)
-	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	stream := mux.NewStreamLayer(n.net.mux.Listener(mux.KindRaft), adv, dialer)
+	n.net.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
 		Timeout: raftRPCTimeout,
@@ -322,7 +295,7 @@ func (n *Node) startNetwork() error {
 		MaxRPCsInFlight: 1,
 	})
 	maxBody := n.maxRPCBody()
-	n.rpcSrv = rpc.NewServer(n.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
+	n.net.rpcSrv = rpc.NewServer(n.net.mux.Listener(mux.KindRPC), n.handleRPC, rpc.ServerOptions{
 		MaxBody:     maxBody,
 		Logger:      netLogger.Named("rpc"),
 		ConnContext: n.connContext,
@@ -332,15 +305,15 @@ func (n *Node) startNetwork() error {
 			return t == wire.TypeConfirmRequest || t == wire.TypeTransferCheckRequest
 		},
 	})
-	n.rpcCli = rpc.NewClient(rpc.ClientOptions{
+	n.net.rpcCli = rpc.NewClient(rpc.ClientOptions{
 		MaxBody: maxBody,
 		Dialer:  dialer,
 		Logger:  netLogger.Named("rpc-client"),
 	})
-	n.wg.Add(1)
+	n.life.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
-		if err := n.rpcSrv.Serve(); err != nil {
+		defer n.life.wg.Done()
+		if err := n.net.rpcSrv.Serve(); err != nil {
 			n.logger.Error("rpc server stopped", "error", err)
 		}
 	}()
@@ -348,50 +321,67 @@ func (n *Node) startNetwork() error {
 }
 
 // voteRefusal builds what the vote fence answers with: raft's RPC header
-// for this node and its current term, read from the stable store (raft's
-// own key) so that it needs nothing from the running raft.
+// for this node and raft's current term. Before raft runs (the fence is
+// built first) the term is 0: a refusal carrying a term below the
+// candidate's is still a refusal, since raft's candidate steps down only
+// for a higher term (raft.go, the vote tally in runCandidate). So nothing
+// is read from raft's private stable-store keys.
 func (n *Node) voteRefusal(rc *raft.Config) func() (raft.RPCHeader, uint64) {
 	header := raft.RPCHeader{
 		ProtocolVersion: rc.ProtocolVersion,
 		ID:              []byte(rc.LocalID),
-		Addr:            n.trans.EncodePeer(rc.LocalID, raft.ServerAddress(n.advertise)),
+		Addr:            n.net.trans.EncodePeer(rc.LocalID, raft.ServerAddress(n.net.advertise)),
 	}
 	return func() (raft.RPCHeader, uint64) {
-		term, _ := n.store.stable.GetUint64([]byte("CurrentTerm"))
-		return header, term
+		if !n.life.started.Load() { // publishes n.raft
+			return header, 0
+		}
+		return header, n.raft.CurrentTerm()
 	}
 }
 
 // startBackground starts the goroutines the node owns once raft runs.
 func (n *Node) startBackground() {
-	n.leaderRounds = roundbatch.New(n.leaderRound, roundbatch.Options{})
-	n.followerStrong = roundbatch.New(func(ctx context.Context) (uint64, error) {
+	n.lead.leaderRounds = roundbatch.New(n.leaderRound, roundbatch.Options{})
+	n.lead.followerStrong = roundbatch.New(func(ctx context.Context) (uint64, error) {
 		return n.remoteReadIndex(ctx, consistency.Strong)
 	}, roundbatch.Options{})
-	n.followerLease = roundbatch.New(func(ctx context.Context) (uint64, error) {
+	n.lead.followerLease = roundbatch.New(func(ctx context.Context) (uint64, error) {
 		return n.remoteReadIndex(ctx, consistency.Lease)
 	}, roundbatch.Options{})
-	n.snapshots = newSnapshotTrigger(n)
+	n.snapshots = newSnapshotTrigger(snapshotTriggerDeps{
+		threshold: n.cfg.Snapshot.Threshold,
+		take:      n.takeSnapshot,
+		list:      n.store.snapshots.List,
+		state: func() snapshotState {
+			s := n.fsm.snapshotState()
+			s.ready = n.monitor.tracker.Status().State == readiness.Ready
+			return s
+		},
+		ctx:    n.life.ctx,
+		wg:     &n.life.wg,
+		logger: n.logger,
+	})
 	cb := func(applied uint64) {
-		n.coalescer.Applied(applied)
+		n.monitor.coalescer.Applied(applied)
 		n.persist.notifyApplied(applied)
 		n.snapshots.applied(applied)
 		// A Ready node's state does not wait on the applied index (the
 		// lag bound is checked on the monitor's tick): wake the monitor
 		// per batch only while the index can make the node Ready.
-		if n.tracker.Status().State != readiness.Ready {
+		if n.monitor.tracker.Status().State != readiness.Ready {
 			n.kickMonitor()
 		}
 	}
 	n.fsm.onApplied.Store(&cb)
-	n.tracker.OnChange(func(old, now readiness.Status) {
+	n.monitor.tracker.OnChange(func(old, now readiness.Status) {
 		if now.State == readiness.Ready {
-			n.coalescer.SetReady(true)
+			n.monitor.coalescer.SetReady(true)
 		}
 	})
-	n.wg.Add(1)
+	n.life.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer n.life.wg.Done()
 		n.runMonitor()
 	}()
 	n.startAutopilot()
@@ -408,76 +398,72 @@ func (n *Node) startBackground() {
 // leave it. Close is idempotent and returns the first error of the first
 // call.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
+	n.life.closeOnce.Do(func() {
 		n.snapshotBeforeClose()
-		n.closed.Store(true)
-		n.closeErr = n.shutdown()
+		n.life.closed.Store(true)
+		n.life.closeErr = n.shutdown()
 	})
-	return n.closeErr
+	return n.life.closeErr
 }
 
 // shutdown tears down whatever Open built, in reverse order. It tolerates
 // partially built nodes.
 func (n *Node) shutdown() error {
 	var errs []error
-	if n.futures != nil && n.raft != nil {
+	if n.life.futures != nil && n.raft != nil {
 		// Changes already handed to raft commit (or fail) while raft
 		// still runs, so their callers, here or forwarding, learn the
 		// outcome; new ones are refused as not started.
-		if !n.futures.drain(n.electionTimeout) {
-			n.logger.Warn("closing with changes still in flight; their outcome is unknown to their callers", "waited", n.electionTimeout)
+		if !n.life.futures.drain(n.lead.electionTimeout) {
+			n.logger.Warn("closing with changes still in flight; their outcome is unknown to their callers", "waited", n.lead.electionTimeout)
 		}
 	}
-	if n.lease != nil {
-		n.lease.Revoke()
+	if n.lead.lease != nil {
+		n.lead.lease.Revoke()
 	}
-	n.cancel()
-	for _, b := range []*roundbatch.Batcher{n.leaderRounds, n.followerStrong, n.followerLease} {
-		if b != nil {
-			b.Close()
-		}
-	}
+	n.life.cancel()
+	n.lead.closeRounds()
 	if n.raft != nil {
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 		}
 	}
 	// raft answers nothing more: release whoever still waits on a future.
-	n.futures.stop()
-	if n.fence != nil {
-		n.fence.Close()
+	n.life.futures.stop()
+	if n.net.fence != nil {
+		n.net.fence.Close()
 	}
-	if n.trans != nil {
+	if n.net.trans != nil {
 		// raft's Close stops the listener but leaves pooled outbound
 		// connections open; the peers' handlers would wait on them.
-		n.trans.CloseStreams()
-		n.trans.Close()
+		n.net.trans.CloseStreams()
+		n.net.trans.Close()
 	}
-	if n.rpcCli != nil {
-		n.rpcCli.Close()
+	if n.net.rpcCli != nil {
+		n.net.rpcCli.Close()
 	}
-	if n.rpcSrv != nil {
-		n.rpcSrv.Close()
+	if n.net.rpcSrv != nil {
+		n.net.rpcSrv.Close()
 	}
-	if n.mux != nil {
-		n.mux.Close()
+	if n.net.mux != nil {
+		n.net.mux.Close()
 	}
-	n.wg.Wait()
+	n.life.wg.Wait()
 	if n.persist != nil {
 		errs = append(errs, n.persist.final())
 	}
 	if n.fsm != nil {
 		n.fsm.applied.Close()
 	}
-	if n.coalescer != nil {
-		n.coalescer.Close()
+	if n.monitor.coalescer != nil {
+		n.monitor.coalescer.Close()
 	}
-	if n.tracker != nil {
-		last := n.tracker.Status()
+	if n.monitor.tracker != nil {
+		last := n.monitor.tracker.Status()
 		if n.persist != nil {
 			last.Persisted = n.persist.index()
 		}
-		n.tracker.Update(readystate.Observation{Closed: true, Applied: last.Applied, Persisted: last.Persisted,
+		n.monitor.tracker.Update(readystate.Observation{Closed: true, Applied: last.Applied, Persisted: last.Persisted,
 			SyncIndex: last.SyncIndex, CommitIndex: last.CommitIndex})
 	}
 	if n.store != nil {
@@ -488,7 +474,7 @@ func (n *Node) shutdown() error {
 
 func (n *Node) kickMonitor() {
 	select {
-	case n.kick <- struct{}{}:
+	case n.monitor.kick <- struct{}{}:
 	default:
 	}
 }
@@ -496,14 +482,14 @@ func (n *Node) kickMonitor() {
 // Addr returns the address the node listens on (the bound address when
 // Config.Addr asked for port 0).
 func (n *Node) Addr() string {
-	if n.mux == nil {
+	if n.net.mux == nil {
 		return ""
 	}
-	return n.mux.Addr().String()
+	return n.net.mux.Addr().String()
 }
 
 // AdvertiseAddr returns the address other members use to reach the node.
-func (n *Node) AdvertiseAddr() string { return n.advertise }
+func (n *Node) AdvertiseAddr() string { return n.net.advertise }
 
 // ID returns the node's ID.
 func (n *Node) ID() string { return n.cfg.ID }
@@ -511,13 +497,13 @@ func (n *Node) ID() string { return n.cfg.ID }
 // ClusterID returns the cluster's identity: generated at bootstrap, learned
 // at join, stored in Dir.
 func (n *Node) ClusterID() string {
-	if p := n.cluster.Load(); p != nil {
+	if p := n.peers.cluster.Load(); p != nil {
 		return *p
 	}
 	return ""
 }
 
-func (n *Node) setClusterID(id string) { n.cluster.Store(&id) }
+func (n *Node) setClusterID(id string) { n.peers.cluster.Store(&id) }
 
 // Raft returns the underlying *raft.Raft. It is an escape hatch for
 // introspection and tuning; calls that change state behind the node's back

@@ -241,7 +241,7 @@ func (n *Node) admitConn(kind byte, remote net.Addr, st *tls.ConnectionState) (a
 	if kind != mux.KindRaft {
 		return p, nil
 	}
-	if !n.started.Load() {
+	if !n.life.started.Load() {
 		if n.cfg.TLS == nil && n.cfg.Authorize == nil {
 			return p, nil
 		}
@@ -335,7 +335,7 @@ func (n *Node) deniedStatus(err error) *wire.Status {
 		return nil
 	}
 	now := time.Now().UnixNano()
-	if last := n.lastDenyWarn.Load(); now-last >= int64(deniedWarnInterval) && n.lastDenyWarn.CompareAndSwap(last, now) {
+	if last := n.peers.lastDenyWarn.Load(); now-last >= int64(deniedWarnInterval) && n.peers.lastDenyWarn.CompareAndSwap(last, now) {
 		n.logger.Warn("refused a peer's request", "error", err, "note", "further refusals are logged at debug level for 10s")
 	} else {
 		n.logger.Debug("refused a peer's request", "error", err)
@@ -349,10 +349,10 @@ func (n *Node) deniedStatus(err error) *wire.Status {
 // cache was filled.
 func (n *Node) namesMember(p *peerIdentity) bool {
 	cluster := n.ClusterID()
-	if set := n.members.Load(); set != nil && p.namesMemberOf(*set, cluster) {
+	if set := n.peers.members.Load(); set != nil && p.namesMemberOf(*set, cluster) {
 		return true
 	}
-	if !n.started.Load() {
+	if !n.life.started.Load() {
 		return false
 	}
 	servers, err := n.latestServers()
@@ -360,7 +360,7 @@ func (n *Node) namesMember(p *peerIdentity) bool {
 		return false
 	}
 	set := memberSet(servers)
-	n.members.Store(&set)
+	n.peers.members.Store(&set)
 	return p.namesMemberOf(set, cluster)
 }
 
@@ -377,12 +377,12 @@ func (n *Node) latestServers() ([]raft.Server, error) {
 // removed member's), which were admitted when they were opened.
 func (n *Node) storeMembers(servers []raft.Server) {
 	set := memberSet(servers)
-	n.members.Store(&set)
-	if (n.cfg.TLS == nil && n.cfg.Authorize == nil) || len(servers) == 0 || n.mux == nil {
+	n.peers.members.Store(&set)
+	if (n.cfg.TLS == nil && n.cfg.Authorize == nil) || len(servers) == 0 || n.net.mux == nil {
 		return
 	}
 	cluster := n.ClusterID()
-	closed := n.mux.CloseIf(mux.KindRaft, func(identity any) bool {
+	closed := n.net.mux.CloseIf(mux.KindRaft, func(identity any) bool {
 		p, ok := identity.(*peerIdentity)
 		return ok && n.decide(RequestRaft, "", p, p.namesMemberOf(set, cluster)) != nil
 	})

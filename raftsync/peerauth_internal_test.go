@@ -71,8 +71,8 @@ func TestAuthorizeRPCDoesNotAllocate(t *testing.T) {
 	n := &Node{}
 	n.setClusterID("blue")
 	set := map[string]struct{}{"node0": {}, "node1": {}}
-	n.members.Store(&set)
-	n.started.Store(true)
+	n.peers.members.Store(&set)
+	n.life.started.Store(true)
 	ctx := context.WithValue(context.Background(), peerKey{}, p)
 	if denied := n.authorizeRPC(ctx, wire.TypeApplyRequest); denied != nil {
 		t.Fatalf("member refused: %v", denied.Message)

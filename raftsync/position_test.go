@@ -73,9 +73,6 @@ func TestRecordRefusesAPositionTheLogContradicts(t *testing.T) {
 	if err := logs.StoreLogs([]*raft.Log{{Index: 5, Term: 2}, {Index: 6, Term: 3}}); err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{cfg: Config{ID: "n1"}, store: &storage{logs: logs}}
-	n.setClusterID("c1")
-	p := newPersister(n, nil)
 	tests := []struct {
 		name        string
 		index, term uint64
@@ -89,7 +86,7 @@ func TestRecordRefusesAPositionTheLogContradicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec, err := p.record(tt.index, tt.term)
+			rec, err := appliedRecordFor("n1", "c1", tt.index, tt.term, logTermAt(logs, tt.index))
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("record(%d, %d) error = %v, want %v", tt.index, tt.term, err, tt.wantErr)
 			}

@@ -92,7 +92,7 @@ func (n *Node) ReadIndex(ctx context.Context, level consistency.Level, opts ...c
 //
 // Errors: ErrClosed; ctx's error (wrapped) when ctx ends first.
 func (n *Node) Fence(ctx context.Context, index uint64) error {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return ErrClosed
 	}
 	if !n.cfg.ReadFence {
@@ -104,7 +104,7 @@ func (n *Node) Fence(ctx context.Context, index uint64) error {
 	return n.waitFence(ctx, index)
 }
 
-// fenceApplied, with Config.ReadFence, waits until P covers the applied
+// fenceApplied, with Config.ReadFence, waits until the persisted index covers the applied
 // index as it is now.
 func (n *Node) fenceApplied(ctx context.Context) error {
 	if !n.cfg.ReadFence {
@@ -115,7 +115,7 @@ func (n *Node) fenceApplied(ctx context.Context) error {
 
 func (n *Node) waitFence(ctx context.Context, index uint64) error {
 	if err := n.persist.waitCovers(ctx, index); err != nil {
-		if n.closed.Load() {
+		if n.life.closed.Load() {
 			return ErrClosed
 		}
 		return err
@@ -125,7 +125,7 @@ func (n *Node) waitFence(ctx context.Context, index uint64) error {
 
 // readIndex is ReadIndex without the fence.
 func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []consistency.ReadOption) (consistency.ReadInfo, error) {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return consistency.ReadInfo{}, ErrClosed
 	}
 	switch level {
@@ -136,7 +136,7 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []co
 		return consistency.ReadInfo{}, fmt.Errorf("raftsync: %w: %v", consistency.ErrUnknownLevel, level)
 	}
 	for attempt := 0; ; attempt++ {
-		ep := n.epoch.Load()
+		ep := n.lead.epoch.Load()
 		var idx uint64
 		var err error
 		switch {
@@ -144,9 +144,9 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []co
 			idx, _, err = n.leaderReadIndex(ctx, level)
 		case ep.leaderAddr != "":
 			if level == consistency.Strong {
-				idx, err = n.followerStrong.Do(ctx)
+				idx, err = n.lead.followerStrong.Do(ctx)
 			} else {
-				idx, err = n.followerLease.Do(ctx)
+				idx, err = n.lead.followerLease.Do(ctx)
 			}
 			if err != nil && !errors.Is(err, ctx.Err()) && ctx.Err() == nil && !errors.Is(err, errRetryElsewhere) {
 				// A failed round (leader unreachable, say) may succeed
@@ -179,11 +179,11 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []co
 //
 // Errors: ErrClosed, ctx's error.
 func (n *Node) WaitIndex(ctx context.Context, index uint64) error {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return ErrClosed
 	}
 	if err := n.fsm.applied.Wait(ctx, index); err != nil {
-		if n.closed.Load() {
+		if n.life.closed.Load() {
 			return ErrClosed
 		}
 		return fmt.Errorf("raftsync: waiting for index %d (applied %d): %w", index, n.fsm.applied.Index(), err)
@@ -199,7 +199,7 @@ func (n *Node) WaitIndex(ctx context.Context, index uint64) error {
 // bound could not prove it fresh anyway). The caller applies the read
 // fence.
 func (n *Node) staleIndex(ctx context.Context, bounds consistency.StaleBounds) (consistency.ReadInfo, error) {
-	if !n.recovered.Load() {
+	if !n.monitor.recovered.Load() {
 		return consistency.ReadInfo{}, fmt.Errorf("%w: local state is still being recovered", ErrNotReady)
 	}
 	obs := n.staleObservation()
@@ -207,7 +207,7 @@ func (n *Node) staleIndex(ctx context.Context, bounds consistency.StaleBounds) (
 	var tse *consistency.TooStaleError
 	if obs.IsLeader && errors.As(err, &tse) && tse.StalenessExceeded() {
 		rctx, cancel := context.WithTimeout(ctx, bounds.MaxStaleness)
-		_, rerr := n.leaderRounds.Do(rctx)
+		_, rerr := n.lead.leaderRounds.Do(rctx)
 		cancel()
 		if rerr != nil && ctx.Err() != nil {
 			return consistency.ReadInfo{}, fmt.Errorf("raftsync: confirming leadership for a bounded Stale read: %w", ctx.Err())
@@ -226,7 +226,7 @@ func (n *Node) staleIndex(ctx context.Context, bounds consistency.StaleBounds) (
 
 // staleObservation is what a Stale read is judged on.
 func (n *Node) staleObservation() staleread.Observation {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	obs := staleread.Observation{
 		IsLeader:    ep.isLeader,
 		LeaderKnown: ep.leaderID != "",
@@ -237,7 +237,7 @@ func (n *Node) staleObservation() staleread.Observation {
 	}
 	if ep.isLeader {
 		obs.Now = n.clock.Now()
-		if qc := n.quorumContact.Load(); qc != nil && qc.term == ep.term {
+		if qc := n.lead.quorumContact.Load(); qc != nil && qc.term == ep.term {
 			obs.LastQuorumContact = qc.sentAt
 		}
 	}
@@ -257,18 +257,18 @@ type quorumContact struct {
 func (n *Node) confirmedAt(term uint64, sentAt time.Time) {
 	next := &quorumContact{term: term, sentAt: sentAt}
 	for {
-		cur := n.quorumContact.Load()
+		cur := n.lead.quorumContact.Load()
 		if cur != nil && (cur.term > term || (cur.term == term && !sentAt.After(cur.sentAt))) {
 			return
 		}
-		if n.quorumContact.CompareAndSwap(cur, next) {
+		if n.lead.quorumContact.CompareAndSwap(cur, next) {
 			return
 		}
 	}
 }
 
 func (n *Node) readInfo(level consistency.Level, idx uint64) consistency.ReadInfo {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	info := consistency.ReadInfo{Level: level, Index: idx, IsLeader: ep.isLeader, KnownLeader: ep.leaderID != ""}
 	if !ep.isLeader {
 		if lc := n.raft.LastContact(); !lc.IsZero() {
@@ -281,7 +281,7 @@ func (n *Node) readInfo(level consistency.Level, idx uint64) consistency.ReadInf
 // leaderReadIndex returns the index a Strong or Lease read must wait for,
 // on the leader. No index is given before this term's marker is applied.
 func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (uint64, uint64, error) {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	if !ep.isLeader {
 		return 0, 0, fmt.Errorf("%w: %w", errRetryElsewhere, n.notLeader())
 	}
@@ -294,7 +294,7 @@ func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (ui
 	}
 	// raft's state is checked too: a member that saw this node as anything
 	// but leader may vote again at once after a restart (electfast.go).
-	if level == consistency.Lease && n.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term && n.raft.State() == raft.Leader {
+	if level == consistency.Lease && n.lead.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term && n.raft.State() == raft.Leader {
 		if commit := n.raft.CommitIndex(); n.leaseConfigCurrent(commit) {
 			n.stats.lease(level, true)
 			return commit, ep.term, nil
@@ -303,7 +303,7 @@ func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (ui
 	if level == consistency.Lease {
 		n.stats.lease(level, false)
 	}
-	idx, err := n.leaderRounds.Do(ctx)
+	idx, err := n.lead.leaderRounds.Do(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -340,7 +340,7 @@ var errConfigurationChanged = errors.New("raftsync: the voter configuration chan
 
 func (n *Node) leaderRoundOnce(ctx context.Context) (_ uint64, err error) {
 	defer func() { n.stats.round(err) }()
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	if !ep.isLeader {
 		return 0, fmt.Errorf("%w: %w", errRetryElsewhere, n.notLeader())
 	}
@@ -353,12 +353,12 @@ func (n *Node) leaderRoundOnce(ctx context.Context) (_ uint64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if p := n.leaseConfig.Load(); p != nil && p.key != configurationKey(servers) {
+	if p := n.lead.leaseConfig.Load(); p != nil && p.key != configurationKey(servers) {
 		// A grant extends the lease held; what is held rests on another
 		// configuration's promises, so it must not be carried over.
-		n.lease.Revoke()
+		n.lead.lease.Revoke()
 	}
-	tok := n.lease.Begin()
+	tok := n.lead.lease.Begin()
 	sentAt := n.clock.Now()
 
 	sc := getRoundScratch()
@@ -395,12 +395,12 @@ func (n *Node) leaderRoundOnce(ctx context.Context) (_ uint64, err error) {
 		// The lease is used only while this configuration is the latest
 		// (leaseConfigCurrent); rounds run one at a time, so the
 		// configuration recorded is the one of the latest grant.
-		if p := n.leaseConfig.Load(); p == nil || p.key != configurationKey(servers) {
+		if p := n.lead.leaseConfig.Load(); p == nil || p.key != configurationKey(servers) {
 			// Kept when the configuration is the same: an older checked
 			// index claims less, and leaseConfigCurrent advances it.
-			n.leaseConfig.Store(&leaseConfig{key: configurationKey(servers), checked: commit})
+			n.lead.leaseConfig.Store(&leaseConfig{key: configurationKey(servers), checked: commit})
 		}
-		n.lease.Grant(tok, term, until)
+		n.lead.lease.Grant(tok, term, until)
 	}
 	return idx, nil
 }
@@ -473,7 +473,7 @@ type leaseConfig struct {
 // advances only in a later step: a configuration read after the commit
 // index reflects every configuration entry up to that index.
 func (n *Node) leaseConfigCurrent(commit uint64) bool {
-	p := n.leaseConfig.Load()
+	p := n.lead.leaseConfig.Load()
 	if p == nil || p.key == nil {
 		return false
 	}
@@ -484,14 +484,14 @@ func (n *Node) leaseConfigCurrent(commit uint64) bool {
 	if err != nil || configurationKey(servers) != p.key {
 		return false
 	}
-	n.leaseConfig.CompareAndSwap(p, &leaseConfig{key: p.key, checked: commit})
+	n.lead.leaseConfig.CompareAndSwap(p, &leaseConfig{key: p.key, checked: commit})
 	return true
 }
 
 func (n *Node) leaseOptions() consistency.LeaseOptions {
 	o := n.cfg.Consistency.Lease
-	if o.MaxDuration == 0 || o.MaxDuration > n.heartbeatTimeout {
-		o.MaxDuration = n.heartbeatTimeout
+	if o.MaxDuration == 0 || o.MaxDuration > n.lead.heartbeatTimeout {
+		o.MaxDuration = n.lead.heartbeatTimeout
 	}
 	return o
 }
@@ -518,7 +518,7 @@ func (n *Node) collectAcks(ctx context.Context, sc *roundScratch, term uint64, n
 	for _, p := range sc.peers {
 		sc.addrs = append(sc.addrs, string(p.Address))
 	}
-	calls := n.rpcCli.Multicall(ctx, sc.addrs, req, rpc.MulticallOptions{First: need})
+	calls := n.net.rpcCli.Multicall(ctx, sc.addrs, req, rpc.MulticallOptions{First: need})
 	defer calls.Close()
 	for {
 		r, ok := calls.Next()
@@ -534,7 +534,7 @@ func (n *Node) collectAcks(ctx context.Context, sc *roundScratch, term uint64, n
 			calls.SendRest() // a refusal: ask the others now
 			continue
 		}
-		sc.acks = append(sc.acks, quorum.Ack{ID: string(sc.peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, VoteFree: resp.VoteFree})
+		sc.acks = append(sc.acks, quorum.Ack{ID: string(sc.peers[r.Index].ID), Term: resp.Term, LeaderID: resp.LeaderID, RefusesCandidatesFor: resp.RefusesCandidatesFor})
 		if len(sc.acks) >= need {
 			return sc.acks
 		}
@@ -544,7 +544,7 @@ func (n *Node) collectAcks(ctx context.Context, sc *roundScratch, term uint64, n
 // remoteReadIndex asks the leader for a read index (a follower's round,
 // run by the followerStrong and followerLease batchers).
 func (n *Node) remoteReadIndex(ctx context.Context, level consistency.Level) (uint64, error) {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	if ep.leaderAddr == "" || ep.isLeader {
 		return 0, errRetryElsewhere
 	}

@@ -53,7 +53,7 @@ func (tr *transitions) states(id string) []readiness.Status {
 
 // checkStartupOrder asserts that a start went Starting/Recovering →
 // Recovered → (CatchingUp) → Ready without going backwards, and that Ready
-// was reported only with A ≥ S.
+// was reported only with applied ≥ sync point.
 func checkStartupOrder(t *testing.T, id string, sts []readiness.Status) {
 	t.Helper()
 	rank := map[readiness.State]int{

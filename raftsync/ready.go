@@ -29,17 +29,17 @@ import (
 // sees a cluster configuration without itself first (it was removed);
 // ErrNotReady wrapping ctx's error when ctx ends first.
 func (n *Node) WaitReady(ctx context.Context) error {
-	if n.closed.Load() {
+	if n.life.closed.Load() {
 		return ErrClosed
 	}
-	res, err := n.tracker.WaitReady(ctx)
+	res, err := n.monitor.tracker.WaitReady(ctx)
 	switch {
 	case errors.Is(err, readystate.ErrClosed):
 		return ErrClosed
 	case errors.Is(err, readystate.ErrRemoved):
 		return fmt.Errorf("%w: %s is not in the latest cluster configuration", ErrRemoved, n.cfg.ID)
 	case err != nil:
-		st := n.tracker.Status()
+		st := n.monitor.tracker.Status()
 		return fmt.Errorf("%w: %s (%s): %w", ErrNotReady, st.State, st.Reason, err)
 	}
 	if res.RecoveredOnly {
@@ -113,53 +113,53 @@ func (n *Node) checkMembership() {
 		return
 	}
 	servers := f.Configuration().Servers
-	if key := configurationKey(servers); key != n.membersKey {
-		n.membersKey = key
+	if key := configurationKey(servers); key != n.peers.membersKey {
+		n.peers.membersKey = key
 		n.storeMembers(servers)
 	}
-	n.membership.mu.Lock()
-	defer n.membership.mu.Unlock()
-	defer n.membership.checks.Add(1)
-	if idx := n.membership.noticeIndex; idx > 0 {
+	n.peers.membership.mu.Lock()
+	defer n.peers.membership.mu.Unlock()
+	defer n.peers.membership.checks.Add(1)
+	if idx := n.peers.membership.noticeIndex; idx > 0 {
 		if last < idx {
 			// A leader said the entry at idx removed this node; the
 			// configuration read here is older than that.
 			return
 		}
-		n.membership.noticeIndex = 0
+		n.peers.membership.noticeIndex = 0
 	}
 	for _, s := range servers {
 		if string(s.ID) == n.cfg.ID {
-			n.membership.wasMember.Store(true)
-			n.membership.absentSince.Store(0)
-			if n.membership.removed.Swap(false) {
+			n.peers.membership.wasMember.Store(true)
+			n.peers.membership.absentSince.Store(0)
+			if n.peers.membership.removed.Swap(false) {
 				n.logger.Info("this node is in the cluster configuration again")
 			}
 			return
 		}
 	}
-	joined := n.membership.joinedAt.Load()
-	if len(servers) == 0 || !(n.membership.wasMember.Load() || (joined > 0 && last >= joined)) {
+	joined := n.peers.membership.joinedAt.Load()
+	if len(servers) == 0 || !(n.peers.membership.wasMember.Load() || (joined > 0 && last >= joined)) {
 		return
 	}
 	now := n.clock.Now().UnixNano()
-	if n.membership.absentSince.CompareAndSwap(0, now) {
+	if n.peers.membership.absentSince.CompareAndSwap(0, now) {
 		return
 	}
-	if time.Duration(now-n.membership.absentSince.Load()) >= tickInterval && !n.membership.removed.Swap(true) {
+	if time.Duration(now-n.peers.membership.absentSince.Load()) >= tickInterval && !n.peers.membership.removed.Swap(true) {
 		n.logger.Warn("this node is not in the latest cluster configuration: it was removed")
 	}
 }
 
 // Readiness returns the node's current readiness: its state, the reason
 // when not Ready, and the indexes it is decided from. It never blocks.
-func (n *Node) Readiness() readiness.Status { return n.tracker.Status() }
+func (n *Node) Readiness() readiness.Status { return n.monitor.tracker.Status() }
 
 // WatchReadiness returns a channel of readiness changes and a function that
 // ends the subscription. The channel holds the latest status only, so a slow
 // reader never blocks the node and always finds the newest state; it is
 // closed after the node closes. Each caller gets its own channel.
-func (n *Node) WatchReadiness() (<-chan readiness.Status, func()) { return n.tracker.Watch() }
+func (n *Node) WatchReadiness() (<-chan readiness.Status, func()) { return n.monitor.tracker.Watch() }
 
 // ReadyHandler returns an http.Handler for a readiness probe (/readyz):
 // 200 when Ready, 503 with the state and reason otherwise; JSON detail with
@@ -178,4 +178,4 @@ func (n *Node) LiveHandler() http.Handler { return readiness.LiveHandler(n) }
 // window, each notification carrying the index range it covers. The
 // subscriber asks its FSM what changed in that range. Close the
 // subscription when done; the node closes it at Close.
-func (n *Node) SubscribeChanges() readiness.Subscription { return n.coalescer.Subscribe() }
+func (n *Node) SubscribeChanges() readiness.Subscription { return n.monitor.coalescer.Subscribe() }

@@ -1,10 +1,13 @@
 package raftsync
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/internal/appliedrecord"
@@ -18,121 +21,184 @@ const replayBatch = 512
 type recovery struct {
 	snapshotIndex uint64 // index of the snapshot restored (or skipped for a durable FSM)
 	durable       uint64 // the durable FSM's index, 0 for other FSMs
-	persisted     uint64 // P as trusted from the record, 0 when none or untrusted
+	persisted     uint64 // the persisted index trusted from the record, 0 when none or untrusted
 	replayed      uint64 // log entries re-applied from the local log
 	took          time.Duration
 }
 
-// recover brings the application FSM to A ≥ P using only local state, before
-// raft starts. Entries up to P are known committed: the node applied them
-// before it went down, and raft never applies what is not committed.
+// recoveryInput is what local recovery decides from, read from the Dir
+// before anything is restored.
+type recoveryInput struct {
+	newestSnapshot uint64 // index of the newest local snapshot, 0 when none
+	lastLog        uint64 // the log's last index
+	persisted      uint64 // the persisted index trusted from the record (trustRecord), or 0
+	durable        bool   // the application is a DurableFSM
+	durableIndex   uint64 // its DurableIndex
+}
+
+// recoveryPlan is what local recovery does before raft starts.
+type recoveryPlan struct {
+	// base is the index the application holds without a restore: the
+	// durable FSM's index, else 0.
+	base uint64
+	// restore: restore the newest local snapshot that verifies; the
+	// application then holds max(base, its index).
+	restore bool
+	// target is the least the application must hold before raft starts:
+	// the trusted persisted index, and at least the newest snapshot,
+	// which raft will believe applied even when an older snapshot stands
+	// in for it. The log is replayed from what the application holds up
+	// to target.
+	target uint64
+	// delivered is where raft's first delivery after start follows on
+	// (its newest snapshot).
+	delivered uint64
+}
+
+// errDurableAhead: the durable FSM holds an index this Dir never had.
+var errDurableAhead = errors.New("raftsync: the durable FSM's data does not belong to this Dir")
+
+// planRecovery decides local recovery. Entries up to the persisted index
+// are known committed: the node applied them before it went down, and raft
+// never applies what is not committed. A durable FSM that holds at least
+// the newest snapshot keeps its state; otherwise the snapshot is restored.
+// A durable FSM ahead of both the log and every snapshot is refused
+// (errDurableAhead): its data belongs to another Dir.
+func planRecovery(in recoveryInput) (recoveryPlan, error) {
+	var p recoveryPlan
+	if in.durable {
+		if in.durableIndex > in.lastLog && in.durableIndex > in.newestSnapshot {
+			return p, fmt.Errorf("%w: it holds index %d, beyond this node's log (%d) and snapshots", errDurableAhead, in.durableIndex, in.lastLog)
+		}
+		p.base = in.durableIndex
+	}
+	p.target = max(in.persisted, in.newestSnapshot)
+	p.restore = in.newestSnapshot > p.base
+	p.delivered = in.newestSnapshot
+	return p, nil
+}
+
+// trustRecord decides whether recovery may trust the applied-index record
+// rec of node nodeID in cluster clusterID: it must name them, and its
+// index must be covered by the newest snapshot (newestSnapshot; restart
+// does not check a snapshot against the log) or be in the log (up to
+// lastLog) with the record's term (logTerm: the log's term at rec.Index, 0
+// when the log lacks the entry). A record that fails is ignored: the node
+// then recovers only what its snapshot holds and waits for the cluster, as
+// raft alone would, never trusting a record it cannot verify.
+func trustRecord(rec appliedrecord.Record, nodeID, clusterID string, newestSnapshot, lastLog, logTerm uint64) error {
+	if err := rec.Check(nodeID, clusterID); err != nil {
+		return fmt.Errorf("a record of another node or cluster: %w", err)
+	}
+	switch {
+	case newestSnapshot != 0 && rec.Index <= newestSnapshot:
+		return nil
+	case rec.Index > lastLog:
+		return fmt.Errorf("record index %d is ahead of the log (last index %d)", rec.Index, lastLog)
+	case logTerm == 0:
+		return fmt.Errorf("record index %d is missing from the log", rec.Index)
+	case logTerm != rec.Term:
+		return fmt.Errorf("the log holds term %d at index %d, the record term %d", logTerm, rec.Index, rec.Term)
+	}
+	return nil
+}
+
+// recoveryDeps is what local recovery reads and drives, given explicitly.
+type recoveryDeps struct {
+	snapshots raft.SnapshotStore
+	logs      raft.LogStore
+	record    *recordStore
+	fsm       *fsm // the wrapper recovery brings to the target
+	spoolDir  string
+	nodeID    string
+	clusterID string
+	logger    hclog.Logger
+}
+
+// recoverLocal brings the application to at least the persisted index
+// using only local state, before raft starts:
 //
-//  1. The record P is loaded and checked (checksum, node and cluster
-//     identity, and that the log holds an entry of the recorded term at P).
-//     A record that fails a check is reported and ignored: the node then
-//     recovers only what its snapshot holds and waits for the cluster, as
-//     raft alone would — never trusting a record it cannot verify.
-//  2. A durable FSM that holds at least the latest snapshot keeps its state;
-//     otherwise the latest snapshot is verified and restored.
-//  3. The log entries after that point, up to P, are applied.
+//  1. The applied-index record is loaded and checked (trustRecord).
+//  2. planRecovery decides; a snapshot to restore is verified first, and
+//     an older one stands in for a corrupt newer one.
+//  3. The log entries after what the application holds, up to the plan's
+//     target, are applied.
 //
 // Raft then starts with NoSnapshotRestoreOnStart and re-delivers, once a
 // leader confirms the commit index, the entries after its snapshot; the
 // FSM wrapper skips those the application already holds.
-func (n *Node) recover() (recovery, error) {
+func recoverLocal(d recoveryDeps) (recovery, error) {
 	start := time.Now()
 	var r recovery
 
-	snaps, err := n.store.snapshots.List()
+	snaps, err := d.snapshots.List()
 	if err != nil {
 		return r, fmt.Errorf("raftsync: listing snapshots: %w", err)
 	}
-	var latest *raft.SnapshotMeta
-	if len(snaps) > 0 {
-		latest = snaps[0]
+	var in recoveryInput
+	if m := newestSnapshot(snaps); m != nil {
+		in.newestSnapshot = m.Index
 	}
-	lastLog, err := n.store.logs.LastIndex()
+	in.lastLog, err = d.logs.LastIndex()
 	if err != nil {
 		return r, fmt.Errorf("raftsync: reading last log index: %w", err)
 	}
-	r.persisted = n.loadTrustedRecord(latest, lastLog)
-
-	// base is the index the application state corresponds to, in raft's
-	// numbering (the snapshot's meta index, not its header index).
-	var base uint64
-	if d, ok := n.fsm.app.(DurableFSM); ok {
-		r.durable, err = d.DurableIndex()
+	in.persisted = loadTrustedRecord(d, in.newestSnapshot, in.lastLog)
+	r.persisted = in.persisted
+	if dur, ok := d.fsm.app.(DurableFSM); ok {
+		in.durable = true
+		in.durableIndex, err = dur.DurableIndex()
 		if err != nil {
 			return r, fmt.Errorf("raftsync: reading the durable FSM's index: %w", err)
 		}
-		if r.durable > lastLog && (latest == nil || r.durable > latest.Index) {
-			return r, fmt.Errorf("raftsync: the durable FSM holds index %d, beyond this node's log (%d) and snapshots: its data does not belong to this Dir", r.durable, lastLog)
-		}
-		base = r.durable
+		r.durable = in.durableIndex
 	}
-	// target: the application must hold at least this much before raft
-	// starts. raft will believe the newest snapshot applied, so that is
-	// the floor even when an older snapshot has to stand in for it.
-	target := r.persisted
-	if latest != nil {
-		r.snapshotIndex = latest.Index
-		target = max(target, latest.Index)
-		if latest.Index > base {
-			restored, err := n.restoreLocalSnapshot(snaps)
-			if err != nil {
-				return r, err
-			}
-			base = max(base, restored)
-		}
+	plan, err := planRecovery(in)
+	if err != nil {
+		return r, err
 	}
-	// Entries in (base, target] are committed and present in the log.
-	if target > base {
-		if err := n.replay(base+1, target); err != nil {
+	r.snapshotIndex = in.newestSnapshot
+
+	// held is the index the application state corresponds to, in raft's
+	// numbering (the snapshot's meta index, not its header index).
+	held := plan.base
+	if plan.restore {
+		restored, err := restoreLocalSnapshot(d, snaps)
+		if err != nil {
 			return r, err
 		}
-		r.replayed = target - base
+		held = max(held, restored)
 	}
-	held := max(base, target)
-	n.fsm.advanceApplied(held, n.persist.logTerm(held))
-	n.fsm.skipThrough.Store(held)
-	// raft's first delivery after start follows its latest snapshot.
-	if latest != nil {
-		n.fsm.delivered.Store(latest.Index)
+	// Entries in (held, target] are committed and present in the log.
+	if plan.target > held {
+		if err := replay(d, held+1, plan.target); err != nil {
+			return r, err
+		}
+		r.replayed = plan.target - held
+		held = plan.target
+	}
+	d.fsm.advanceApplied(held, logTermAt(d.logs, held))
+	d.fsm.skipThrough.Store(held)
+	if plan.delivered != 0 {
+		d.fsm.delivered.Store(plan.delivered)
 	}
 	r.took = time.Since(start)
 	return r, nil
 }
 
-// loadTrustedRecord returns P from the applied-index record, or 0 when
-// there is no record or it cannot be trusted.
-func (n *Node) loadTrustedRecord(latest *raft.SnapshotMeta, lastLog uint64) uint64 {
-	rec, err := n.persist.file.Load()
+// loadTrustedRecord returns the persisted index from the applied-index
+// record, or 0 when there is no record or it cannot be trusted.
+func loadTrustedRecord(d recoveryDeps, newestSnapshot, lastLog uint64) uint64 {
+	rec, err := d.record.Load()
 	switch {
 	case errors.Is(err, appliedrecord.ErrNoRecord):
 		return 0
 	case err != nil:
-		n.logger.Error("ignoring unreadable applied-index record; recovering from the snapshot only", "error", err)
+		d.logger.Error("ignoring unreadable applied-index record; recovering from the snapshot only", "error", err)
 		return 0
 	}
-	if err := rec.Check(n.cfg.ID, n.ClusterID()); err != nil {
-		n.logger.Error("ignoring applied-index record of another node or cluster", "error", err)
-		return 0
-	}
-	if latest != nil && rec.Index <= latest.Index {
-		return rec.Index // covered by the snapshot; nothing to check in the log
-	}
-	if rec.Index > lastLog {
-		n.logger.Error("ignoring applied-index record ahead of the log", "record_index", rec.Index, "last_log_index", lastLog)
-		return 0
-	}
-	var l raft.Log
-	if err := n.store.logs.GetLog(rec.Index, &l); err != nil {
-		n.logger.Error("ignoring applied-index record: its entry is missing from the log", "record_index", rec.Index, "error", err)
-		return 0
-	}
-	if l.Term != rec.Term {
-		n.logger.Error("ignoring applied-index record: the log holds another term at its index",
-			"record_index", rec.Index, "record_term", rec.Term, "log_term", l.Term)
+	if err := trustRecord(rec, d.nodeID, d.clusterID, newestSnapshot, lastLog, logTermAt(d.logs, rec.Index)); err != nil {
+		d.logger.Error("ignoring applied-index record; recovering from the snapshot only", "error", err)
 		return 0
 	}
 	return rec.Index
@@ -142,13 +208,15 @@ func (n *Node) loadTrustedRecord(latest *raft.SnapshotMeta, lastLog uint64) uint
 // returns its index. An older snapshot may stand in for a corrupt newer
 // one: the caller then replays the log up to the newer one's index, since
 // raft will believe that one applied. When none verifies, the start fails.
-func (n *Node) restoreLocalSnapshot(snaps []*raft.SnapshotMeta) (uint64, error) {
+func restoreLocalSnapshot(d recoveryDeps, snaps []*raft.SnapshotMeta) (uint64, error) {
+	byAge := slices.Clone(snaps)
+	slices.SortStableFunc(byAge, func(a, b *raft.SnapshotMeta) int { return cmp.Compare(b.Index, a.Index) })
 	var errs []error
-	for _, meta := range snaps {
-		err := n.restoreOneSnapshot(meta)
+	for _, meta := range byAge {
+		err := restoreOneSnapshot(d, meta)
 		if err == nil {
 			if len(errs) > 0 {
-				n.logger.Error("restored an older snapshot in place of a corrupt one", "snapshot", meta.ID, "skipped", errors.Join(errs...))
+				d.logger.Error("restored an older snapshot in place of a corrupt one", "snapshot", meta.ID, "skipped", errors.Join(errs...))
 			}
 			return meta.Index, nil
 		}
@@ -157,17 +225,17 @@ func (n *Node) restoreLocalSnapshot(snaps []*raft.SnapshotMeta) (uint64, error) 
 	return 0, fmt.Errorf("raftsync: no usable snapshot: %w", errors.Join(errs...))
 }
 
-func (n *Node) restoreOneSnapshot(meta *raft.SnapshotMeta) error {
-	_, rc, err := n.store.snapshots.Open(meta.ID)
+func restoreOneSnapshot(d recoveryDeps, meta *raft.SnapshotMeta) error {
+	_, rc, err := d.snapshots.Open(meta.ID)
 	if err != nil {
 		return fmt.Errorf("opening snapshot %s: %w", meta.ID, err)
 	}
 	defer rc.Close()
-	h, payload, err := snapshot.Verify(rc, n.store.spoolDir)
+	h, payload, err := snapshot.Verify(rc, d.spoolDir)
 	if err != nil {
 		return fmt.Errorf("snapshot %s is corrupt: %w", meta.ID, err)
 	}
-	if err := n.fsm.restoreVerified(h, payload, meta.Index, meta.Term); err != nil {
+	if err := d.fsm.restoreVerified(h, payload, meta.Index, meta.Term); err != nil {
 		return fmt.Errorf("restoring snapshot %s: %w", meta.ID, err)
 	}
 	return nil
@@ -175,17 +243,17 @@ func (n *Node) restoreOneSnapshot(meta *raft.SnapshotMeta) error {
 
 // replay applies log entries [from, to] through the FSM wrapper, in
 // batches, exactly as raft would deliver them.
-func (n *Node) replay(from, to uint64) error {
+func replay(d recoveryDeps, from, to uint64) error {
 	batch := make([]*raft.Log, 0, replayBatch)
 	flush := func() {
 		if len(batch) > 0 {
-			n.fsm.ApplyBatch(batch)
+			d.fsm.ApplyBatch(batch)
 			batch = make([]*raft.Log, 0, replayBatch)
 		}
 	}
 	for idx := from; idx <= to; idx++ {
 		l := new(raft.Log)
-		if err := n.store.logs.GetLog(idx, l); err != nil {
+		if err := d.logs.GetLog(idx, l); err != nil {
 			return fmt.Errorf("raftsync: replaying index %d of %d..%d: %w", idx, from, to, err)
 		}
 		switch l.Type {
@@ -199,6 +267,6 @@ func (n *Node) replay(from, to uint64) error {
 	flush()
 	// Trailing entries the FSM never sees (no-ops, barriers) are applied
 	// too, in the sense that matters: nothing more is to be done for them.
-	n.fsm.advanceApplied(to, n.persist.logTerm(to))
+	d.fsm.advanceApplied(to, logTermAt(d.logs, to))
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 // handleRPC serves one node RPC request. It runs in its own goroutine (see
 // package rpc); ctx ends when the connection or the server goes away.
 func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
-	if n.closed.Load() || !n.started.Load() {
+	if n.life.closed.Load() || !n.life.started.Load() {
 		return n.encodeAnswer(req.ID, &wire.Status{Code: wire.CodeClosed, Message: "node closed or still starting"})
 	}
 	if denied := n.authorizeRPC(ctx, req.Type); denied != nil {
@@ -131,11 +131,11 @@ func (n *Node) handleConfirm(req *wire.ConfirmRequest) *wire.ConfirmResponse {
 	lastContact := n.raft.LastContact()
 	leaderAddr, leaderID := n.raft.LeaderWithID()
 	term := n.raft.CurrentTerm()
-	promising := n.fence.promising()
+	promising := n.net.fence.promising()
 	resp := &wire.ConfirmResponse{Term: term, LeaderID: string(leaderID)}
 	if promising && string(leaderID) == req.LeaderID && term == req.Term && !lastContact.IsZero() {
-		if free := n.heartbeatTimeout - time.Since(lastContact); free > 0 && n.recordPromise(string(leaderID), string(leaderAddr), term) {
-			resp.VoteFree = free
+		if free := n.lead.heartbeatTimeout - time.Since(lastContact); free > 0 && n.recordPromise(string(leaderID), string(leaderAddr), term) {
+			resp.RefusesCandidatesFor = free
 		}
 	}
 	return resp

@@ -1,43 +1,32 @@
 package raftsync
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-
-	"github.com/raftkit/raftkit/readiness"
 )
 
 // snapshotDutyCycle bounds the share of time the node spends taking
 // snapshots it triggers itself: after a snapshot whose work (the FSM's
 // Snapshot and Persist, not the wait behind applies) took d, the next one
-// starts no sooner than d×(1/snapshotDutyCycle − 1) later. A durable
-// FSM's snapshots are cheap and may follow each other closely; a large
-// in-memory state, or a follower catching up a long log, is not
-// snapshotted every Threshold entries.
+// starts no sooner than d×(1/snapshotDutyCycle − 1) later.
 const snapshotDutyCycle = 0.1
 
 // minTriggeredSnapshotGap is the least time between two snapshots the
-// trigger takes. However cheap the snapshot, each one is followed by
-// raft's log compaction, a write transaction on the log store that
-// competes with appends: at 256 concurrent writers (about 20k writes/s)
-// snapshotting every Threshold entries cost a quarter of the write
-// throughput. One per second still leaves a tail of at most a second of
-// writes beyond Threshold, where raft's own timer leaves 30 to 60.
+// trigger takes: each is followed by raft's log compaction, a write on the
+// log store that competes with appends (docs/snapshots.md has the
+// measurement behind it).
 const minTriggeredSnapshotGap = time.Second
 
 // maxTriggeredSnapshotSize is the largest snapshot (payload bytes) after
-// which the trigger still takes the next one early. A larger state is left
-// to raft's Interval timer: writing tens of megabytes every Threshold
-// entries competes with the log's own fsyncs (in the bench's 100 MB join
-// fill, three members snapshotting 50-80 MB at once stalled replication
-// long enough for the leader to step down; with a 16 MiB cap the second
-// early snapshot, taken after a 14 MB one, still did). Configuration state is a few megabytes and
-// snapshots in milliseconds. Size, not time, decides: a snapshot's time
-// swings with the machine's load, and one slow snapshot must not switch
-// the trigger off for a small state.
+// which the trigger still takes the next one early; a larger state is left
+// to raft's Interval timer. Size, not time, decides, because a snapshot's
+// time varies with the machine's load (docs/snapshots.md says why 8 MiB).
 const maxTriggeredSnapshotSize = 8 << 20
 
 // snapshotRetryAfter is how long the trigger waits after a snapshot raft
@@ -48,11 +37,98 @@ const snapshotRetryAfter = time.Second
 // catchUpSnapshotDefer: while the node is not Ready (a joiner or a
 // restarted member catching up), the trigger waits until the tail is this
 // many Thresholds long, or the node Ready. A snapshot in the middle of a
-// catch-up competes with the apply it waits for (a 10 MB join took three
-// times bare raft's time with the joiner snapshotting at Threshold), and
-// the tail it would save is replayed only by a restart, which Close's own
-// snapshot covers (closesnap.go).
+// catch-up competes with the apply it waits for, and the tail it would
+// save is replayed only by a restart, which Close's own snapshot covers
+// (closesnap.go; docs/snapshots.md has the measurement).
 const catchUpSnapshotDefer = 8
+
+// snapshotState is what the trigger observes of the FSM wrapper.
+type snapshotState struct {
+	applied     uint64 // the applied index
+	delivered   uint64 // the highest index raft has handed the wrapper
+	skipThrough uint64 // entries up to here are held but not yet re-delivered
+	lastSize    int64  // payload bytes of the latest snapshot
+	lastCost    time.Duration
+	// appliedBytes counts the command bytes applied (fsm.appliedBytes).
+	appliedBytes uint64
+	// ready: the node is Ready (not catching up).
+	ready bool
+}
+
+// snapshotState reads what the snapshot trigger decides from.
+func (f *fsm) snapshotState() snapshotState {
+	return snapshotState{
+		applied:     f.applied.Index(),
+		delivered:   f.delivered.Load(),
+		skipThrough: f.skipThrough.Load(),
+		lastSize:    f.snapshotSize.Load(),
+		lastCost:    time.Duration(f.snapshotCost.Load()),
+
+		appliedBytes: f.appliedBytes.Load(),
+	}
+}
+
+// snapshotDue reports whether the trigger takes a snapshot now: the tail
+// after the newest snapshot (at base) has reached threshold, or
+// catchUpSnapshotDefer thresholds while the node is not Ready; the next
+// snapshot is estimated small enough (snapshotEstimate, against
+// maxTriggeredSnapshotSize) to take early; and the FSM can be snapshotted
+// (it refuses while it holds locally recovered entries raft has not
+// re-delivered). bytesAtBase is s.appliedBytes when base was taken.
+func snapshotDue(s snapshotState, base, bytesAtBase, threshold uint64) bool {
+	if s.applied < base+threshold {
+		return false
+	}
+	if s.applied < base+catchUpSnapshotDefer*threshold && !s.ready {
+		return false // catching up: snapshot once Ready, or once the tail is long
+	}
+	return snapshotEstimate(s, bytesAtBase) <= maxTriggeredSnapshotSize &&
+		s.delivered >= s.skipThrough
+}
+
+// snapshotEstimate bounds the size the next snapshot would have: the
+// latest snapshot's payload plus every command byte applied since
+// (deletes and overwrites make it an overestimate). Without it the first
+// snapshot of a large state, whose size is not known yet, would be taken
+// early.
+func snapshotEstimate(s snapshotState, bytesAtBase uint64) int64 {
+	since := s.appliedBytes - bytesAtBase
+	return s.lastSize + int64(min(since, 1<<62))
+}
+
+// snapshotPause is how long the trigger waits after a snapshot whose work
+// took cost before it takes the next: the duty cycle's share, and never
+// less than minTriggeredSnapshotGap.
+func snapshotPause(cost time.Duration) time.Duration {
+	return max(time.Duration(float64(cost)*(1/snapshotDutyCycle-1)), minTriggeredSnapshotGap)
+}
+
+// newestSnapshot returns the snapshot of metas with the highest index, or
+// nil. It does not rely on the order a store lists them in.
+func newestSnapshot(metas []*raft.SnapshotMeta) *raft.SnapshotMeta {
+	var newest *raft.SnapshotMeta
+	for _, m := range metas {
+		if newest == nil || m.Index > newest.Index {
+			newest = m
+		}
+	}
+	return newest
+}
+
+// snapshotTriggerDeps is everything the trigger needs, given explicitly so
+// that it holds no node.
+type snapshotTriggerDeps struct {
+	threshold uint64
+	// take asks raft for a snapshot, waits for it, and returns its index.
+	take func(ctx context.Context) (uint64, error)
+	// list lists the snapshots in the store.
+	list  func() ([]*raft.SnapshotMeta, error)
+	state func() snapshotState
+	// ctx ends the trigger (Close); wg tracks its goroutine.
+	ctx    context.Context
+	wg     *sync.WaitGroup
+	logger hclog.Logger
+}
 
 // snapshotTrigger takes a snapshot as soon as Config.Snapshot.Threshold
 // entries were applied since the newest one, rather than when raft's
@@ -60,24 +136,24 @@ const catchUpSnapshotDefer = 8
 // tail after the newest snapshot is what a restart reads — raft scans it
 // for configuration entries in NewRaft and re-delivers it to the FSM — so
 // keeping it near Threshold keeps restart time flat in the log's length.
-// raft's own timer stays as a backstop.
+// raft's own timer stays as a backstop. It runs at most one snapshot at a
+// time, on a goroutine of deps.wg.
 type snapshotTrigger struct {
-	n         *Node
-	threshold uint64
+	d snapshotTriggerDeps
 
 	// base is the index of the newest snapshot known to the trigger.
 	base atomic.Uint64
-	// bytesAtBase is fsm.appliedBytes when base was taken.
+	// bytesAtBase is snapshotState.appliedBytes when base was taken.
 	bytesAtBase atomic.Uint64
 	// running is set while a triggered snapshot is in progress.
 	running atomic.Bool
 	// notBefore (unix nanoseconds) holds the next snapshot back, per
-	// snapshotDutyCycle and minTriggeredSnapshotGap, or snapshotRetryAfter.
+	// snapshotPause, or snapshotRetryAfter.
 	notBefore atomic.Int64
 }
 
-func newSnapshotTrigger(n *Node) *snapshotTrigger {
-	t := &snapshotTrigger{n: n, threshold: n.cfg.Snapshot.Threshold}
+func newSnapshotTrigger(d snapshotTriggerDeps) *snapshotTrigger {
+	t := &snapshotTrigger{d: d}
 	t.learnBase()
 	return t
 }
@@ -85,53 +161,30 @@ func newSnapshotTrigger(n *Node) *snapshotTrigger {
 // learnBase sets base to the newest snapshot in the store: one raft took
 // on its own timer, or one installed from the leader.
 func (t *snapshotTrigger) learnBase() {
-	if metas, err := t.n.store.snapshots.List(); err == nil && len(metas) > 0 {
-		t.base.Store(metas[0].Index)
-		t.bytesAtBase.Store(t.n.fsm.appliedBytes.Load())
+	if metas, err := t.d.list(); err == nil {
+		if m := newestSnapshot(metas); m != nil {
+			t.base.Store(m.Index)
+			t.bytesAtBase.Store(t.d.state().appliedBytes)
+		}
 	}
-}
-
-// stateEstimate bounds the size the next snapshot would have: the latest
-// snapshot's payload plus every command byte applied since (deletes and
-// overwrites make it an overestimate). Without it the first snapshot of a
-// large state, whose size is not known yet, would be taken early: in the
-// bench's 10 MB join every member did so at once, at the end of the fill,
-// under the join.
-func (t *snapshotTrigger) stateEstimate() int64 {
-	since := t.n.fsm.appliedBytes.Load() - t.bytesAtBase.Load()
-	return t.n.fsm.snapshotSize.Load() + int64(min(since, 1<<62))
 }
 
 // applied is called from raft's FSM goroutine after each batch. It only
-// compares atomics; snapshots run on a goroutine of the node's WaitGroup,
-// which Close waits for after raft has stopped (so after the last call of
-// applied).
-func (t *snapshotTrigger) applied(index uint64) {
-	if !t.due(index) || t.n.ctx.Err() != nil || !t.running.CompareAndSwap(false, true) {
+// compares atomics; snapshots run on a goroutine of deps.wg, which Close
+// waits for after raft has stopped (so after the last call of applied).
+func (t *snapshotTrigger) applied(uint64) {
+	if !t.due() || t.d.ctx.Err() != nil || !t.running.CompareAndSwap(false, true) {
 		return
 	}
-	t.n.wg.Add(1)
+	t.d.wg.Add(1)
 	go func() {
-		defer t.n.wg.Done()
+		defer t.d.wg.Done()
 		t.run()
 	}()
 }
 
-// due reports whether the tail after the newest snapshot has reached
-// Threshold, the latest snapshot was small enough (maxTriggeredSnapshotSize)
-// to take the next early, and the FSM can
-// be snapshotted (it refuses while it holds locally recovered entries raft
-// has not re-delivered).
-func (t *snapshotTrigger) due(applied uint64) bool {
-	base := t.base.Load()
-	if applied < base+t.threshold {
-		return false
-	}
-	if applied < base+catchUpSnapshotDefer*t.threshold && t.n.tracker.Status().State != readiness.Ready {
-		return false // catching up: snapshot once Ready, or once the tail is long
-	}
-	return t.stateEstimate() <= maxTriggeredSnapshotSize &&
-		t.n.fsm.delivered.Load() >= t.n.fsm.skipThrough.Load()
+func (t *snapshotTrigger) due() bool {
+	return snapshotDue(t.d.state(), t.base.Load(), t.bytesAtBase.Load(), t.d.threshold)
 }
 
 // run takes snapshots while one is due, each after the pause the previous
@@ -140,22 +193,22 @@ func (t *snapshotTrigger) due(applied uint64) bool {
 // when run gets to it, not left until the next write.
 func (t *snapshotTrigger) run() {
 	for {
-		if wait := time.Until(time.Unix(0, t.notBefore.Load())); wait > 0 && !sleepCtx(t.n.ctx, wait) {
+		if wait := time.Until(time.Unix(0, t.notBefore.Load())); wait > 0 && !sleepCtx(t.d.ctx, wait) {
 			t.running.Store(false)
 			return
 		}
-		if t.n.ctx.Err() != nil {
+		if t.d.ctx.Err() != nil {
 			t.running.Store(false)
 			return
 		}
 		t.take()
-		if t.due(t.n.fsm.applied.Index()) {
+		if t.due() {
 			continue
 		}
 		t.running.Store(false)
 		// An entry applied between the check above and the store saw
 		// running set and left the snapshot to this run: check again.
-		if !t.due(t.n.fsm.applied.Index()) || !t.running.CompareAndSwap(false, true) {
+		if !t.due() || !t.running.CompareAndSwap(false, true) {
 			return
 		}
 	}
@@ -166,29 +219,47 @@ func (t *snapshotTrigger) run() {
 // keeping TrailingLogs entries.
 func (t *snapshotTrigger) take() {
 	start := time.Now()
-	bytes := t.n.fsm.appliedBytes.Load()
-	f := t.n.raft.Snapshot()
-	err := t.n.futures.wait(t.n.ctx, f)
+	bytes := t.d.state().appliedBytes
+	index, err := t.d.take(t.d.ctx)
 	switch {
 	case err == nil:
-		meta, rc, oerr := f.Open()
-		if oerr == nil {
-			rc.Close()
-			t.base.Store(meta.Index)
+		if index != 0 {
+			t.base.Store(index)
 			t.bytesAtBase.Store(bytes)
 		}
-		cost := time.Duration(t.n.fsm.snapshotCost.Load())
-		pause := max(time.Duration(float64(cost)*(1/snapshotDutyCycle-1)), minTriggeredSnapshotGap)
+		cost := t.d.state().lastCost
+		pause := snapshotPause(cost)
 		t.notBefore.Store(time.Now().Add(pause).UnixNano())
-		t.n.logger.Debug("snapshot taken at threshold", "index", t.base.Load(), "took", time.Since(start), "work", cost, "next_after", pause)
+		t.d.logger.Debug("snapshot taken at threshold", "index", t.base.Load(), "took", time.Since(start), "work", cost, "next_after", pause)
 	case errors.Is(err, raft.ErrNothingNewToSnapshot):
 		// raft's own timer, or a snapshot installed from the leader, got
 		// there first: learn its index, and do not ask again at once.
 		t.learnBase()
 		t.notBefore.Store(time.Now().Add(snapshotRetryAfter).UnixNano())
-	case t.n.ctx.Err() != nil:
+	case t.d.ctx.Err() != nil:
 	default:
-		t.n.logger.Debug("threshold snapshot deferred", "error", err)
+		t.d.logger.Debug("threshold snapshot deferred", "error", err)
 		t.notBefore.Store(time.Now().Add(snapshotRetryAfter).UnixNano())
 	}
+}
+
+// takeSnapshot asks raft for a snapshot, waits for it (until ctx ends or
+// raft shuts down) and returns its index, 0 when the snapshot was taken
+// but cannot be opened.
+func (n *Node) takeSnapshot(ctx context.Context) (uint64, error) {
+	f := n.raft.Snapshot()
+	if err := n.life.futures.wait(ctx, f); err != nil {
+		return 0, err
+	}
+	meta, rc, err := f.Open()
+	if err != nil {
+		return 0, nil
+	}
+	rc.Close()
+	return meta.Index, nil
+}
+
+// stateEstimate is snapshotEstimate for the trigger's newest snapshot.
+func (t *snapshotTrigger) stateEstimate() int64 {
+	return snapshotEstimate(t.d.state(), t.bytesAtBase.Load())
 }

@@ -53,8 +53,8 @@ type Status struct {
 	LeaderAddr     string `json:"leader_addr"`
 	Term           uint64 `json:"term"`
 	CommitIndex    uint64 `json:"commit_index"`    // highest index this node knows committed
-	AppliedIndex   uint64 `json:"applied_index"`   // A: applied by the application FSM
-	PersistedIndex uint64 `json:"persisted_index"` // P: durably recorded applied index
+	AppliedIndex   uint64 `json:"applied_index"`   // applied by the application FSM
+	PersistedIndex uint64 `json:"persisted_index"` // durably recorded applied index
 	LastIndex      uint64 `json:"last_index"`      // last index in this node's log
 	// LastContact is when a follower last heard from the leader; zero (and
 	// left out of JSON) on the leader and before any contact.
@@ -93,16 +93,16 @@ type LeaseStatus struct {
 // network; it reads raft's configuration, which takes a trip through raft's
 // main loop.
 func (n *Node) Status() Status {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	st := Status{
 		ID:             n.cfg.ID,
 		ClusterID:      n.ClusterID(),
-		Addr:           n.advertise,
+		Addr:           n.net.advertise,
 		LeaderID:       ep.leaderID,
 		LeaderAddr:     ep.leaderAddr,
 		AppliedIndex:   n.fsm.applied.Index(),
 		PersistedIndex: n.persist.index(),
-		Readiness:      n.tracker.Status(),
+		Readiness:      n.monitor.tracker.Status(),
 	}
 	if n.raft == nil {
 		return st
@@ -122,7 +122,7 @@ func (n *Node) Status() Status {
 		st.Cluster = n.pilot.clusterHealth()
 		st.Lease = n.leaseStatus(st.Term, st.CommitIndex)
 	} else {
-		st.Cluster = n.role.leaderHealth(st.LeaderID, time.Now(), n.reportedHealthAge())
+		st.Cluster = n.peers.role.leaderHealth(st.LeaderID, time.Now(), n.reportedHealthAge())
 	}
 	return st
 }
@@ -130,10 +130,10 @@ func (n *Node) Status() Status {
 // leaseStatus reports the leader's lease for term.
 func (n *Node) leaseStatus(term, commit uint64) LeaseStatus {
 	var ls LeaseStatus
-	if c := n.quorumContact.Load(); c != nil {
+	if c := n.lead.quorumContact.Load(); c != nil {
 		ls.LastConfirmed, ls.LastConfirmedTerm = c.sentAt, c.term
 	}
-	if rem := n.lease.Remaining(term); rem > 0 && n.leaseConfigCurrent(commit) {
+	if rem := n.lead.lease.Remaining(term); rem > 0 && n.leaseConfigCurrent(commit) {
 		ls.Held, ls.Remaining = true, rem
 	}
 	return ls
@@ -165,7 +165,7 @@ func (n *Node) StatusHandler() http.Handler {
 // Leader returns the ID and address of the leader this node knows, or
 // empty strings when it knows none.
 func (n *Node) Leader() (id, addr string) {
-	ep := n.epoch.Load()
+	ep := n.lead.epoch.Load()
 	return ep.leaderID, ep.leaderAddr
 }
 
@@ -177,7 +177,7 @@ func (n *Node) State() raft.RaftState {
 	return n.raft.State()
 }
 
-// AppliedIndex returns A, the highest log index the application's FSM has
+// AppliedIndex returns the highest log index the application's FSM has
 // finished applying. Unlike raft's AppliedIndex, which counts entries handed
 // to the FSM, it moves only after the FSM's Apply or ApplyBatch returned.
 func (n *Node) AppliedIndex() uint64 { return n.fsm.applied.Index() }

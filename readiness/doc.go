@@ -10,15 +10,15 @@
 //
 // # Definitions
 //
-//   - A, the applied index: the highest log index the application FSM has
+//   - The applied index: the highest log index the application FSM has
 //     finished applying.
-//   - P, the persisted applied index: the last durable record of A
+//   - The persisted index: the last durable record of the applied index
 //     (checksummed, carrying the node and cluster identity, so a torn or
 //     foreign record is detected and never trusted), written as
-//     PersistPolicy says. Entries up to P are known committed, so a
+//     PersistPolicy says. Entries up to it are known committed, so a
 //     restarting node re-applies them from its own snapshot and log
 //     without waiting for a leader.
-//   - S, the cluster sync point: the leader's commit index obtained after
+//   - The sync point: the leader's commit index obtained after
 //     this start. On the leader, once an entry of its own term is committed
 //     and applied; on a follower, a read index obtained from the leader.
 //
@@ -28,8 +28,9 @@
 //	                             (any state but Closed) ⇄ Removed
 //	                                      (any state) → Closed
 //
-// Recovered means A ≥ P: the node holds at least what it had recorded. Ready
-// means recovered, a leader is known and A ≥ S; every Ready Status satisfies
+// Recovered means applied ≥ persisted: the node holds at least what it had
+// recorded. Ready means recovered, a leader is known and applied ≥ sync
+// point; every Ready Status satisfies
 // Status.ReadyInvariantHolds. After its first Ready a node moves only
 // between Ready and Degraded: it becomes Degraded when it has had no leader,
 // no contact with it, or no reached sync point for longer than

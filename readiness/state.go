@@ -16,14 +16,15 @@ const (
 	// Starting: nothing is known yet; local recovery has not begun.
 	Starting State = iota
 	// Recovering: the node is re-applying its local snapshot and log up to
-	// the persisted applied index P.
+	// the persisted index.
 	Recovering
-	// Recovered: A ≥ P, so the node holds at least what it held before it
-	// went down; it waits for a leader and the cluster sync point S.
+	// Recovered: applied ≥ persisted index, so the node holds at least what it held before it
+	// went down; it waits for a leader and the cluster sync point.
 	Recovered
-	// CatchingUp: a leader and S are known and the node is applying up to S.
+	// CatchingUp: a leader and the sync point are known and the node is
+	// applying up to the sync point.
 	CatchingUp
-	// Ready: recovered, a leader is known and A ≥ S. The node may serve.
+	// Ready: recovered, a leader is known and applied ≥ sync point. The node may serve.
 	Ready
 	// Degraded: the node was Ready but has lost its leader (or its sync with
 	// the leader) for longer than Policy.LeaderLossBound, or lags the commit

@@ -15,13 +15,14 @@ type Status struct {
 	Reason string `json:"reason,omitempty"`
 	// Since is when State last changed.
 	Since time.Time `json:"since"`
-	// Applied (A), Persisted (P), CommitIndex and LeaderID/IsLeader are
+	// Applied, Persisted, CommitIndex and LeaderID/IsLeader are
 	// the values the State was decided from.
 	Applied   uint64 `json:"applied_index"`
 	Persisted uint64 `json:"persisted_index"`
-	// SyncIndex is the sync point S in effect: the current leader's S once
-	// known. While a Ready node waits for, or catches up to, a new leader's S
-	// (within LeaderLossBound), it is the last S the node reached, so a Ready
+	// SyncIndex is the sync point in effect: the current leader's once
+	// known. While a Ready node waits for, or catches up to, a new leader's
+	// sync point (within LeaderLossBound), it is the last one the node
+	// reached, so a Ready
 	// status always has Applied ≥ SyncIndex.
 	SyncIndex   uint64 `json:"sync_index"`
 	CommitIndex uint64 `json:"commit_index"`

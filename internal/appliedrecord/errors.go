@@ -15,7 +15,7 @@ var (
 	// ErrCorruptRecord means bytes that should hold an applied-index record
 	// do not: wrong magic, unknown format version, failed checksum,
 	// truncation, trailing bytes or an absurd length. A corrupt record is
-	// never trusted; the caller treats P as unknown (0).
+	// never trusted; the caller treats the persisted index as unknown (0).
 	ErrCorruptRecord = errors.New("appliedrecord: corrupt applied-index record")
 
 	// ErrForeignRecord means a well-formed record names another node or

@@ -20,16 +20,16 @@ func ExampleFile() {
 
 	f := appliedrecord.OpenFile(filepath.Join(dir, "applied-index"))
 	if _, err := f.Load(); errors.Is(err, appliedrecord.ErrNoRecord) {
-		fmt.Println("first start: P = 0")
+		fmt.Println("first start: persisted index = 0")
 	}
 	if err := f.Store(appliedrecord.Record{NodeID: "gw-1", ClusterID: "prod", Index: 4500, Term: 3}); err != nil {
 		panic(err)
 	}
 	r, err := f.Load()
-	fmt.Println("P =", r.Index, err)
+	fmt.Println("persisted index =", r.Index, err)
 	fmt.Println(r.Check("gw-2", "prod"))
 	// Output:
-	// first start: P = 0
-	// P = 4500 <nil>
+	// first start: persisted index = 0
+	// persisted index = 4500 <nil>
 	// appliedrecord: applied-index record belongs to another node or cluster: node ID is "gw-1" in the record, "gw-2" expected
 }

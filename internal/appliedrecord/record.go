@@ -31,7 +31,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Record is the durable record of a node's applied index: the highest Raft
 // log index (and its term) that the application's FSM had finished applying
 // when the record was written, with the identity of the node and cluster it
-// belongs to. It is P in the package documentation.
+// belongs to. It is the persisted index of the package documentation.
 type Record struct {
 	NodeID    string
 	ClusterID string

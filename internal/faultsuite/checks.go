@@ -252,7 +252,7 @@ func stopsBetween(stops []string, from, to int) []string {
 }
 
 // checkReadiness checks every readiness status a member reported: a Ready
-// status must satisfy the readiness invariant, A ≥ S.
+// status must satisfy the readiness invariant, applied ≥ sync point.
 func checkReadiness(statuses []memberStatus, names func(int) string) (int, []Violation) {
 	var out []Violation
 	ready := 0

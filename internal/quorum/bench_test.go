@@ -17,7 +17,7 @@ func BenchmarkEvaluateRound(b *testing.B) {
 			for i := range voters {
 				voters[i] = fmt.Sprintf("n%d", i)
 				if i > 0 {
-					acks = append(acks, Ack{ID: voters[i], Term: 2, LeaderID: "n0", VoteFree: time.Duration(i) * 100 * time.Millisecond})
+					acks = append(acks, Ack{ID: voters[i], Term: 2, LeaderID: "n0", RefusesCandidatesFor: time.Duration(i) * 100 * time.Millisecond})
 				}
 			}
 			sentAt := time.Unix(1, 0)

@@ -46,7 +46,7 @@
 // hashicorp/raft voters reject RequestVote while they know a leader (except
 // for a leadership transfer) and forget the leader no sooner than
 // HeartbeatTimeout after their last contact with it. Each ack reports that
-// remaining time as VoteFree, measured no earlier than sentAt. Scaled by
+// remaining time as RefusesCandidatesFor, measured no earlier than sentAt. Scaled by
 // 1−DriftRatio it is a lower bound on the same span measured by the
 // leader's clock, so from sentAt the leader can rely on it, less a Margin
 // for scheduling delay. A new leader needs a quorum of votes and every

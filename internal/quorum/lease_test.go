@@ -84,9 +84,9 @@ func TestLeaseNeverOutlastsThePromise(t *testing.T) {
 	sentAt := clk.Now()
 	clk.Advance(30 * time.Millisecond) // the replies take a while
 	acks := []Ack{
-		{ID: "b", Term: 9, LeaderID: "a", VoteFree: time.Second},
-		{ID: "c", Term: 9, LeaderID: "a", VoteFree: 2 * time.Second},
-		{ID: "d", Term: 9, LeaderID: "a", VoteFree: 3 * time.Second},
+		{ID: "b", Term: 9, LeaderID: "a", RefusesCandidatesFor: time.Second},
+		{ID: "c", Term: 9, LeaderID: "a", RefusesCandidatesFor: 2 * time.Second},
+		{ID: "d", Term: 9, LeaderID: "a", RefusesCandidatesFor: 3 * time.Second},
 	}
 	confirmed, until := EvaluateRound("a", 9, []string{"a", "b", "c", "d", "e"}, sentAt, acks, opts)
 	if !confirmed || !l.Grant(tok, 9, until) {

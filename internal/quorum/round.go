@@ -18,13 +18,13 @@ type Ack struct {
 	// LeaderID is the leader the answering server currently knows ("" for
 	// none).
 	LeaderID string
-	// VoteFree is how much longer, on the answering server's clock, it
+	// RefusesCandidatesFor is how much longer, on the answering server's clock, it
 	// will refuse to vote for any other candidate: its last leader contact
 	// plus its HeartbeatTimeout minus now, or 0 when it knows no leader.
 	// hashicorp/raft followers reject RequestVote while they know a leader
 	// (leadership transfer excepted) and forget the leader no sooner than
 	// HeartbeatTimeout after their last contact.
-	VoteFree time.Duration
+	RefusesCandidatesFor time.Duration
 }
 
 // Quorum returns the number of voters that make a majority of voters:
@@ -52,12 +52,12 @@ func Quorum(voters int) int {
 // before sentAt is a valid read index. This needs no clock assumption.
 //
 // leaseUntil is the zero time unless confirmed. Each counted ack that also
-// names selfID as its leader and has VoteFree > 0 promises that its voter
+// names selfID as its leader and has RefusesCandidatesFor > 0 promises that its voter
 // refuses other candidates until
 //
-//	sentAt + VoteFree*(1-DriftRatio) - Margin
+//	sentAt + RefusesCandidatesFor*(1-DriftRatio) - Margin
 //
-// on the leader's clock (the voter measured VoteFree no earlier than
+// on the leader's clock (the voter measured RefusesCandidatesFor no earlier than
 // sentAt, on a clock whose rate may differ by DriftRatio). The leader, if a
 // voter, refuses other candidates for as long as it leads. A new leader
 // needs the votes of a quorum, and every quorum meets any quorum of
@@ -95,8 +95,8 @@ func EvaluateRound(selfID string, term uint64, voters []string, sentAt time.Time
 			continue
 		}
 		count++
-		if a.LeaderID == selfID && a.VoteFree > 0 {
-			promises = append(promises, promiseFrom(a.VoteFree, o))
+		if a.LeaderID == selfID && a.RefusesCandidatesFor > 0 {
+			promises = append(promises, promiseFrom(a.RefusesCandidatesFor, o))
 		}
 	}
 	if count < quorum {
@@ -129,10 +129,10 @@ func EvaluateRound(selfID string, term uint64, voters []string, sentAt time.Time
 	return true, sentAt.Add(lease)
 }
 
-// promiseFrom converts a voter's VoteFree into the duration after sentAt
+// promiseFrom converts a voter's RefusesCandidatesFor into the duration after sentAt
 // that the leader may rely on, saturating instead of overflowing.
-func promiseFrom(voteFree time.Duration, o consistency.LeaseOptions) time.Duration {
-	scaled := float64(voteFree) * (1 - o.DriftRatio)
+func promiseFrom(refusesCandidatesFor time.Duration, o consistency.LeaseOptions) time.Duration {
+	scaled := float64(refusesCandidatesFor) * (1 - o.DriftRatio)
 	var d time.Duration
 	if scaled >= math.MaxInt64 {
 		d = math.MaxInt64

@@ -20,10 +20,10 @@ func TestQuorum(t *testing.T) {
 func TestEvaluateRound(t *testing.T) {
 	sentAt := time.Unix(5_000, 0)
 	const term = 7
-	// With DriftRatio 0.1 and Margin 10ms a VoteFree of 1s promises 890ms.
+	// With DriftRatio 0.1 and Margin 10ms a RefusesCandidatesFor of 1s promises 890ms.
 	opts := consistency.LeaseOptions{DriftRatio: 0.1, Margin: 10 * time.Millisecond}
-	ack := func(id string, voteFree time.Duration) Ack {
-		return Ack{ID: id, Term: term, LeaderID: "a", VoteFree: voteFree}
+	ack := func(id string, refuses time.Duration) Ack {
+		return Ack{ID: id, Term: term, LeaderID: "a", RefusesCandidatesFor: refuses}
 	}
 	three := []string{"a", "b", "c"}
 	five := []string{"a", "b", "c", "d", "e"}
@@ -45,8 +45,8 @@ func TestEvaluateRound(t *testing.T) {
 			acks:          []Ack{ack("b", 500*time.Millisecond), ack("c", time.Second)},
 			wantConfirmed: true, wantLease: 890 * time.Millisecond},
 		{name: "wrong term does not confirm", voters: three, opts: opts,
-			acks: []Ack{{ID: "b", Term: term - 1, LeaderID: "a", VoteFree: time.Second},
-				{ID: "c", Term: term + 1, VoteFree: time.Second}}},
+			acks: []Ack{{ID: "b", Term: term - 1, LeaderID: "a", RefusesCandidatesFor: time.Second},
+				{ID: "c", Term: term + 1, RefusesCandidatesFor: time.Second}}},
 		{name: "five voters, lease is the second best promise", voters: five, opts: opts,
 			acks: []Ack{ack("b", 200*time.Millisecond), ack("c", time.Second),
 				ack("d", 800*time.Millisecond), ack("e", 500*time.Millisecond)},
@@ -60,7 +60,7 @@ func TestEvaluateRound(t *testing.T) {
 		{name: "ack carrying self ID does not count", voters: three, opts: opts,
 			acks: []Ack{ack("a", time.Second)}},
 		{name: "leader mismatch confirms without lease", voters: three, opts: opts,
-			acks:          []Ack{{ID: "b", Term: term, LeaderID: "", VoteFree: time.Second}, {ID: "c", Term: term, LeaderID: "z", VoteFree: time.Second}},
+			acks:          []Ack{{ID: "b", Term: term, LeaderID: "", RefusesCandidatesFor: time.Second}, {ID: "c", Term: term, LeaderID: "z", RefusesCandidatesFor: time.Second}},
 			wantConfirmed: true},
 		{name: "five voters, too few promises for a lease", voters: five, opts: opts,
 			acks:          []Ack{ack("b", time.Second), {ID: "c", Term: term, LeaderID: "a"}},
@@ -81,7 +81,7 @@ func TestEvaluateRound(t *testing.T) {
 		{name: "repeated voter IDs count once", voters: []string{"a", "b", "b", "c", ""}, opts: opts,
 			acks: []Ack{ack("c", time.Second)}, wantConfirmed: true, wantLease: 890 * time.Millisecond},
 		{name: "no voters never confirms", voters: nil, opts: opts, acks: []Ack{ack("b", time.Second)}},
-		{name: "negative VoteFree promises nothing", voters: three, opts: opts,
+		{name: "negative RefusesCandidatesFor promises nothing", voters: three, opts: opts,
 			acks: []Ack{ack("b", -time.Second)}, wantConfirmed: true},
 	}
 	for _, tt := range tests {
@@ -102,9 +102,9 @@ func TestEvaluateRound(t *testing.T) {
 	}
 }
 
-func TestEvaluateRoundHugeVoteFreeDoesNotOverflow(t *testing.T) {
+func TestEvaluateRoundHugeRefusesCandidatesForDoesNotOverflow(t *testing.T) {
 	sentAt := time.Unix(5_000, 0)
-	acks := []Ack{{ID: "b", Term: 1, LeaderID: "a", VoteFree: math.MaxInt64}}
+	acks := []Ack{{ID: "b", Term: 1, LeaderID: "a", RefusesCandidatesFor: math.MaxInt64}}
 	confirmed, until := EvaluateRound("a", 1, []string{"a", "b", "c"}, sentAt, acks, consistency.LeaseOptions{DriftRatio: 1e-18})
 	if !confirmed || !until.After(sentAt.Add(100*365*24*time.Hour)) {
 		t.Fatalf("EvaluateRound = %v, sentAt%+v; want confirmed and a lease far in the future", confirmed, until.Sub(sentAt))
@@ -136,7 +136,7 @@ func TestEvaluateRoundLeaseIsQuorumSafeAndMaximal(t *testing.T) {
 			if id == self || rng.Intn(5) == 0 {
 				continue
 			}
-			a := Ack{ID: id, Term: 3, LeaderID: self, VoteFree: time.Duration(rng.Intn(1000)) * time.Millisecond}
+			a := Ack{ID: id, Term: 3, LeaderID: self, RefusesCandidatesFor: time.Duration(rng.Intn(1000)) * time.Millisecond}
 			if rng.Intn(6) == 0 {
 				a.Term = 2
 			}
@@ -156,7 +156,7 @@ func TestEvaluateRoundLeaseIsQuorumSafeAndMaximal(t *testing.T) {
 				c++
 			}
 			for _, a := range acks {
-				if a.Term == 3 && a.LeaderID == self && !sentAt.Add(promiseFrom(a.VoteFree, opts)).Before(at) {
+				if a.Term == 3 && a.LeaderID == self && !sentAt.Add(promiseFrom(a.RefusesCandidatesFor, opts)).Before(at) {
 					c++
 				}
 			}

@@ -8,7 +8,7 @@
 //
 // The node (raftsync) builds one Tracker per run and calls Tracker.Update
 // with an Observation on every relevant event (recovery progress, applied
-// index, leader change, a new sync point S, Close) and on a ticker of about
+// index, leader change, a new sync point, Close) and on a ticker of about
 // 100ms, since Degraded depends on time passing. It clears
 // Observation.SyncKnown when the leader changes and sets it again with the
 // new S. Tracker.WaitReady, Tracker.Watch and Tracker.Status serve the

@@ -14,12 +14,12 @@ import (
 // from the time.
 type Observation struct {
 	// Recovering is set while local recovery (the replay of the local
-	// snapshot and log up to P) is under way.
+	// snapshot and log up to the persisted index) is under way.
 	Recovering bool
-	// Recovered is set once local recovery is done: A ≥ P.
+	// Recovered is set once local recovery is done: applied ≥ persisted index.
 	Recovered bool
-	// Applied is A, the highest index the application FSM has finished
-	// applying; Persisted is P, the last durably recorded A.
+	// Applied is the highest index the application FSM has finished
+	// applying; Persisted is the last durably recorded applied index.
 	Applied, Persisted uint64
 	// LeaderID is the current leader's ID, "" when no leader is known.
 	LeaderID string
@@ -28,9 +28,9 @@ type Observation struct {
 	// LastContact is, on a follower, the last time it heard from the
 	// leader; the zero time means never or unknown. Ignored when IsLeader.
 	LastContact time.Time
-	// SyncIndex is S, the cluster sync point for the current leader, valid
+	// SyncIndex is the cluster sync point for the current leader, valid
 	// only when SyncKnown. raftsync clears SyncKnown when the leader changes
-	// and sets it again once it has a fresh S from the new leader.
+	// and sets it again once it has a fresh one from the new leader.
 	SyncIndex uint64
 	SyncKnown bool
 	// CommitIndex is the last known cluster commit index, for the lag bound.

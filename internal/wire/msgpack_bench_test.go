@@ -29,10 +29,10 @@ type (
 		LeaderID string
 	}
 	mpConfirmResponse struct {
-		Status   mpStatus
-		Term     uint64
-		LeaderID string
-		VoteFree time.Duration
+		Status               mpStatus
+		Term                 uint64
+		LeaderID             string
+		RefusesCandidatesFor time.Duration
 	}
 )
 
@@ -59,8 +59,8 @@ func BenchmarkCodec(b *testing.B) {
 			&mpReadIndexResponse{Index: 1 << 20, Term: 7}, func() any { return new(mpReadIndexResponse) }},
 		{"ConfirmRequest", &ConfirmRequest{Term: 7, LeaderID: "node-1"}, func() Message { return new(ConfirmRequest) },
 			&mpConfirmRequest{Term: 7, LeaderID: "node-1"}, func() any { return new(mpConfirmRequest) }},
-		{"ConfirmResponse", &ConfirmResponse{Term: 7, LeaderID: "node-1", VoteFree: 900 * time.Millisecond}, func() Message { return new(ConfirmResponse) },
-			&mpConfirmResponse{Term: 7, LeaderID: "node-1", VoteFree: 900 * time.Millisecond}, func() any { return new(mpConfirmResponse) }},
+		{"ConfirmResponse", &ConfirmResponse{Term: 7, LeaderID: "node-1", RefusesCandidatesFor: 900 * time.Millisecond}, func() Message { return new(ConfirmResponse) },
+			&mpConfirmResponse{Term: 7, LeaderID: "node-1", RefusesCandidatesFor: 900 * time.Millisecond}, func() any { return new(mpConfirmResponse) }},
 	}
 	h := &codec.MsgpackHandle{}
 	for _, m := range msgs {

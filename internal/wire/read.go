@@ -106,10 +106,10 @@ type ConfirmResponse struct {
 	Status
 	Term     uint64
 	LeaderID string
-	// VoteFree is a duration the follower reports for the leader's lease
+	// RefusesCandidatesFor is a duration the follower reports for the leader's lease
 	// computation (its meaning belongs to the node, not to wire). It is
 	// carried as a signed varint, so zero and negative values survive.
-	VoteFree time.Duration
+	RefusesCandidatesFor time.Duration
 }
 
 // MessageType returns TypeConfirmResponse.
@@ -121,7 +121,7 @@ func (m ConfirmResponse) MarshalBinary() ([]byte, error) {
 	m.Status.encode(&e)
 	e.uvarint(m.Term)
 	e.string(m.LeaderID)
-	e.duration(m.VoteFree)
+	e.duration(m.RefusesCandidatesFor)
 	return e.result()
 }
 
@@ -132,7 +132,7 @@ func (m *ConfirmResponse) UnmarshalBinary(data []byte) error {
 	v.Status = decodeStatus(&d)
 	v.Term = d.uvarint()
 	v.LeaderID = d.string()
-	v.VoteFree = d.duration()
+	v.RefusesCandidatesFor = d.duration()
 	if err := d.finish(); err != nil {
 		return err
 	}

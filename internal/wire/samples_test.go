@@ -37,7 +37,7 @@ func fullSamples() []sample {
 		{"ReadIndexRequest", TypeReadIndexRequest, &ReadIndexRequest{Level: 2, Timeout: 250 * time.Millisecond}},
 		{"ReadIndexResponse", TypeReadIndexResponse, &ReadIndexResponse{Index: 4096, Term: 3}},
 		{"ConfirmRequest", TypeConfirmRequest, &ConfirmRequest{Term: 9, LeaderID: "n1"}},
-		{"ConfirmResponse", TypeConfirmResponse, &ConfirmResponse{Status: Status{Code: CodeInternal, Message: "x"}, Term: 9, LeaderID: "n1", VoteFree: 800 * time.Millisecond}},
+		{"ConfirmResponse", TypeConfirmResponse, &ConfirmResponse{Status: Status{Code: CodeInternal, Message: "x"}, Term: 9, LeaderID: "n1", RefusesCandidatesFor: 800 * time.Millisecond}},
 		{"TransferCheckRequest", TypeTransferCheckRequest, &TransferCheckRequest{Term: 1 << 33, Window: 250 * time.Millisecond}},
 		{"TransferCheckResponse", TypeTransferCheckResponse, &TransferCheckResponse{Status: notLeader}},
 		{"ServerStatsRequest", TypeServerStatsRequest, &ServerStatsRequest{LeaderID: "n1", HealthKnown: true, Healthy: true, FailureTolerance: 1, Voters: 3, Age: 40 * time.Millisecond, Servers: []ServerHealth{

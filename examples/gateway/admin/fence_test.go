@@ -115,7 +115,7 @@ func TestReadFenceCoversAdminReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
-	// P, the persisted applied index the re-opened node recovered from,
+	// The persisted applied index the re-opened node recovered from,
 	// is what it holds whatever the cluster does afterwards.
 	if got := again.Status().PersistedIndex; got < served {
 		t.Fatalf("after a crash the node recovered to index %d, below the %d an admin read served", got, served)
