@@ -2,7 +2,6 @@ package raftsync
 
 import (
 	"context"
-	"encoding"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -19,16 +18,18 @@ type ApplyResult struct {
 	// Index is the command's log index. Pass it to WaitIndex on any node to
 	// read your own write there.
 	Index uint64
-	// Response is what the application's FSM returned for the command.
-	// When the command was applied on this node (this node is the leader)
-	// it is the value itself. When the call was forwarded to the leader,
-	// only nil, []byte and string cross the network unchanged; a value that
-	// implements encoding.BinaryMarshaler arrives as its []byte encoding,
-	// and any other value as its fmt %v string. An error is not a Response:
-	// Apply returns it as its error. A forwarded response whose encoding
-	// fails, panics or exceeds the RPC body limit (Config.MaxCommandSize
-	// plus 64 KiB) is not returned: Apply reports ErrCommittedNoResponse
-	// with the Index.
+	// Response is what the application's FSM returned for the command, in
+	// the form Config.ResponseCodec gives it, the same Go type and value on
+	// every node: the leader encodes the FSM's value and the calling node
+	// decodes it, the leader included. With the DefaultResponseCodec it is
+	// nil, a []byte or a string: []byte and string unchanged, a value that
+	// implements encoding.BinaryMarshaler as its []byte encoding, any other
+	// value as its fmt %v string (an int 4 is "4"). An error is not a
+	// Response: Apply returns it as an *ApplyError. A response whose
+	// encoding or decoding fails or panics, or whose encoding exceeds the
+	// RPC body limit (Config.MaxCommandSize plus 64 KiB) when forwarded,
+	// is not returned: Apply reports ErrCommittedNoResponse with the Index.
+	// See docs/apply.md.
 	Response any
 }
 
@@ -36,23 +37,28 @@ type ApplyResult struct {
 // has applied it. It works on any node: a follower or non-voter forwards the
 // command to the current leader and returns the leader's result. The
 // command is never sent twice: a forward is retried only when the target
-// proved it did nothing (it was not the leader).
+// proved it did nothing (it was not the leader, or it was closing or still
+// starting). Apply waits for a leader within ctx: when the leader closes
+// or loses its leadership, the call goes to the next one.
 //
-// Cancelling ctx stops the wait, not a commit already under way; the error
-// then wraps ErrIndeterminate as well as ctx's error.
+// A ctx already ended when Apply is called returns ctx's error (nothing
+// sent). Cancelling ctx later stops the wait, not a commit already under
+// way; the error then wraps ErrIndeterminate as well as ctx's error.
 //
-// Errors: ErrClosed; ErrTooLarge (nothing applied); ErrNoLeader when no
-// leader is found before ctx ends; ErrIndeterminate when the outcome is
+// Errors: ErrClosed (this node is closed, never another); ErrTooLarge
+// (nothing applied); ErrNoLeader (with ctx's error) when no leader took
+// the command before ctx ended; ErrIndeterminate when the outcome is
 // unknown (leadership lost after the append, the forward's answer lost or
 // replaced by the RPC layer, the leader failing after the append, ctx
 // ended mid-commit or the node closed during it); ErrCommittedNoResponse
 // when the leader committed the command but could not send its response
 // back (the ApplyResult carries the Index; do not retry). When the
 // application's FSM returned an error for the command, the command is
-// committed, the ApplyResult carries its Index and the error is returned:
-// the FSM's own error value on the leader, an *ApplyError carrying its text
-// when forwarded. An error wrapping ErrTooLarge, ErrNoLeader, ErrClosed or
-// ErrTimeout but not ErrIndeterminate means that nothing was applied.
+// committed, the ApplyResult carries its Index and the error is an
+// *ApplyError on every node, unwrapping to the sentinel registered in
+// Config.ApplyErrors that it matched. An error wrapping ErrTooLarge,
+// ErrNoLeader, ErrClosed or ErrTimeout but not ErrIndeterminate, or only
+// ctx's error, means that nothing was applied.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 	if n.closed.Load() {
 		return ApplyResult{}, ErrClosed
@@ -60,13 +66,20 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 	if len(cmd) > n.cfg.MaxCommandSize {
 		return ApplyResult{}, fmt.Errorf("%w: %d bytes, limit %d (Config.MaxCommandSize)", ErrTooLarge, len(cmd), n.cfg.MaxCommandSize)
 	}
+	if err := ctx.Err(); err != nil {
+		// Nothing was sent: the caller's own error, not an unknown outcome.
+		return ApplyResult{}, fmt.Errorf("raftsync: apply not started: %w", err)
+	}
 	for attempt := 0; ; attempt++ {
 		ep := n.epoch.Load()
 		var res ApplyResult
 		var err error
 		switch {
 		case n.raft.State() == raft.Leader:
-			res, err = n.applyLocal(ctx, cmd)
+			var raw any
+			if res.Index, raw, err = n.applyLocal(ctx, cmd); err == nil {
+				res, err = n.localAnswer(res.Index, raw)
+			}
 		case ep.leaderAddr != "":
 			res, err = n.forwardApply(ctx, ep.leaderAddr, cmd)
 		default:
@@ -75,44 +88,87 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (ApplyResult, error) {
 		if err == nil || !errors.Is(err, errRetryElsewhere) {
 			return res, err
 		}
-		if err := n.awaitLeaderChange(ctx, ep, attempt); err != nil {
+		if err := n.awaitLeaderChange(ctx, ep, attempt, err); err != nil {
 			return ApplyResult{}, err
 		}
 	}
 }
 
-// awaitLeaderChange waits for a new epoch or a short backoff before a
-// retry, and turns the end of ctx into ErrNoLeader.
-func (n *Node) awaitLeaderChange(ctx context.Context, ep *epoch, attempt int) error {
-	t := time.NewTimer(backoff(attempt))
+// awaitLeaderChange waits, before a retry, for a new epoch or a short
+// backoff, and turns the end of ctx into ErrNoLeader. cause is the refusal
+// that prompted the retry: after a node that is closing or starting
+// (errPeerClosing) the same node is asked again only after
+// HeartbeatTimeout, unless the epoch changes first, by which time a
+// closing node has gone and the followers have noticed.
+func (n *Node) awaitLeaderChange(ctx context.Context, ep *epoch, attempt int, cause error) error {
+	d := backoff(attempt)
+	if errors.Is(cause, errPeerClosing) {
+		d = max(d, n.heartbeatTimeout)
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ep.replaced:
 	case <-t.C:
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+		return noLeaderError(ctx, cause)
 	case <-n.ctx.Done():
 		return ErrClosed
 	}
 	return nil
 }
 
-// applyLocal applies cmd on this node, which believes it is the leader.
-func (n *Node) applyLocal(ctx context.Context, cmd []byte) (ApplyResult, error) {
+// noLeaderError is the error of a call that needed the leader when ctx
+// ended before one answered: ErrNoLeader and ctx's error, with the last
+// refusal's text (not its identity: it was a reason to retry).
+func noLeaderError(ctx context.Context, cause error) error {
+	if cause == nil || cause == errRetryElsewhere {
+		return wrapf([]error{ErrNoLeader, ctx.Err()}, "no known leader: %v", ctx.Err())
+	}
+	return wrapf([]error{ErrNoLeader, ctx.Err()}, "no known leader: %v (last attempt: %v)", ctx.Err(), cause)
+}
+
+// applyLocal applies cmd on this node, which believes it is the leader,
+// and returns its index and what the FSM returned for it, unconverted.
+// An error means raft did not apply it, or its outcome is unknown.
+func (n *Node) applyLocal(ctx context.Context, cmd []byte) (uint64, any, error) {
 	var timeout time.Duration
 	if dl, ok := ctx.Deadline(); ok {
 		if timeout = time.Until(dl); timeout <= 0 {
-			return ApplyResult{}, fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)
+			return 0, nil, fmt.Errorf("%w: %w", ErrTimeout, context.DeadlineExceeded)
 		}
 	}
+	if !n.futures.begin() {
+		// Closing: nothing handed to raft. A forwarding node reads this
+		// as CodeClosed and asks the next leader.
+		return 0, nil, wrapf([]error{ErrClosed}, "node closed: the write was not started")
+	}
+	defer n.futures.end()
 	f := n.raft.Apply(cmd, timeout)
 	if err := n.futures.wait(ctx, f); err != nil {
-		return ApplyResult{}, applyError(err)
+		return 0, nil, applyError(err)
 	}
-	res := ApplyResult{Index: f.Index(), Response: f.Response()}
-	if err, ok := res.Response.(error); ok {
-		res.Response = nil
-		return res, err
+	return f.Index(), f.Response(), nil
+}
+
+// localAnswer turns what the FSM returned for the command at index into
+// Apply's result on the leader, the way a forwarding node gets it: an
+// error as an *ApplyError, any other value through the ResponseCodec's
+// encoding and decoding.
+func (n *Node) localAnswer(index uint64, raw any) (ApplyResult, error) {
+	res := ApplyResult{Index: index}
+	switch v := raw.(type) {
+	case nil:
+		return res, nil
+	case error:
+		return res, n.applyErrors().newApplyError(index, v)
+	}
+	data, err := n.encodeResponse(raw)
+	if err == nil {
+		res.Response, err = n.decodeResponse(data)
+	}
+	if err != nil {
+		return ApplyResult{Index: index}, fmt.Errorf("%w (index %d): %w", ErrCommittedNoResponse, index, err)
 	}
 	return res, nil
 }
@@ -123,16 +179,13 @@ func (n *Node) applyLocal(ctx context.Context, cmd []byte) (ApplyResult, error) 
 func applyError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return fmt.Errorf("%w: %w", errRetryElsewhere, err)
+		return retryElsewhere(err)
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
-	case errors.Is(err, raft.ErrLeadershipLost):
-		return fmt.Errorf("%w: %w", ErrIndeterminate, err)
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return fmt.Errorf("%w: %w", ErrIndeterminate, ErrClosed)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %w", ErrIndeterminate, err)
+		return wrapf([]error{ErrIndeterminate, ErrClosed}, "outcome of write unknown: node closed while it was under way")
 	default:
+		// raft.ErrLeadershipLost, ctx's error, anything else.
 		return fmt.Errorf("%w: %w", ErrIndeterminate, err)
 	}
 }
@@ -152,7 +205,7 @@ func (n *Node) forwardApply(ctx context.Context, addr string, cmd []byte) (_ App
 		}
 		return ApplyResult{}, fmt.Errorf("%w: forwarding to %s: %w", ErrIndeterminate, addr, err)
 	}
-	return forwardedApplyResult(frameType, &resp)
+	return n.forwardedApplyResult(frameType, &resp)
 }
 
 // forwardedApplyResult reads the leader's answer to a forwarded Apply. An
@@ -173,7 +226,7 @@ func (n *Node) forwardApply(ctx context.Context, addr string, cmd []byte) (_ App
 //     the command may have been committed;
 //   - everything else (CodeIndeterminate, CodeInternal from a recovered
 //     panic, codes this node does not know) wraps ErrIndeterminate.
-func forwardedApplyResult(frameType wire.Type, resp *wire.ApplyResponse) (ApplyResult, error) {
+func (n *Node) forwardedApplyResult(frameType wire.Type, resp *wire.ApplyResponse) (ApplyResult, error) {
 	if !resp.Status.OK() {
 		if resp.Index != 0 {
 			return ApplyResult{Index: resp.Index}, fmt.Errorf("%w (index %d): %s", ErrCommittedNoResponse, resp.Index, resp.Status.Message)
@@ -195,11 +248,17 @@ func forwardedApplyResult(frameType wire.Type, resp *wire.ApplyResponse) (ApplyR
 	res := ApplyResult{Index: resp.Index}
 	switch resp.ResultKind {
 	case wire.ResultBytes:
-		res.Response = resp.Result
+		v, err := n.decodeResponse(resp.Result)
+		if err != nil {
+			return ApplyResult{Index: resp.Index}, fmt.Errorf("%w (index %d): %w", ErrCommittedNoResponse, resp.Index, err)
+		}
+		res.Response = v
 	case wire.ResultString:
+		// Not sent by this version (every response crosses as the
+		// codec's bytes); read as the text it is.
 		res.Response = string(resp.Result)
 	case wire.ResultError:
-		return res, &ApplyError{Index: resp.Index, Message: string(resp.Result)}
+		return res, n.applyErrors().decode(resp.Index, resp.Result)
 	}
 	return res, nil
 }
@@ -234,35 +293,27 @@ func (n *Node) handleApply(ctx context.Context, req *wire.ApplyRequest) (resp *w
 			}
 		}
 	}()
-	res, err := n.applyLocal(ctx, req.Command)
-	index = res.Index
-	resp = &wire.ApplyResponse{Index: res.Index}
+	idx, raw, err := n.applyLocal(ctx, req.Command)
+	index = idx
+	resp = &wire.ApplyResponse{Index: idx}
 	if err != nil {
-		if res.Index == 0 {
-			if errors.Is(err, errRetryElsewhere) {
-				err = n.notLeader()
-			}
-			resp.Status = n.errorStatus(err)
-			return resp
+		if errors.Is(err, errRetryElsewhere) {
+			err = n.notLeader()
 		}
-		resp.ResultKind, resp.Result = wire.ResultError, []byte(err.Error())
+		resp.Status = n.errorStatus(err)
 		return resp
 	}
-	switch v := res.Response.(type) {
+	switch v := raw.(type) {
 	case nil:
-	case []byte:
-		resp.ResultKind, resp.Result = wire.ResultBytes, v
-	case string:
-		resp.ResultKind, resp.Result = wire.ResultString, []byte(v)
-	case encoding.BinaryMarshaler:
-		b, merr := v.MarshalBinary()
-		if merr != nil {
-			resp.Status = wire.Status{Code: wire.CodeInternal, Message: "encoding the FSM response: " + merr.Error()}
-		} else {
-			resp.ResultKind, resp.Result = wire.ResultBytes, b
-		}
+	case error:
+		resp.ResultKind, resp.Result = wire.ResultError, n.applyErrors().encode(v)
 	default:
-		resp.ResultKind, resp.Result = wire.ResultString, []byte(fmt.Sprint(v))
+		data, err := n.encodeResponse(v)
+		if err != nil {
+			resp.Status = wire.Status{Code: wire.CodeInternal, Message: "encoding the FSM response: " + detail(err)}
+		} else {
+			resp.ResultKind, resp.Result = wire.ResultBytes, data
+		}
 	}
 	return resp
 }

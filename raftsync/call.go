@@ -14,6 +14,12 @@ import (
 // at the leader it now knows.
 var errRetryElsewhere = errors.New("raftsync: refused by a node that is not the leader")
 
+// retryElsewhere marks err as a refusal that proves nothing was done
+// (errRetryElsewhere), keeping err's text as the whole message.
+func retryElsewhere(err error) error {
+	return &wrapped{msg: err.Error(), errs: []error{errRetryElsewhere, err}}
+}
+
 // call sends req to addr over the node RPC and decodes the answer into
 // resp, whose Status the caller inspects. Transport failures come back as
 // errors wrapping rpc.ErrNotSent (certainly not delivered) or
@@ -45,31 +51,48 @@ func (n *Node) callFrame(ctx context.Context, addr string, req, resp wire.Messag
 // answers alike, on the server and the client.
 func (n *Node) maxRPCBody() int { return n.cfg.MaxCommandSize + rpcFrameOverhead }
 
+// errPeerClosing marks a refusal from a node that is closing or still
+// starting: handleRPC answers so before it decodes the request, and a
+// closing leader after it stopped taking changes, so nothing was done and
+// the caller may ask the next leader. It wraps errRetryElsewhere; it is
+// never ErrClosed, which names the caller's own node.
+var errPeerClosing = fmt.Errorf("%w: the node asked is closing or still starting", errRetryElsewhere)
+
 // statusError turns a non-OK remote Status into the node's error values.
+// The remote message is kept without the prefix of the sentinel it came
+// from, which the returned error names already.
 func statusError(s wire.Status) error {
+	remote := func(sentinel error) error {
+		if d := remoteDetail(sentinel, s.Message); d != "" {
+			return fmt.Errorf("%w: %s", sentinel, d)
+		}
+		return sentinel
+	}
 	switch s.Code {
 	case wire.CodeOK:
 		return nil
 	case wire.CodeNotLeader:
-		return fmt.Errorf("%w: %w", errRetryElsewhere, &NotLeaderError{LeaderID: s.LeaderID, LeaderAddr: s.LeaderAddr})
+		return retryElsewhere(&NotLeaderError{LeaderID: s.LeaderID, LeaderAddr: s.LeaderAddr})
 	case wire.CodeNoLeader:
-		return fmt.Errorf("%w: %w: %s", errRetryElsewhere, ErrNoLeader, s.Message)
+		return retryElsewhere(remote(ErrNoLeader))
 	case wire.CodeClosed:
-		return fmt.Errorf("%w: remote: %s", ErrClosed, s.Message)
+		return errPeerClosing
 	case wire.CodeTooLarge:
-		return fmt.Errorf("%w: %s", ErrTooLarge, s.Message)
+		return remote(ErrTooLarge)
 	case wire.CodeNotReady:
-		return fmt.Errorf("%w: %s", ErrNotReady, s.Message)
+		return remote(ErrNotReady)
 	case wire.CodeTimeout:
-		return fmt.Errorf("%w: %s", ErrTimeout, s.Message)
+		return remote(ErrTimeout)
 	case wire.CodeIndeterminate:
-		return fmt.Errorf("%w: %s", ErrIndeterminate, s.Message)
+		return remote(ErrIndeterminate)
 	case wire.CodeMismatch:
-		return fmt.Errorf("%w: %s", ErrClusterMismatch, s.Message)
+		return remote(ErrClusterMismatch)
 	case wire.CodePermissionDenied:
-		return fmt.Errorf("%w: remote: %s", ErrPermissionDenied, s.Message)
+		return remote(ErrPermissionDenied)
+	case wire.CodeLastVoter:
+		return remote(ErrLastVoter)
 	default:
-		return fmt.Errorf("raftsync: remote error (%v): %s", s.Code, s.Message)
+		return fmt.Errorf("raftsync: remote error (%v): %s", s.Code, remoteDetail(nil, s.Message))
 	}
 }
 
@@ -95,6 +118,8 @@ func (n *Node) errorStatus(err error) wire.Status {
 		return wire.Status{Code: wire.CodeTimeout, Message: err.Error()}
 	case errors.Is(err, ErrClusterMismatch):
 		return wire.Status{Code: wire.CodeMismatch, Message: err.Error()}
+	case errors.Is(err, ErrLastVoter):
+		return wire.Status{Code: wire.CodeLastVoter, Message: err.Error()}
 	default:
 		return wire.Status{Code: wire.CodeInternal, Message: err.Error()}
 	}

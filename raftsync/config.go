@@ -145,6 +145,28 @@ type Config struct {
 	// Default 4 MiB; at most 64 MiB.
 	MaxCommandSize int
 
+	// ResponseCodec decides the one form an FSM response takes in
+	// ApplyResult.Response, on the leader and through a follower alike:
+	// the leader encodes what the FSM returned, and the node that called
+	// Apply decodes it, the leader included. Default: DefaultResponseCodec
+	// ([]byte and string unchanged, an encoding.BinaryMarshaler as its
+	// []byte encoding, any other value as its fmt %v string). Every member
+	// must use the same codec. A nil response stays nil and an error is
+	// returned as Apply's error (see ApplyErrors); neither is encoded. See
+	// docs/apply.md.
+	ResponseCodec ResponseCodec
+
+	// ApplyErrors registers the sentinel errors the application's FSM
+	// returns (or wraps) so that callers can test for them with errors.Is
+	// on every node. An error the FSM returns for a command reaches the
+	// caller of Apply as an *ApplyError, on the leader and through a
+	// follower alike, carrying the error's text; when the error matches a
+	// registered sentinel (errors.Is, first match in order) the
+	// *ApplyError unwraps to it. Every member must register the same
+	// sentinels, with distinct texts: they are matched across the network
+	// by their text.
+	ApplyErrors []error
+
 	// MaxRestoreSize bounds the decompressed snapshot payload of a backup
 	// that Restore spools to disk under Dir (the disk that holds the raft
 	// log): a larger one is refused with ErrBadBackup wrapping
@@ -187,12 +209,13 @@ type Config struct {
 	// Snapshot sets when snapshots are taken and how many are kept. The
 	// node snapshots as soon as Snapshot.Threshold entries were applied
 	// since its newest snapshot (at most once a second, about 10% of its
-	// time, and only while the state is under 8 MiB; docs/snapshots.md);
-	// raft's Snapshot.Interval timer stays as a backstop. Each zero field
-	// takes its value from snapshot.DefaultPolicy, so Snapshot{Threshold:
-	// 100} keeps the default Interval, TrailingLogs and Retain. A zero
-	// TrailingLogs is thus the default too; to keep no entries behind a
-	// snapshot, set raft.Config.TrailingLogs to 0 in RaftConfig.
+	// time, only while the state is under 8 MiB, and not while it catches
+	// up to its leader; docs/snapshots.md); raft's Snapshot.Interval timer
+	// stays as a backstop. Each zero field takes its value from
+	// snapshot.DefaultPolicy, so Snapshot{Threshold: 100} keeps the default
+	// Interval, TrailingLogs and Retain. A zero TrailingLogs is thus the
+	// default too; to keep no entries behind a snapshot, set
+	// raft.Config.TrailingLogs to 0 in RaftConfig.
 	Snapshot snapshot.Policy
 
 	// Autopilot tunes the leader's automatic membership changes: joining
@@ -201,6 +224,18 @@ type Config struct {
 	// Autopilot.Disabled when the application manages membership itself.
 	// See AutopilotConfig and docs/membership.md.
 	Autopilot AutopilotConfig
+
+	// FirstElectionTimeout is how soon a voter that restarts with state
+	// and hears from no leader checks whether to campaign: it asks the
+	// other voters for their status and, when a quorum answers, none
+	// knows a leader and none has a longer log, it starts raft's election
+	// (with pre-vote) at once instead of after raft's HeartbeatTimeout,
+	// so that a whole cluster restarted together elects in a few round
+	// trips. It repeats every FirstElectionTimeout until the node hears
+	// from a leader. Zero means ElectionTimeout/10; negative disables the
+	// early election (the restart fence then always lasts
+	// HeartbeatTimeout). See docs/readiness.md.
+	FirstElectionTimeout time.Duration
 
 	// RaftConfig, when set, is called with the raft.Config the node built,
 	// before validation, to tune timeouts and batching. The node overrides

@@ -35,10 +35,15 @@
 // state: once at Ready, then coalesced.
 //
 // Writes: Apply works on every node; followers forward to the leader over
-// the node RPC and never send a command twice. An outcome that cannot be
-// known is reported as ErrIndeterminate rather than guessed; a write known
-// committed whose response could not come back is ErrCommittedNoResponse,
-// with its index.
+// the node RPC and never send a command twice, and wait for the next leader
+// within ctx when the leader closes. The answer is the same on every node:
+// the response through Config.ResponseCodec, an FSM error as an
+// *ApplyError unwrapping to a sentinel registered in Config.ApplyErrors.
+// An outcome that cannot be known is reported as ErrIndeterminate rather
+// than guessed; a write known committed whose response could not come back
+// is ErrCommittedNoResponse, with its index. ErrClosed always means the
+// node called is closed. docs/apply.md has the table of what each error
+// tells the caller to do.
 //
 // Reads: Read, ReadIndex and WaitIndex give the Strong, Lease and Stale
 // levels of package consistency on leaders, followers and non-voters, and
@@ -75,7 +80,8 @@
 //     refuses a Dir recorded for another ID with a *ConfigError).
 //  2. Call WaitReady before serving, and watch readiness afterwards.
 //  3. Make the FSM deterministic; return errors from Apply as values (the
-//     node returns them to the caller of Apply).
+//     node returns them to the caller of Apply as *ApplyError), and register
+//     the sentinels callers test for in Config.ApplyErrors.
 //  4. Close the node on shutdown; Leave it when it goes away for good.
 //  5. Reach raft through Raft() only to look: see its doc for what bypasses
 //     the node's guarantees.

@@ -3,12 +3,17 @@ package raftsync
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Every error a Node returns that callers may want to act
 // on wraps one of these; test with errors.Is, never by comparing strings.
 var (
-	// ErrClosed is returned by every call on a Node after Close or Leave.
+	// ErrClosed is returned by every call on a Node after Close or Leave,
+	// and by calls that were waiting when the Node closed. It always means
+	// this Node, the one called, is closed: another node that is closing
+	// (a leader shutting down) is a reason to wait for the next leader,
+	// reported as ErrNoLeader when ctx ends first.
 	ErrClosed = errors.New("raftsync: node closed")
 
 	// ErrNotReady is returned when the node has not yet recovered its local
@@ -16,8 +21,13 @@ var (
 	// ends without the node becoming ready.
 	ErrNotReady = errors.New("raftsync: node not ready")
 
-	// ErrNoLeader is returned when an operation needs the leader and none is
-	// known before the caller's context ends.
+	// ErrNoLeader is returned when an operation needs the leader and none
+	// answered before the caller's context ended: none was known, or the
+	// one known was unreachable, closing or still starting, and no new one
+	// took over in time. Nothing was done; the error also wraps ctx's
+	// error. Calls that need the leader wait for one within ctx, so this
+	// is the error a caller sees when the leader goes away and the cluster
+	// does not elect another in time.
 	ErrNoLeader = errors.New("raftsync: no known leader")
 
 	// ErrNotLeader is wrapped by *NotLeaderError when a call that only the
@@ -63,6 +73,12 @@ var (
 	// back. Its readiness state is then readiness.Removed.
 	ErrRemoved = errors.New("raftsync: node removed from the cluster")
 
+	// ErrLastVoter is returned by Leave and RemoveServer when the removal
+	// would leave the cluster without a voter: raft refuses such a change.
+	// Nothing was changed and the node stays open. (To stop a one-node
+	// cluster, Close it.)
+	ErrLastVoter = errors.New("raftsync: cannot remove the last voter")
+
 	// ErrPermissionDenied is returned when a peer refuses a request because
 	// this node's certificate does not allow it (see Config.Authorize): a
 	// join under an ID the certificate does not name, a forwarded write or
@@ -71,18 +87,28 @@ var (
 )
 
 // ConfigError reports an invalid Config field. It unwraps to
-// ErrInvalidConfig.
+// ErrInvalidConfig and, when the field was refused because of an error
+// from the system (Addr already in use, Dir not writable), to that error
+// too: errors.Is(err, syscall.EADDRINUSE) or errors.Is(err,
+// fs.ErrPermission) then work.
 type ConfigError struct {
 	Field  string // the Config field, e.g. "Dir" or "Snapshot.Retain"
 	Reason string
+	// Err is the underlying error, or nil when the value itself is wrong.
+	Err error
 }
 
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("raftsync: invalid config: %s: %s", e.Field, e.Reason)
 }
 
-// Unwrap returns ErrInvalidConfig.
-func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+// Unwrap returns ErrInvalidConfig, and Err when it is set.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalidConfig}
+	}
+	return []error{ErrInvalidConfig, e.Err}
+}
 
 // NotLeaderError is returned by calls only the leader serves. It carries the
 // leader the node knows of, if any, and unwraps to ErrNotLeader.
@@ -102,12 +128,70 @@ func (e *NotLeaderError) Error() string {
 func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
 
 // ApplyError is returned by Apply when the application's FSM returned an
-// error for the command on a node other than the one that called Apply (the
-// error crossed the network, so only its text survives). When the FSM runs
-// on the calling node, its error value is returned unchanged.
+// error for the command, on every node alike: whether the FSM ran on the
+// calling node (the leader) or the call was forwarded, the caller gets an
+// *ApplyError with the error's text. The command is committed at Index
+// (the ApplyResult carries it too); only the FSM refused it.
+//
+// An ApplyError unwraps to the sentinel registered in Config.ApplyErrors
+// that the FSM's error matched (errors.Is), so errors.Is(err,
+// ErrMySentinel) holds on every node; to nothing when none matched. The
+// FSM's own error value is not returned, not even on the leader: code
+// that works on one node then works on every node.
 type ApplyError struct {
 	Index   uint64 // the log index of the command
-	Message string
+	Message string // the FSM error's text
+	// Err is the registered sentinel the error matched, or nil.
+	Err error
 }
 
 func (e *ApplyError) Error() string { return e.Message }
+
+// Unwrap returns the registered sentinel the FSM's error matched, or nil.
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// wrapped is an error with a text of its own that unwraps to several
+// errors, so that one message can name several sentinels ("outcome of
+// write unknown" and "node closed") without repeating the package prefix.
+type wrapped struct {
+	msg  string
+	errs []error
+}
+
+func (e *wrapped) Error() string   { return e.msg }
+func (e *wrapped) Unwrap() []error { return e.errs }
+
+// wrapf returns an error whose text is "raftsync: " followed by the
+// formatted text, and which unwraps to errs. Arguments that are errors are
+// printed through detail.
+func wrapf(errs []error, format string, args ...any) error {
+	for i, a := range args {
+		if err, ok := a.(error); ok {
+			args[i] = detail(err)
+		}
+	}
+	kept := errs[:0:0]
+	for _, e := range errs {
+		if e != nil {
+			kept = append(kept, e)
+		}
+	}
+	return &wrapped{msg: "raftsync: " + fmt.Sprintf(format, args...), errs: kept}
+}
+
+// detail is err's text without this package's "raftsync: " prefixes, for
+// nesting one raftsync error's text inside another's.
+func detail(err error) string {
+	return strings.ReplaceAll(err.Error(), "raftsync: ", "")
+}
+
+// remoteDetail is the message of a remote Status without the prefix of
+// sentinel, which the error made from it names already, nor the package
+// prefixes.
+func remoteDetail(sentinel error, msg string) string {
+	if sentinel != nil {
+		msg = strings.TrimPrefix(msg, sentinel.Error())
+		msg = strings.TrimPrefix(msg, ": ")
+	}
+	return strings.ReplaceAll(msg, "raftsync: ", "")
+}

@@ -14,3 +14,16 @@ func DropObservations(n *Node) { n.dropObservations.Store(true) }
 // MembershipChecks returns how many times n's monitor has decided its
 // membership from a configuration it read.
 func MembershipChecks(n *Node) uint64 { return n.membership.checks.Load() }
+
+// SnapshotTail returns how many applied entries follow n's newest
+// snapshot: what its next Open would replay.
+func SnapshotTail(n *Node) uint64 {
+	var newest uint64
+	if metas, err := n.store.snapshots.List(); err == nil && len(metas) > 0 {
+		newest = metas[0].Index
+	}
+	if applied := n.fsm.applied.Index(); applied > newest {
+		return applied - newest
+	}
+	return 0
+}

@@ -31,7 +31,8 @@ func TestForwardedApplyResultClassifiesEveryAnswer(t *testing.T) {
 		{name: "enqueue timeout", frame: wire.TypeApplyResponse, resp: wire.ApplyResponse{Status: status(wire.CodeTimeout)}, want: ErrTimeout, notWanted: []error{ErrIndeterminate}},
 		{name: "not leader", frame: wire.TypeApplyResponse, resp: wire.ApplyResponse{Status: status(wire.CodeNotLeader)}, want: errRetryElsewhere},
 		{name: "no leader", frame: wire.TypeApplyResponse, resp: wire.ApplyResponse{Status: status(wire.CodeNoLeader)}, want: errRetryElsewhere},
-		{name: "remote closed before handling", frame: wire.TypeError, resp: wire.ApplyResponse{Status: status(wire.CodeClosed)}, want: ErrClosed, notWanted: []error{ErrIndeterminate}},
+		{name: "remote closed before handling", frame: wire.TypeError, resp: wire.ApplyResponse{Status: status(wire.CodeClosed)}, want: errPeerClosing, notWanted: []error{ErrIndeterminate, ErrClosed}},
+		{name: "closing leader refused before raft", frame: wire.TypeApplyResponse, resp: wire.ApplyResponse{Status: status(wire.CodeClosed)}, want: errRetryElsewhere, notWanted: []error{ErrIndeterminate, ErrClosed}},
 		{name: "leader lost after append", frame: wire.TypeApplyResponse, resp: wire.ApplyResponse{Status: status(wire.CodeIndeterminate)}, want: ErrIndeterminate},
 		{name: "rpc layer: response too large", frame: wire.TypeError, resp: wire.ApplyResponse{Status: status(wire.CodeTooLarge)}, want: ErrIndeterminate, notWanted: []error{ErrTooLarge}},
 		{name: "rpc layer: handler panicked", frame: wire.TypeError, resp: wire.ApplyResponse{Status: status(wire.CodeInternal)}, want: ErrIndeterminate},
@@ -40,7 +41,7 @@ func TestForwardedApplyResultClassifiesEveryAnswer(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := forwardedApplyResult(tc.frame, &tc.resp)
+			res, err := (&Node{}).forwardedApplyResult(tc.frame, &tc.resp)
 			var ae *ApplyError
 			switch {
 			case tc.want == nil && err != nil:

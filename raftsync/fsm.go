@@ -117,6 +117,10 @@ type fsm struct {
 	snapshotCost atomic.Int64
 	// snapshotSize is the payload size of the latest snapshot, in bytes.
 	snapshotSize atomic.Int64
+	// appliedBytes counts the command bytes raft delivered since Open:
+	// with snapshotSize, the snapshot trigger's estimate of the state's
+	// size before its first snapshot.
+	appliedBytes atomic.Uint64
 
 	// stats receives snapshot persist and restore timings; nil in tests
 	// that build an fsm without a node.
@@ -179,6 +183,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		f.applyToApp(pass, responses, where)
 	}
 
+	var size int
+	for _, l := range logs {
+		size += len(l.Data)
+	}
+	f.appliedBytes.Add(uint64(size))
 	last := logs[len(logs)-1]
 	f.delivered.Store(last.Index)
 	f.advanceApplied(last.Index, last.Term)

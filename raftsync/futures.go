@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -21,11 +22,21 @@ import (
 // sets it only on a few internal futures, so wait binds it to a channel
 // the node closes after raft.Shutdown has returned, when raft can answer
 // nothing more.
+//
+// It also gates the changes this node hands to raft as leader (writes and
+// membership changes): begin registers one, drain refuses new ones and
+// lets those registered finish before raft shuts down, so a closing
+// leader answers every change it accepted instead of leaving its outcome
+// unknown.
 type futureWaits struct {
 	mu      sync.Mutex
 	stopped bool
 	done    chan struct{} // closed by stop
 	wg      sync.WaitGroup
+
+	draining bool
+	active   int           // changes begun and not yet ended
+	idle     chan struct{} // closed when active drops to 0 during drain
 }
 
 func newFutureWaits() *futureWaits {
@@ -75,6 +86,56 @@ func (w *futureWaits) stop() {
 	w.mu.Unlock()
 	close(w.done)
 	w.wg.Wait()
+}
+
+// begin registers a change about to be handed to raft. It reports false,
+// and registers nothing, once drain has begun: the caller must then not
+// hand the change to raft, and reports that nothing was done. Every true
+// must be matched by one end.
+func (w *futureWaits) begin() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.draining {
+		return false
+	}
+	w.active++
+	return true
+}
+
+// end unregisters a change begun with begin, once its outcome is known.
+func (w *futureWaits) end() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.active--
+	if w.active == 0 && w.idle != nil {
+		close(w.idle)
+		w.idle = nil
+	}
+}
+
+// drain makes begin refuse from now on and waits until every change begun
+// before has ended, or d has passed. It reports whether they all ended.
+// Call it before raft shuts down.
+func (w *futureWaits) drain(d time.Duration) bool {
+	w.mu.Lock()
+	w.draining = true
+	if w.active == 0 {
+		w.mu.Unlock()
+		return true
+	}
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+	}
+	idle := w.idle
+	w.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 func waitUntracked(ctx context.Context, f raft.Future) error {

@@ -106,11 +106,19 @@ func TestFutureWaitsReleaseFuturesRaftDropsAtShutdown(t *testing.T) {
 
 	var waiters sync.WaitGroup
 	results := make(chan error, writes)
-	for range writes {
+	// Half the callers can cancel (their own channel is bound and closed
+	// by stop), half cannot (the node's channel is bound).
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range writes {
+		ctx := context.Background()
+		if i%2 == 1 {
+			ctx = cancellable
+		}
 		waiters.Add(1)
 		go func() {
 			defer waiters.Done()
-			results <- w.wait(context.Background(), r.Apply([]byte("x"), 0))
+			results <- w.wait(ctx, r.Apply([]byte("x"), 0))
 		}()
 	}
 	// The FSM holds the first batch; wait until many more are committed and

@@ -54,7 +54,7 @@ func (n *Node) join(ctx context.Context) error {
 			}
 			if errors.Is(err, ErrClusterMismatch) || errors.Is(err, ErrPermissionDenied) || errors.Is(err, mux.ErrRefused) {
 				// Asking again, or another member, cannot change the answer.
-				return fmt.Errorf("raftsync: joining via %s: %w", addr, err)
+				return wrapf([]error{err}, "joining via %s: %v", addr, err)
 			}
 			var nle *NotLeaderError
 			if errors.As(err, &nle) && nle.LeaderAddr != "" && nle.LeaderAddr != addr {
@@ -105,6 +105,10 @@ func (n *Node) handleJoin(ctx context.Context, req *wire.JoinRequest) *wire.Join
 			return &wire.JoinResponse{ClusterID: n.ClusterID(), Index: cf.Index()}
 		}
 	}
+	if !n.futures.begin() {
+		return &wire.JoinResponse{Status: wire.Status{Code: wire.CodeClosed, Message: "node closing"}}
+	}
+	defer n.futures.end()
 	timeout := requestTimeout(ctx, 0)
 	var f raft.IndexFuture
 	if req.NonVoter || n.introduceAsNonVoter() {
@@ -125,14 +129,22 @@ func (n *Node) handleJoin(ctx context.Context, req *wire.JoinRequest) *wire.Join
 // It is meant for members that are gone for good; a live member should call
 // Leave itself. Removing an ID that is not a member succeeds.
 //
-// Errors: ErrClosed, ErrNoLeader when no leader answers before ctx ends,
-// ErrIndeterminate when the removal's outcome is unknown.
+// It waits for a leader within ctx: a leader that closes or loses its
+// leadership before it took the change is replaced by the next one.
+//
+// Errors: ErrClosed (this node is closed); ctx's error when ctx had ended
+// before anything was sent; ErrLastVoter when id is the cluster's only
+// voter (nothing changed); ErrNoLeader when no leader answers before ctx
+// ends; ErrIndeterminate when the removal's outcome is unknown.
 func (n *Node) RemoveServer(ctx context.Context, id string) error {
 	if n.closed.Load() {
 		return ErrClosed
 	}
 	if id == "" {
 		return fmt.Errorf("raftsync: RemoveServer: empty id")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("raftsync: removal not started: %w", err)
 	}
 	return n.viaLeader(ctx, func(addr string) error {
 		if addr == "" {
@@ -149,15 +161,26 @@ func (n *Node) RemoveServer(ctx context.Context, id string) error {
 // removeLocal removes id on the leader, for RemoveServer, a forwarded
 // RemoveRequest and Leave alike. Once the removal commits, the removed
 // server is told (notifyRemoved) in the background.
+//
+// Removing the only voter is refused with ErrLastVoter before raft sees
+// it: raft refuses it too, but with an error that does not say whether
+// anything was appended.
 func (n *Node) removeLocal(ctx context.Context, id string) error {
 	var addr string
 	if servers, err := n.latestServers(); err == nil {
+		if lastVoter(servers, id) {
+			return wrapf([]error{ErrLastVoter}, "cannot remove the last voter: %s is the cluster's only voter", id)
+		}
 		for _, s := range servers {
 			if string(s.ID) == id {
 				addr = string(s.Address)
 			}
 		}
 	}
+	if !n.futures.begin() {
+		return wrapf([]error{ErrClosed}, "node closed: the removal was not started")
+	}
+	defer n.futures.end()
 	f := n.raft.RemoveServer(raft.ServerID(id), 0, requestTimeout(ctx, 0))
 	if err := n.futures.wait(ctx, f); err != nil {
 		return applyError(err)
@@ -167,6 +190,18 @@ func (n *Node) removeLocal(ctx context.Context, id string) error {
 		n.startRemovedNotice(id, addr, f.Index())
 	}
 	return nil
+}
+
+// lastVoter reports whether id is the only voter among servers.
+func lastVoter(servers []raft.Server, id string) bool {
+	voters, isVoter := 0, false
+	for _, s := range servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			isVoter = isVoter || string(s.ID) == id
+		}
+	}
+	return isVoter && voters == 1
 }
 
 // removedNoticeBound is how long a leader goes on trying to tell a server
@@ -269,11 +304,17 @@ func (n *Node) handleRemove(ctx context.Context, req *wire.RemoveRequest) *wire.
 // Dir no longer belongs to a cluster member; re-opening it is not a way
 // back in.
 //
-// Errors: ErrClosed; ErrNoLeader or ErrIndeterminate when the removal could
-// not be confirmed before ctx ended (the node is then still open).
+// Errors: ErrClosed; ErrLastVoter when this node is the cluster's only
+// voter (nothing changed, the node stays open: Close it instead); ErrNoLeader
+// or ErrIndeterminate when the removal could not be confirmed before ctx
+// ended (the node is then still open); ctx's error when ctx had ended
+// before Leave started.
 func (n *Node) Leave(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
+	}
+	if servers, err := n.latestServers(); err == nil && lastVoter(servers, n.cfg.ID) {
+		return wrapf([]error{ErrLastVoter}, "leave: this node is the cluster's only voter")
 	}
 	if voters, err := n.voterCount(); n.raft.State() == raft.Leader && (err != nil || voters > 1) {
 		if err := n.TransferLeadership(ctx); err != nil {
@@ -281,7 +322,7 @@ func (n *Node) Leave(ctx context.Context) error {
 		}
 	}
 	if err := n.RemoveServer(ctx, n.cfg.ID); err != nil {
-		return fmt.Errorf("raftsync: leave: %w", err)
+		return wrapf([]error{err}, "leave: %v", err)
 	}
 	n.logger.Info("left the cluster")
 	return n.Close()
@@ -528,7 +569,7 @@ func (n *Node) viaLeader(ctx context.Context, do func(addr string) error) error 
 		if err == nil || !errors.Is(err, errRetryElsewhere) {
 			return err
 		}
-		if err := n.awaitLeaderChange(ctx, ep, attempt); err != nil {
+		if err := n.awaitLeaderChange(ctx, ep, attempt, err); err != nil {
 			return err
 		}
 	}

@@ -204,19 +204,21 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	var restartFence time.Duration
-	if hasState && !cfg.NonVoter {
-		// A restarted voter may have promised a leader, before it went
-		// down, not to vote for anyone else for a while: keep the promise.
-		restartFence = n.heartbeatTimeout
+	// A restarted voter may have promised a leader, before it went down,
+	// not to vote for anyone else for a while: keep the promise.
+	restart, err := n.loadRestart(hasState)
+	if err != nil {
+		return nil, err
 	}
-	n.fence = newVoteFence(n.trans, restartFence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.fence = newVoteFence(n.trans, restart.fence, n.voteRefusal(rc), n.confirmTransfer, n.transferWindow())
+	n.fence.promises = restart.promises
 	n.raft, err = raft.NewRaft(rc, n.fsm, n.store.logs, n.store.stable, n.store.snapshots, n.fence)
 	if err != nil {
 		return nil, fmt.Errorf("raftsync: starting raft: %w", err)
 	}
 	n.started.Store(true) // publishes n.raft to the RPC handlers
 	n.startBackground()
+	n.startEarlyElection(restart)
 
 	if !hasState && !cfg.Bootstrap && len(cfg.Join) > 0 {
 		jctx, cancel := n.joinContext(ctx)
@@ -280,7 +282,7 @@ func (n *Node) bootstrap(rc *raft.Config) error {
 func (n *Node) startNetwork() error {
 	ln, err := net.Listen("tcp", n.cfg.Addr)
 	if err != nil {
-		return &ConfigError{Field: "Addr", Reason: err.Error()}
+		return &ConfigError{Field: "Addr", Reason: err.Error(), Err: err}
 	}
 	n.advertise = n.cfg.AdvertiseAddr
 	if n.advertise == "" {
@@ -372,9 +374,14 @@ func (n *Node) startBackground() {
 	n.snapshots = newSnapshotTrigger(n)
 	cb := func(applied uint64) {
 		n.coalescer.Applied(applied)
-		n.persist.notifyApplied()
+		n.persist.notifyApplied(applied)
 		n.snapshots.applied(applied)
-		n.kickMonitor()
+		// A Ready node's state does not wait on the applied index (the
+		// lag bound is checked on the monitor's tick): wake the monitor
+		// per batch only while the index can make the node Ready.
+		if n.tracker.Status().State != readiness.Ready {
+			n.kickMonitor()
+		}
 	}
 	n.fsm.onApplied.Store(&cb)
 	n.tracker.OnChange(func(old, now readiness.Status) {
@@ -390,13 +397,19 @@ func (n *Node) startBackground() {
 	n.startAutopilot()
 }
 
-// Close shuts the node down: it stops serving calls (they return
-// ErrClosed), ends the lease, shuts raft down, records the final applied
-// index durably and releases every file, port and goroutine. The node stays
-// a member of the cluster; use Leave to leave it. Close is idempotent and
-// returns the first error of the first call.
+// Close shuts the node down: it snapshots first when at least
+// Snapshot.Threshold applied entries follow the newest snapshot (waiting
+// at most 5 s; see snapshotBeforeClose), stops serving calls (they return
+// ErrClosed; other nodes asking this one, if it leads, wait for the next
+// leader), lets the writes and membership changes it already handed to
+// raft finish for up to ElectionTimeout, ends the lease, shuts raft down,
+// records the final applied index durably and releases every file, port
+// and goroutine. The node stays a member of the cluster; use Leave to
+// leave it. Close is idempotent and returns the first error of the first
+// call.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.snapshotBeforeClose()
 		n.closed.Store(true)
 		n.closeErr = n.shutdown()
 	})
@@ -407,6 +420,14 @@ func (n *Node) Close() error {
 // partially built nodes.
 func (n *Node) shutdown() error {
 	var errs []error
+	if n.futures != nil && n.raft != nil {
+		// Changes already handed to raft commit (or fail) while raft
+		// still runs, so their callers, here or forwarding, learn the
+		// outcome; new ones are refused as not started.
+		if !n.futures.drain(n.electionTimeout) {
+			n.logger.Warn("closing with changes still in flight; their outcome is unknown to their callers", "waited", n.electionTimeout)
+		}
+	}
 	if n.lease != nil {
 		n.lease.Revoke()
 	}

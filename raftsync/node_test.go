@@ -89,15 +89,14 @@ func TestApplyReturnsFSMResponseAndError(t *testing.T) {
 			t.Fatalf("Apply via %s: result %+v, want previous value and an index", m.ID, res)
 		}
 	}
-	// An FSM error is the returned error; the entry is committed.
-	res, err := leader.Node.Apply(ctxTimeout(t, 5*time.Second), []byte("garbage"))
-	if !errors.Is(err, testcluster.ErrBadCommand) || res.Index == 0 {
-		t.Fatalf("leader Apply(garbage) = %+v, %v; want ErrBadCommand with an index", res, err)
-	}
-	res, err = follower.Node.Apply(ctxTimeout(t, 5*time.Second), []byte("garbage"))
-	var ae *raftsync.ApplyError
-	if !errors.As(err, &ae) || res.Index == 0 || ae.Index != res.Index {
-		t.Fatalf("follower Apply(garbage) = %+v, %v; want *ApplyError with the index", res, err)
+	// An FSM error is the returned error, an *ApplyError that unwraps to
+	// the registered ErrBadCommand on every node; the entry is committed.
+	for _, m := range []*testcluster.Member{leader, follower} {
+		res, err := m.Node.Apply(ctxTimeout(t, 5*time.Second), []byte("garbage"))
+		var ae *raftsync.ApplyError
+		if !errors.Is(err, testcluster.ErrBadCommand) || !errors.As(err, &ae) || res.Index == 0 || ae.Index != res.Index {
+			t.Fatalf("Apply(garbage) via %s = %+v, %v; want an *ApplyError for ErrBadCommand with the index", m.ID, res, err)
+		}
 	}
 }
 

@@ -21,7 +21,8 @@ type persister struct {
 	file *recordStore
 
 	persisted indexwait.Waiter // P
-	nudge     chan struct{}    // applied index moved
+	nudge     chan struct{}    // applied index moved EveryEntries past P
+	tick      chan struct{}    // the Interval timer fired
 	urgent    chan struct{}    // a read-fence waiter needs a write now
 
 	mu       sync.Mutex // serializes Store calls (the file has one writer)
@@ -34,6 +35,7 @@ func newPersister(n *Node, file *recordStore) *persister {
 		n:      n,
 		file:   file,
 		nudge:  make(chan struct{}, 1),
+		tick:   make(chan struct{}, 1),
 		urgent: make(chan struct{}, 1),
 	}
 }
@@ -52,8 +54,14 @@ func (p *persister) start(recovered uint64) {
 
 func (p *persister) index() uint64 { return p.persisted.Index() }
 
-// notifyApplied is called from the FSM goroutine; it never blocks.
-func (p *persister) notifyApplied() {
+// notifyApplied is called from the FSM goroutine after each batch; it
+// never blocks. It wakes the writer only once the batch took A
+// EveryEntries past P: the Interval timer covers smaller moves, so that
+// a busy node does not wake the writer for every batch.
+func (p *persister) notifyApplied(applied uint64) {
+	if p.throttle != nil && !p.throttle.DueByEntries(applied) {
+		return
+	}
 	select {
 	case p.nudge <- struct{}{}:
 	default:
@@ -65,7 +73,13 @@ func (p *persister) run() {
 	if interval == 0 {
 		interval = readiness.DefaultPersistInterval
 	}
-	ticker := p.n.clock.AfterFunc(interval, func() { p.notifyApplied() })
+	fire := func() {
+		select {
+		case p.tick <- struct{}{}:
+		default:
+		}
+	}
+	ticker := p.n.clock.AfterFunc(interval, fire)
 	defer func() { ticker.Stop() }()
 	for {
 		select {
@@ -76,8 +90,14 @@ func (p *persister) run() {
 		case <-p.nudge:
 			if p.store(false) {
 				ticker.Stop()
-				ticker = p.n.clock.AfterFunc(interval, func() { p.notifyApplied() })
+				ticker = p.n.clock.AfterFunc(interval, fire)
 			}
+		case <-p.tick:
+			// Batches below EveryEntries do not nudge: the timer is what
+			// persists them, so it runs again whether or not it wrote.
+			p.store(false)
+			ticker.Stop()
+			ticker = p.n.clock.AfterFunc(interval, fire)
 		}
 	}
 }

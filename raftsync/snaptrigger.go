@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftkit/raftkit/readiness"
 )
 
 // snapshotDutyCycle bounds the share of time the node spends taking
@@ -43,6 +45,15 @@ const maxTriggeredSnapshotSize = 8 << 20
 // a snapshot already in progress) before it asks again.
 const snapshotRetryAfter = time.Second
 
+// catchUpSnapshotDefer: while the node is not Ready (a joiner or a
+// restarted member catching up), the trigger waits until the tail is this
+// many Thresholds long, or the node Ready. A snapshot in the middle of a
+// catch-up competes with the apply it waits for (a 10 MB join took three
+// times bare raft's time with the joiner snapshotting at Threshold), and
+// the tail it would save is replayed only by a restart, which Close's own
+// snapshot covers (closesnap.go).
+const catchUpSnapshotDefer = 8
+
 // snapshotTrigger takes a snapshot as soon as Config.Snapshot.Threshold
 // entries were applied since the newest one, rather than when raft's
 // SnapshotInterval timer next finds them (30-60 s by default). The log
@@ -56,6 +67,8 @@ type snapshotTrigger struct {
 
 	// base is the index of the newest snapshot known to the trigger.
 	base atomic.Uint64
+	// bytesAtBase is fsm.appliedBytes when base was taken.
+	bytesAtBase atomic.Uint64
 	// running is set while a triggered snapshot is in progress.
 	running atomic.Bool
 	// notBefore (unix nanoseconds) holds the next snapshot back, per
@@ -74,7 +87,19 @@ func newSnapshotTrigger(n *Node) *snapshotTrigger {
 func (t *snapshotTrigger) learnBase() {
 	if metas, err := t.n.store.snapshots.List(); err == nil && len(metas) > 0 {
 		t.base.Store(metas[0].Index)
+		t.bytesAtBase.Store(t.n.fsm.appliedBytes.Load())
 	}
+}
+
+// stateEstimate bounds the size the next snapshot would have: the latest
+// snapshot's payload plus every command byte applied since (deletes and
+// overwrites make it an overestimate). Without it the first snapshot of a
+// large state, whose size is not known yet, would be taken early: in the
+// bench's 10 MB join every member did so at once, at the end of the fill,
+// under the join.
+func (t *snapshotTrigger) stateEstimate() int64 {
+	since := t.n.fsm.appliedBytes.Load() - t.bytesAtBase.Load()
+	return t.n.fsm.snapshotSize.Load() + int64(min(since, 1<<62))
 }
 
 // applied is called from raft's FSM goroutine after each batch. It only
@@ -98,8 +123,14 @@ func (t *snapshotTrigger) applied(index uint64) {
 // be snapshotted (it refuses while it holds locally recovered entries raft
 // has not re-delivered).
 func (t *snapshotTrigger) due(applied uint64) bool {
-	return applied >= t.base.Load()+t.threshold &&
-		t.n.fsm.snapshotSize.Load() <= maxTriggeredSnapshotSize &&
+	base := t.base.Load()
+	if applied < base+t.threshold {
+		return false
+	}
+	if applied < base+catchUpSnapshotDefer*t.threshold && t.n.tracker.Status().State != readiness.Ready {
+		return false // catching up: snapshot once Ready, or once the tail is long
+	}
+	return t.stateEstimate() <= maxTriggeredSnapshotSize &&
 		t.n.fsm.delivered.Load() >= t.n.fsm.skipThrough.Load()
 }
 
@@ -135,6 +166,7 @@ func (t *snapshotTrigger) run() {
 // keeping TrailingLogs entries.
 func (t *snapshotTrigger) take() {
 	start := time.Now()
+	bytes := t.n.fsm.appliedBytes.Load()
 	f := t.n.raft.Snapshot()
 	err := t.n.futures.wait(t.n.ctx, f)
 	switch {
@@ -143,6 +175,7 @@ func (t *snapshotTrigger) take() {
 		if oerr == nil {
 			rc.Close()
 			t.base.Store(meta.Index)
+			t.bytesAtBase.Store(bytes)
 		}
 		cost := time.Duration(t.n.fsm.snapshotCost.Load())
 		pause := max(time.Duration(float64(cost)*(1/snapshotDutyCycle-1)), minTriggeredSnapshotGap)

@@ -67,7 +67,7 @@ type storage struct {
 // everything it opened is closed again.
 func openStorage(dir string, factory LogStoreFactory, wrap func(Stores) Stores, retain int, logger hclog.Logger) (_ *storage, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, &ConfigError{Field: "Dir", Reason: err.Error()}
+		return nil, &ConfigError{Field: "Dir", Reason: err.Error(), Err: err}
 	}
 	s := &storage{spoolDir: filepath.Join(dir, spoolDirName)}
 	defer func() {
@@ -200,7 +200,7 @@ func (s *storage) close() error {
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, &ConfigError{Field: "Dir", Reason: err.Error()}
+		return nil, &ConfigError{Field: "Dir", Reason: err.Error(), Err: err}
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()

@@ -17,11 +17,14 @@ import (
 // fence covers:
 //
 //   - A restart: a node forgets its leader and would grant a vote at once.
-//     For restartFence after it starts (one HeartbeatTimeout, the longest
-//     promise it can have made) the fence refuses every RequestVote and
-//     RequestPreVote. The node cannot campaign itself before then either:
-//     raft waits at least HeartbeatTimeout before a follower's first
-//     candidacy.
+//     Until the restart fence ends, the fence holds every RequestVote and
+//     RequestPreVote and hands it to raft when the fence ends. The fence
+//     ends restartFence after the node starts (one HeartbeatTimeout, the
+//     longest promise it can have made), or sooner when lift is called
+//     because the promise recorded before the restart is void
+//     (electfast.go). The node does not campaign itself before then
+//     either: raft waits at least HeartbeatTimeout before a follower's
+//     first candidacy, and the early election waits for the lift.
 //   - A leadership transfer: a TimeoutNow makes raft campaign at once, and
 //     a vote request carrying raft's transfer flag is granted even by a
 //     follower that knows a leader. raft sends both without checking that
@@ -42,11 +45,18 @@ import (
 // fast path, which does not go through Consumer.
 type voteFence struct {
 	*raft.NetworkTransport
-	out     chan raft.RPC
-	until   time.Time // end of the restart fence
-	answer  func() (raft.RPCHeader, uint64)
-	confirm func(ctx context.Context, cmd any, window time.Duration) error
-	window  time.Duration
+	out chan raft.RPC
+	// lifted is closed when the restart fence ends; liftTimer ends it
+	// at the latest restartFence after the start.
+	lifted    chan struct{}
+	liftOnce  sync.Once
+	liftTimer *time.Timer
+	// promises records, before each first promise per leader and term,
+	// whom this node promised (handleConfirm); nil in fence-only tests.
+	promises *promiseLog
+	answer   func() (raft.RPCHeader, uint64)
+	confirm  func(ctx context.Context, cmd any, window time.Duration) error
+	window   time.Duration
 
 	pending  atomic.Int32 // transfer messages checked or not yet answered by raft
 	checking atomic.Bool  // one check at a time; more are refused
@@ -70,7 +80,7 @@ func newVoteFence(t *raft.NetworkTransport, restartFence time.Duration, answer f
 	v := &voteFence{
 		NetworkTransport: t,
 		out:              make(chan raft.RPC),
-		until:            time.Now().Add(restartFence),
+		lifted:           make(chan struct{}),
 		answer:           answer,
 		confirm:          confirm,
 		window:           window,
@@ -79,8 +89,28 @@ func newVoteFence(t *raft.NetworkTransport, restartFence time.Duration, answer f
 		stop:             make(chan struct{}),
 		done:             make(chan struct{}),
 	}
+	if restartFence <= 0 {
+		v.lift()
+	} else {
+		v.liftTimer = time.AfterFunc(restartFence, v.lift)
+	}
 	go v.run()
 	return v
+}
+
+// lift ends the restart fence: held votes go to raft, new ones pass.
+func (v *voteFence) lift() {
+	v.liftOnce.Do(func() { close(v.lifted) })
+}
+
+// fenced reports whether the restart fence still holds votes.
+func (v *voteFence) fenced() bool {
+	select {
+	case <-v.lifted:
+		return false
+	default:
+		return true
+	}
 }
 
 // Consumer is part of raft.Transport.
@@ -95,22 +125,31 @@ func (v *voteFence) run() {
 	for {
 		select {
 		case rpc := <-in:
-			if v.refuse(rpc) {
+			if v.hold(rpc) {
 				continue
 			}
-			if isTransferMessage(rpc.Command) {
-				v.check(rpc)
-				continue
-			}
-			select {
-			case v.out <- rpc:
-			case <-v.stop:
-				rpc.Respond(nil, raft.ErrTransportShutdown)
+			if !v.dispatch(rpc) {
 				return
 			}
 		case <-v.stop:
 			return
 		}
+	}
+}
+
+// dispatch hands rpc to raft, or to the transfer check. It returns false
+// when the fence stopped first.
+func (v *voteFence) dispatch(rpc raft.RPC) bool {
+	if isTransferMessage(rpc.Command) {
+		v.check(rpc)
+		return true
+	}
+	select {
+	case v.out <- rpc:
+		return true
+	case <-v.stop:
+		rpc.Respond(nil, raft.ErrTransportShutdown)
+		return false
 	}
 }
 
@@ -126,18 +165,32 @@ func isTransferMessage(cmd any) bool {
 	return false
 }
 
-// refuse answers a vote request inside the restart fence and reports
-// whether it did.
-func (v *voteFence) refuse(rpc raft.RPC) bool {
-	if !time.Now().Before(v.until) {
+// hold keeps a vote request that arrives inside the restart fence until
+// the fence ends, then dispatches it, and reports whether it did. Holding
+// rather than refusing lets a candidate that asks just before the fence
+// ends win at once instead of after its election timeout. One request is
+// held per connection at most (raft's transport waits for each answer),
+// and none beyond restartFence.
+func (v *voteFence) hold(rpc raft.RPC) bool {
+	if !v.fenced() {
 		return false
 	}
 	switch rpc.Command.(type) {
 	case *raft.RequestVoteRequest, *raft.RequestPreVoteRequest:
-		v.reject(rpc, nil)
-		return true
+	default:
+		return false
 	}
-	return false
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		select {
+		case <-v.lifted:
+			v.dispatch(rpc)
+		case <-v.stop:
+			rpc.Respond(nil, raft.ErrTransportShutdown)
+		}
+	}()
+	return true
 }
 
 // reject answers rpc without raft: a refused vote, or err for anything
@@ -204,6 +257,9 @@ func (v *voteFence) check(rpc raft.RPC) {
 // Close stops forwarding and closes the wrapped transport.
 func (v *voteFence) Close() error {
 	v.stopOnce.Do(func() {
+		if v.liftTimer != nil {
+			v.liftTimer.Stop()
+		}
 		v.cancel()
 		close(v.stop)
 	})

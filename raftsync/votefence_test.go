@@ -154,18 +154,9 @@ func TestVoteFenceChecksOnlyFlaggedVotes(t *testing.T) {
 	}
 }
 
-func TestVoteFenceRestartRefusesEveryVote(t *testing.T) {
+func TestVoteFenceRestartHoldsEveryVoteUntilLifted(t *testing.T) {
 	r := newFenceRig(t, time.Hour, time.Second, func(context.Context) error { return nil })
-	for _, flag := range []bool{false, true} {
-		if resp := <-r.vote(flag); resp.Granted || resp.Term != 7 {
-			t.Fatalf("vote (transfer flag %v) inside the restart fence: %+v, want refused in term 7", flag, resp)
-		}
-	}
-	r.nothingForwarded(t)
-	if r.asked.Load() != 0 {
-		t.Fatal("a vote inside the restart fence was checked instead of refused")
-	}
-	// A TimeoutNow is not a vote: confirmed, it reaches raft.
+	// A TimeoutNow is not a vote: confirmed, it reaches raft at once.
 	done := r.timeoutNow()
 	select {
 	case rpc := <-r.fence.Consumer():
@@ -175,5 +166,24 @@ func TestVoteFenceRestartRefusesEveryVote(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("a confirmed TimeoutNow inside the restart fence: %v", err)
+	}
+	votes := r.vote(false)
+	// Held: nothing reaches raft before the lift.
+	r.nothingForwarded(t)
+	if r.asked.Load() != 1 {
+		t.Fatalf("confirm called %d times, want 1 (the TimeoutNow only)", r.asked.Load())
+	}
+	r.fence.lift()
+	select {
+	case rpc := <-r.fence.Consumer():
+		if _, ok := rpc.Command.(*raft.RequestVoteRequest); !ok {
+			t.Fatalf("fence handed %T to raft, want the held vote", rpc.Command)
+		}
+		rpc.Respond(&raft.RequestVoteResponse{Term: 8, Granted: true}, nil)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the vote held by the restart fence was not handed to raft once lifted")
+	}
+	if resp := <-votes; !resp.Granted {
+		t.Fatalf("raft's answer to the held vote did not reach the candidate: %+v", resp)
 	}
 }

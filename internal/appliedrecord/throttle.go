@@ -1,7 +1,9 @@
 package appliedrecord
 
 import (
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftkit/raftkit/internal/clock"
@@ -31,6 +33,8 @@ type Throttle struct {
 	mu            sync.Mutex
 	lastPersisted uint64
 	lastAt        time.Time
+	// dueAt is lastPersisted + EveryEntries (saturating), for DueByEntries.
+	dueAt atomic.Uint64
 }
 
 // NewThrottle returns a Throttle for policy p that starts as if
@@ -39,8 +43,22 @@ type Throttle struct {
 // p.Validate first to reject them.
 func NewThrottle(p readiness.PersistPolicy, clk clock.Clock, lastPersisted uint64) *Throttle {
 	clk = clock.OrReal(clk)
-	return &Throttle{policy: persistDefaults(p), clk: clk, lastPersisted: lastPersisted, lastAt: clk.Now()}
+	t := &Throttle{policy: persistDefaults(p), clk: clk, lastPersisted: lastPersisted, lastAt: clk.Now()}
+	t.dueAt.Store(t.entriesDue(lastPersisted))
+	return t
 }
+
+func (t *Throttle) entriesDue(lastPersisted uint64) uint64 {
+	if lastPersisted > math.MaxUint64-t.policy.EveryEntries {
+		return math.MaxUint64
+	}
+	return lastPersisted + t.policy.EveryEntries
+}
+
+// DueByEntries reports whether applied is at least EveryEntries above the
+// last persisted index, without taking a lock: the cheap check for every
+// applied batch. The Interval is the caller's timer to watch.
+func (t *Throttle) DueByEntries(applied uint64) bool { return applied >= t.dueAt.Load() }
 
 // Due reports whether applied should be persisted now: applied is above the
 // last persisted index and either at least EveryEntries above it or Interval
@@ -66,6 +84,7 @@ func (t *Throttle) Persisted(index uint64) {
 	defer t.mu.Unlock()
 	t.lastPersisted = index
 	t.lastAt = now
+	t.dueAt.Store(t.entriesDue(index))
 }
 
 // LastPersisted returns the index last reported to Persisted (or given to

@@ -17,6 +17,11 @@ import (
 // to it; Call then tries another.
 var errConnGone = errors.New("rpc: connection gone")
 
+// errServerGoingAway is the server's going-away notice (an ID-0 frame with
+// CodeClosed, see Server.Close): it answered every request it read, so
+// the calls still waiting on the connection were not read.
+var errServerGoingAway = errors.New("rpc: server closing")
+
 // result is what a waiting call receives. tag tells the calls of a
 // Multicall, which share one channel, apart.
 type result struct {
@@ -243,8 +248,11 @@ func serverNotice(f wire.Frame) error {
 	if f.Type != wire.TypeError || s.UnmarshalBinary(f.Body) != nil {
 		return fmt.Errorf("server sent an unexpected %v frame with ID 0", f.Type)
 	}
-	if s.Code == wire.CodeTooLarge {
+	switch s.Code {
+	case wire.CodeTooLarge:
 		return fmt.Errorf("server closed the connection: %w: %s", wire.ErrFrameTooLarge, s.Message)
+	case wire.CodeClosed:
+		return fmt.Errorf("%w: %s", errServerGoingAway, s.Message)
 	}
 	return fmt.Errorf("server closed the connection: %v: %s", s.Code, s.Message)
 }
@@ -262,7 +270,8 @@ func (cc *clientConn) deliver(f wire.Frame) {
 }
 
 // fail kills the connection once: it closes it, fails every waiting call
-// with ErrNoResponse wrapping cause, and evicts it from the client.
+// with ErrNoResponse wrapping cause (ErrNotSent after the server's
+// going-away notice), and evicts it from the client.
 func (cc *clientConn) fail(cause error) {
 	cc.mu.Lock()
 	if cc.pending == nil {
@@ -281,7 +290,12 @@ func (cc *clientConn) fail(cause error) {
 	if !errors.Is(cause, ErrClosed) {
 		cc.client.logger.Debug("RPC connection lost", "addr", cc.addr, "error", cause, "failed_calls", len(waiting))
 	}
+	outcome := noResponse
+	if errors.Is(cause, errServerGoingAway) {
+		// The server answered everything it read before the notice.
+		outcome = notSent
+	}
 	for _, w := range waiting {
-		w.ch <- result{err: noResponse(cc.addr, cause), tag: w.tag}
+		w.ch <- result{err: outcome(cc.addr, cause), tag: w.tag}
 	}
 }

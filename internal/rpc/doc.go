@@ -9,7 +9,10 @@
 // request with one frame carrying the same ID, in whatever order the
 // handlers finish. ID 0 is reserved: a server that is about to close a
 // connection because of a bad frame first sends a TypeError frame with ID 0
-// whose Status says why, so the client can report the reason.
+// whose Status says why, so the client can report the reason. A server
+// that closes ([Server.Close]) stops reading, lets the handlers of what it
+// read answer, and then sends an ID-0 frame with CodeClosed: the going-away
+// notice, which says that it read none of the requests it left unanswered.
 //
 // # Outcomes
 //
@@ -18,7 +21,8 @@
 //
 //   - [ErrNotSent]: the request certainly did not reach the server's
 //     handler (no connection, a failed write, ctx ending before the write,
-//     a request over the size limit, a closed client). Retrying cannot
+//     a request over the size limit, a closed client, a request left
+//     unanswered by the server's going-away notice). Retrying cannot
 //     apply it twice.
 //   - [ErrNoResponse]: the request was written and its answer did not
 //     arrive (the connection died, ctx ended, the client closed). The

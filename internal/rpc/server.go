@@ -212,10 +212,20 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// Close stops accepting (closing the listener), closes every connection,
-// cancels every handler's context and waits for every goroutine the
-// Server started, handlers included, to return. It is idempotent; every
-// call returns the first one's result, the listener's Close error.
+// closeGrace bounds how long Close lets the handlers of the requests
+// already read answer before it closes the connections and cancels them.
+const closeGrace = 500 * time.Millisecond
+
+// Close stops accepting (closing the listener) and stops reading every
+// connection. For up to closeGrace it lets the handlers of the requests
+// already read answer; a connection whose handlers all answered then gets
+// a going-away notice (an ID-0 TypeError frame, CodeClosed) that tells the
+// client every request still unanswered was never read, so its calls fail
+// with ErrNotSent. Then it closes every connection, cancels every
+// handler's context and waits for every goroutine the Server started,
+// handlers included, to return: calls whose handler had not answered by
+// then fail with ErrNoResponse. It is idempotent; every call returns the
+// first one's result, the listener's Close error.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -223,6 +233,23 @@ func (s *Server) Close() error {
 		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.closeErr = err
 		}
+		ended := make([]chan struct{}, 0, len(s.conns))
+		for c := range s.conns {
+			c.stopReading()
+			ended = append(ended, c.ended)
+		}
+		s.mu.Unlock()
+		grace := time.NewTimer(closeGrace)
+	waitEnded:
+		for _, e := range ended {
+			select {
+			case <-e:
+			case <-grace.C:
+				break waitEnded
+			}
+		}
+		grace.Stop()
+		s.mu.Lock()
 		// Connections first, contexts second: a handler that returns
 		// because its ctx ended finds its connection closed, so no caller
 		// receives an answer produced by the shutdown itself.

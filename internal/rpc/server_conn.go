@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -26,22 +27,59 @@ type serverConn struct {
 	w      wire.Writer   // guarded by wmu
 
 	handlers sync.WaitGroup
+
+	noticeSent bool // a notice for a bad frame went out (serve's goroutine only)
+
+	stop     chan struct{} // closed by stopReading
+	stopOnce sync.Once
+	ended    chan struct{} // closed when serve returns
 }
 
 func newServerConn(s *Server, conn net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	return &serverConn{s: s, conn: conn, ctx: ctx, cancel: cancel, w: wire.Writer{W: conn},
 		slots: make(chan struct{}, s.opts.MaxInFlightPerConn),
-		bytes: newBudget(int64(s.opts.MaxInFlightBytesPerConn))}
+		bytes: newBudget(int64(s.opts.MaxInFlightBytesPerConn)),
+		stop:  make(chan struct{}), ended: make(chan struct{})}
+}
+
+// stopReading makes serve read no further request (Server.Close): a read
+// under way fails at once, and serve then lets the handlers of what it
+// read answer before it sends the going-away notice.
+func (c *serverConn) stopReading() {
+	c.stopOnce.Do(func() {
+		close(c.stop)
+		c.conn.SetReadDeadline(time.Unix(1, 0))
+	})
+}
+
+func (c *serverConn) stopping() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// goAwayNotice tells the client that the server closes and read none of
+// the requests it has not answered.
+func goAwayNotice() wire.Frame {
+	return statusFrame(0, wire.CodeClosed, "server closing; every request without an answer was not read")
 }
 
 // serve reads requests and starts a handler for each, until the connection
 // fails; then it closes the connection and waits for its handlers. A
 // request's body is read only once its bytes fit the connection's and the
 // server's budgets.
+//
+// When the server closes (stopReading), serve waits for the handlers of
+// every request it read to answer and then sends the going-away notice,
+// unless Server.Close closed the connection first.
 func (c *serverConn) serve() {
 	defer c.s.wg.Done()
 	defer c.s.connDone(c)
+	defer close(c.ended)
 	handlerCtx := c.ctx
 	if cc := c.s.opts.ConnContext; cc != nil {
 		handlerCtx = cc(c.ctx, c.conn)
@@ -52,6 +90,12 @@ func (c *serverConn) serve() {
 		if err != nil {
 			<-c.slots
 			c.readFailed(err)
+			break
+		}
+		if c.stopping() {
+			// Stopped between frames, the header read from the buffer:
+			// this request is not handled, the notice covers it.
+			<-c.slots
 			break
 		}
 		cost := int64(h.BodyLen) + requestOverhead
@@ -66,12 +110,21 @@ func (c *serverConn) serve() {
 			c.readFailed(err)
 			break
 		}
+		if c.stopping() {
+			c.unreserve(cost)
+			<-c.slots
+			break
+		}
 		c.handlers.Add(1)
 		if inline := c.s.opts.Inline; inline != nil && inline(req.Type) {
 			c.handle(handlerCtx, req, cost)
 			continue
 		}
 		go c.handle(handlerCtx, req, cost)
+	}
+	if c.stopping() && !c.noticeSent {
+		c.handlers.Wait()
+		c.closeWithNotice(goAwayNotice())
 	}
 	c.cancel()
 	c.conn.Close()
@@ -118,6 +171,8 @@ func (c *serverConn) acquire() bool {
 		return true
 	case <-c.ctx.Done():
 		return false
+	case <-c.stop:
+		return false
 	}
 }
 
@@ -126,11 +181,15 @@ func (c *serverConn) acquire() bool {
 func (c *serverConn) readFailed(err error) {
 	remote := c.conn.RemoteAddr()
 	switch {
+	case c.stopping() && errors.Is(err, os.ErrDeadlineExceeded):
+		// Server.Close stopped the reading; serve sends the notice.
 	case errors.Is(err, wire.ErrFrameTooLarge):
 		c.s.logger.Warn("closing RPC connection: request frame too large", "remote", remote, "error", err)
+		c.noticeSent = true
 		c.closeWithNotice(statusFrame(0, wire.CodeTooLarge, err.Error()))
 	case errors.Is(err, wire.ErrMalformed):
 		c.s.logger.Warn("closing RPC connection: malformed frame", "remote", remote, "error", err)
+		c.noticeSent = true
 		c.closeWithNotice(statusFrame(0, wire.CodeBadRequest, err.Error()))
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
 		c.s.logger.Debug("RPC connection closed", "remote", remote)

@@ -166,6 +166,8 @@ func (c *Cluster) config(m *Member, bootstrap, nonVoter bool, join []string) raf
 		RaftConfig: FastRaft,
 		LogStore:   c.opts.LogStore,
 		Autopilot:  FastAutopilot(),
+		// KV's refusal, testable with errors.Is on every member.
+		ApplyErrors: []error{ErrBadCommand},
 	}
 	if c.opts.Autopilot != nil {
 		cfg.Autopilot = *c.opts.Autopilot

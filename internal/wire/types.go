@@ -114,6 +114,9 @@ const (
 	// CodePermissionDenied: the peer's identity does not allow the
 	// request; it changed nothing.
 	CodePermissionDenied Code = 12
+	// CodeLastVoter: the membership change would leave the cluster
+	// without a voter; it changed nothing.
+	CodeLastVoter Code = 13
 )
 
 var codeNames = [...]string{
@@ -130,6 +133,7 @@ var codeNames = [...]string{
 	CodeIndeterminate:    "Indeterminate",
 	CodeMismatch:         "Mismatch",
 	CodePermissionDenied: "PermissionDenied",
+	CodeLastVoter:        "LastVoter",
 }
 
 // Valid reports whether c is a Code this version of the protocol defines.

@@ -40,6 +40,15 @@
 //     pre-shutdown state applied). In-memory and durable (bbolt) FSM.
 //   - join: time for a fourth member to serve with 1, 10 and 100 MB of
 //     state.
+//   - gateway: the example gateway's data plane (three gateway processes
+//     built from examples/gateway, two echo upstreams, all on loopback):
+//     one continuous proxied load through the two followers' proxies, in
+//     alternating windows of no change ("steady") and of 100 route
+//     changes per second through the admin APIs ("churn"), then across a
+//     SIGKILL of the leader ("failover"). Per phase: requests/s, p50/p99,
+//     failed requests, the gateway processes' CPU, and the p99 of a small
+//     control load sent straight to an upstream; and the proxies' full
+//     table builds and per-route swaps, from their /status.
 //   - sweep: leader writes under the write-path knobs (MaxAppendEntries,
 //     BatchApplyCh, applied-index persistence on raftkit; LogCache size and
 //     bolt's NoFreelistSync on bare raft; the raft-wal log store, "wal", on

@@ -40,7 +40,7 @@ type options struct {
 	sweep      []string // variant names; nil means all
 }
 
-var allScenarios = []string{"disk", "writes", "reads", "restart", "join", "sweep"}
+var allScenarios = []string{"disk", "writes", "reads", "restart", "join", "gateway", "sweep"}
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -50,7 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	reps := fs.Int("reps", 0, "repetitions of every figure (default 3, 1 with -quick)")
 	dur := fs.Duration("duration", 0, "measured time of each write or read cell (default 1s, 300ms with -quick)")
 	warm := fs.Duration("warmup", 0, "unmeasured time before each cell (default 250ms, 100ms with -quick)")
-	scen := fs.String("scenarios", "disk,writes,reads,restart,join", "comma-separated: "+strings.Join(allScenarios, ","))
+	scen := fs.String("scenarios", "disk,writes,reads,restart,join,gateway", "comma-separated: "+strings.Join(allScenarios, ","))
 	sys := fs.String("systems", "raftkit,bareraft,etcd", "comma-separated: raftkit, bareraft, etcd")
 	writers := fs.String("writers", "", "concurrent writers per cell (default 1,16,64,256; 1,64 with -quick)")
 	readers := fs.String("readers", "1,64", "concurrent readers per cell")
@@ -250,6 +250,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) (err error) {
 		{"writes", r.writesAndReads},
 		{"restart", r.restart},
 		{"join", r.join},
+		{"gateway", r.gateway},
 		{"sweep", r.sweep},
 	}
 	var failed []error

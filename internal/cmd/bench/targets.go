@@ -93,6 +93,7 @@ func (r *runner) targets() []target {
 			atLeast(fmt.Sprintf("restart lone mem %s: raftkit applied fraction (Recovered)", sizeName(n)), v, ok, 1)
 		}
 	}
+	out = append(out, r.gatewayTargets()...)
 	return out
 }
 
