@@ -13,7 +13,8 @@ import (
 
 // TestReadRoundRPCsDecodeStrictly covers the read path's RPCs, which the
 // node decodes and answers as concrete types rather than through
-// wire.Message: a well-formed ReadIndexRequest gets the read index, and a
+// wire.Message: a well-formed ReadIndexRequest gets the read index (within
+// its Timeout), and a
 // body that does not decode gets a bad-request error frame, as every
 // other request does.
 func TestReadRoundRPCsDecodeStrictly(t *testing.T) {
@@ -38,6 +39,14 @@ func TestReadRoundRPCsDecodeStrictly(t *testing.T) {
 	}
 	if resp.Index < written || resp.Term == 0 {
 		t.Fatalf("read index %d in term %d, want at least the written index %d in a real term", resp.Index, resp.Term, written)
+	}
+
+	// The request's Timeout bounds it on the leader: one already over by
+	// the time the round would start is answered as a timeout.
+	expired, _ := wire.ReadIndexRequest{Level: uint8(consistency.Strong), Timeout: time.Nanosecond}.MarshalBinary()
+	resp = wire.ReadIndexResponse{}
+	if err := wire.Decode(call(wire.TypeReadIndexRequest, expired), &resp); err != nil || resp.Code != wire.CodeTimeout {
+		t.Fatalf("ReadIndexRequest with a 1ns timeout: %v, status %+v, want CodeTimeout", err, resp.Status)
 	}
 
 	stale, _ := wire.ReadIndexRequest{Level: uint8(consistency.Stale)}.MarshalBinary()
