@@ -141,7 +141,7 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []co
 		var err error
 		switch {
 		case ep.isLeader:
-			idx, _, err = n.leaderReadIndex(ctx, level)
+			idx, _, err = n.leaderReadIndex(ctx, level, time.Time{})
 		case ep.leaderAddr != "":
 			if level == consistency.Strong {
 				idx, err = n.lead.followerStrong.Do(ctx)
@@ -280,17 +280,30 @@ func (n *Node) readInfo(level consistency.Level, idx uint64) consistency.ReadInf
 
 // leaderReadIndex returns the index a Strong or Lease read must wait for,
 // on the leader. No index is given before this term's marker is applied.
-func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (uint64, uint64, error) {
+// A non-zero deadline bounds the call as a deadline of ctx would (ending
+// it with context.DeadlineExceeded); the round batcher applies it without
+// deriving a context.
+func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level, deadline time.Time) (uint64, uint64, error) {
 	ep := n.lead.epoch.Load()
 	if !ep.isLeader {
 		return 0, 0, fmt.Errorf("%w: %w", errRetryElsewhere, n.notLeader())
 	}
 	select {
 	case <-ep.synced:
-	case <-ep.replaced:
-		return 0, 0, fmt.Errorf("%w: leadership changed", errRetryElsewhere)
-	case <-ctx.Done():
-		return 0, 0, fmt.Errorf("%w: waiting for this term's first entry to apply: %w", ErrNoLeader, ctx.Err())
+	default:
+		wctx := ctx
+		if !deadline.IsZero() {
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
+		select {
+		case <-ep.synced:
+		case <-ep.replaced:
+			return 0, 0, fmt.Errorf("%w: leadership changed", errRetryElsewhere)
+		case <-wctx.Done():
+			return 0, 0, fmt.Errorf("%w: waiting for this term's first entry to apply: %w", ErrNoLeader, wctx.Err())
+		}
 	}
 	// raft's state is checked too: a member that saw this node as anything
 	// but leader may vote again at once after a restart (electfast.go).
@@ -303,7 +316,7 @@ func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level) (ui
 	if level == consistency.Lease {
 		n.stats.lease(level, false)
 	}
-	idx, err := n.lead.leaderRounds.Do(ctx)
+	idx, err := n.lead.leaderRounds.DoUntil(ctx, deadline)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -551,11 +564,14 @@ func (n *Node) remoteReadIndex(ctx context.Context, level consistency.Level) (ui
 	return n.readIndexFrom(ctx, ep.leaderAddr, level)
 }
 
+// readIndexFrom is n.call for a ReadIndexRequest, spelled out with the
+// concrete message types so that neither message escapes to the heap
+// through the wire.Message interface: a follower's read pays only the
+// frame bodies.
 func (n *Node) readIndexFrom(ctx context.Context, addr string, level consistency.Level) (_ uint64, err error) {
 	defer func() { n.stats.forwardedRead(level, err) }()
-	var resp wire.ReadIndexResponse
-	req := &wire.ReadIndexRequest{Level: uint8(level), Timeout: requestTimeout(ctx, 0)}
-	if err := n.call(ctx, addr, req, &resp); err != nil {
+	resp, err := n.callReadIndex(ctx, addr, wire.ReadIndexRequest{Level: uint8(level), Timeout: requestTimeout(ctx, 0)})
+	if err != nil {
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
 		}
@@ -565,6 +581,38 @@ func (n *Node) readIndexFrom(ctx context.Context, addr string, level consistency
 		return 0, err
 	}
 	return resp.Index, nil
+}
+
+// callReadIndex is n.call for a ReadIndexRequest, spelled out with the
+// concrete message types so that neither message escapes to the heap
+// through the wire.Message interface.
+func (n *Node) callReadIndex(ctx context.Context, addr string, req wire.ReadIndexRequest) (wire.ReadIndexResponse, error) {
+	body, err := req.MarshalBinary()
+	if err != nil {
+		return wire.ReadIndexResponse{}, fmt.Errorf("raftsync: encoding %v: %w", req.MessageType(), err)
+	}
+	out, err := n.net.rpcCli.Call(ctx, addr, wire.Frame{Type: req.MessageType(), ID: n.net.rpcSeq.Add(1), Body: body})
+	if err != nil {
+		return wire.ReadIndexResponse{}, err
+	}
+	resp, err := decodeReadIndexResponse(out)
+	if err != nil {
+		return wire.ReadIndexResponse{}, fmt.Errorf("%w: decoding answer from %s: %w", rpc.ErrNoResponse, addr, err)
+	}
+	return resp, nil
+}
+
+// decodeReadIndexResponse is wire.Decode into a ReadIndexResponse, with
+// the common case (a frame of its own type) decoded without an interface.
+func decodeReadIndexResponse(f wire.Frame) (wire.ReadIndexResponse, error) {
+	var resp wire.ReadIndexResponse
+	if f.Type == resp.MessageType() {
+		err := resp.UnmarshalBinary(f.Body)
+		return resp, err
+	}
+	m := new(wire.ReadIndexResponse)
+	err := wire.Decode(f, m)
+	return *m, err
 }
 
 // isNotSent reports whether err proves the request never reached the

@@ -45,14 +45,22 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 			answer = n.handleStatus()
 		}
 	case wire.TypeReadIndexRequest:
+		// The read path's messages are decoded and encoded as concrete
+		// types, so that they do not escape through wire.Message.
 		var m wire.ReadIndexRequest
-		if answer = n.decodeRequest(req, &m); answer == nil {
-			answer = n.handleReadIndex(ctx, &m)
+		if err := m.UnmarshalBinary(req.Body); err != nil {
+			answer = n.malformedRequest(req, err)
+		} else {
+			resp := n.handleReadIndex(ctx, &m)
+			return n.encodeBody(req.ID, resp.MessageType(), resp.MarshalBinary)
 		}
 	case wire.TypeConfirmRequest:
 		var m wire.ConfirmRequest
-		if answer = n.decodeRequest(req, &m); answer == nil {
-			answer = n.handleConfirm(&m)
+		if err := m.UnmarshalBinary(req.Body); err != nil {
+			answer = n.malformedRequest(req, err)
+		} else {
+			resp := n.handleConfirm(&m)
+			return n.encodeBody(req.ID, resp.MessageType(), resp.MarshalBinary)
 		}
 	case wire.TypeTransferCheckRequest:
 		var m wire.TransferCheckRequest
@@ -78,10 +86,26 @@ func (n *Node) handleRPC(ctx context.Context, req wire.Frame) wire.Frame {
 // decodeRequest decodes req into m; it returns an error answer, or nil.
 func (n *Node) decodeRequest(req wire.Frame, m wire.Message) wire.Message {
 	if err := wire.Decode(req, m); err != nil {
-		n.logger.Warn("malformed rpc request", "type", req.Type, "error", err)
-		return &wire.Status{Code: wire.CodeBadRequest, Message: err.Error()}
+		return n.malformedRequest(req, err)
 	}
 	return nil
+}
+
+// malformedRequest is the answer to a request whose body did not decode.
+func (n *Node) malformedRequest(req wire.Frame, err error) wire.Message {
+	n.logger.Warn("malformed rpc request", "type", req.Type, "error", err)
+	return &wire.Status{Code: wire.CodeBadRequest, Message: err.Error()}
+}
+
+// encodeBody is encodeAnswer for an answer of type t that marshal
+// encodes, for callers that hold the answer as a concrete value.
+func (n *Node) encodeBody(id uint64, t wire.Type, marshal func() ([]byte, error)) wire.Frame {
+	body, err := marshal()
+	if err != nil {
+		n.logger.Error("encoding rpc answer", "type", t, "error", err)
+		return n.encodeAnswer(id, &wire.Status{Code: wire.CodeInternal, Message: "encoding answer failed"})
+	}
+	return wire.Frame{Type: t, ID: id, Body: body}
 }
 
 func (n *Node) encodeAnswer(id uint64, m wire.Message) wire.Frame {
@@ -94,21 +118,21 @@ func (n *Node) encodeAnswer(id uint64, m wire.Message) wire.Frame {
 }
 
 // handleReadIndex serves a follower's read-index request on the leader.
-func (n *Node) handleReadIndex(ctx context.Context, req *wire.ReadIndexRequest) *wire.ReadIndexResponse {
+// req.Timeout bounds it as a deadline of ctx would.
+func (n *Node) handleReadIndex(ctx context.Context, req *wire.ReadIndexRequest) wire.ReadIndexResponse {
 	level := consistency.Level(req.Level)
 	if level != consistency.Strong && level != consistency.Lease {
-		return &wire.ReadIndexResponse{Status: wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("read index for level %d", req.Level)}}
+		return wire.ReadIndexResponse{Status: wire.Status{Code: wire.CodeBadRequest, Message: fmt.Sprintf("read index for level %d", req.Level)}}
 	}
+	var deadline time.Time
 	if req.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
-		defer cancel()
+		deadline = time.Now().Add(req.Timeout)
 	}
-	idx, term, err := n.leaderReadIndex(ctx, level)
+	idx, term, err := n.leaderReadIndex(ctx, level, deadline)
 	if err != nil {
-		return &wire.ReadIndexResponse{Status: n.errorStatus(err)}
+		return wire.ReadIndexResponse{Status: n.errorStatus(err)}
 	}
-	return &wire.ReadIndexResponse{Index: idx, Term: term}
+	return wire.ReadIndexResponse{Index: idx, Term: term}
 }
 
 // handleConfirm answers a leader's confirmation round: this node's term,
@@ -127,12 +151,12 @@ func (n *Node) handleReadIndex(ctx context.Context, req *wire.ReadIndexRequest) 
 // unknown only once the promise has run out. The first promise to a
 // leader in a term is recorded durably before it is made (promise.go),
 // so that a restart keeps it.
-func (n *Node) handleConfirm(req *wire.ConfirmRequest) *wire.ConfirmResponse {
+func (n *Node) handleConfirm(req *wire.ConfirmRequest) wire.ConfirmResponse {
 	lastContact := n.raft.LastContact()
 	leaderAddr, leaderID := n.raft.LeaderWithID()
 	term := n.raft.CurrentTerm()
 	promising := n.net.fence.promising()
-	resp := &wire.ConfirmResponse{Term: term, LeaderID: string(leaderID)}
+	resp := wire.ConfirmResponse{Term: term, LeaderID: string(leaderID)}
 	if promising && string(leaderID) == req.LeaderID && term == req.Term && !lastContact.IsZero() {
 		if free := n.lead.heartbeatTimeout - time.Since(lastContact); free > 0 && n.recordPromise(string(leaderID), string(leaderAddr), term) {
 			resp.RefusesCandidatesFor = free

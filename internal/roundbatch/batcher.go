@@ -2,6 +2,7 @@ package roundbatch
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,8 @@ type Batcher struct {
 	wg     sync.WaitGroup
 	rounds atomic.Uint64
 
+	timer *time.Timer // ends the current round at its deadline (expire)
+
 	mu      sync.Mutex
 	current *batch // in flight, nil when idle
 	next    *batch // waiting for current to end, nil when nobody waits
@@ -47,14 +50,49 @@ type Batcher struct {
 }
 
 // batch is one round and the callers sharing it. Fields other than done
-// are guarded by Batcher.mu until done is closed, read-only after.
+// are guarded by Batcher.mu until done is closed, read-only after; ctx is
+// set under Batcher.mu before the round starts.
 type batch struct {
+	// done is closed when the round ends. It is nil for a round led by its
+	// caller (see lead): nobody else ever waits on that round.
 	done     chan struct{}
 	index    uint64
 	err      error
 	finished bool
-	waiters  int                // callers still waiting for this round
-	cancel   context.CancelFunc // ends a round led by a caller (see lead)
+	waiters  int // callers still waiting for this round
+	ctx      roundCtx
+}
+
+// errRoundTimeout is the cancellation cause of a round that reached its
+// deadline; roundCtx reports it as context.DeadlineExceeded.
+var errRoundTimeout = fmt.Errorf("roundbatch: round deadline reached: %w", context.DeadlineExceeded)
+
+// roundCtx is the context a round runs under. It ends when its parent ends
+// (the leading caller's ctx, or the Batcher's, which Close cancels), when
+// Close cancels it, or at its deadline, when the Batcher's timer cancels
+// it with errRoundTimeout. It then behaves as a context.WithDeadline
+// would: Err is context.DeadlineExceeded and Deadline reports the earlier
+// of its own and its parent's. One timer per Batcher serves every round
+// (at most one is in flight), so a round costs no timer of its own.
+type roundCtx struct {
+	context.Context // context.WithCancelCause of the parent
+	cancel          context.CancelCauseFunc
+	deadline        time.Time
+}
+
+func (c *roundCtx) Deadline() (time.Time, bool) {
+	if d, ok := c.Context.Deadline(); ok && d.Before(c.deadline) {
+		return d, true
+	}
+	return c.deadline, true
+}
+
+func (c *roundCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && context.Cause(c.Context) == errRoundTimeout {
+		return context.DeadlineExceeded
+	}
+	return err
 }
 
 // New returns a Batcher that runs round for its rounds. A nil round
@@ -68,7 +106,10 @@ func New(round RoundFunc, o Options) *Batcher {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Batcher{round: round, timeout: timeout, ctx: ctx, cancel: cancel}
+	b := &Batcher{round: round, timeout: timeout, ctx: ctx, cancel: cancel}
+	b.timer = time.AfterFunc(time.Hour, b.expire)
+	b.timer.Stop()
+	return b
 }
 
 // Do blocks until a round that started after Do was called ends, and
@@ -78,11 +119,22 @@ func New(round RoundFunc, o Options) *Batcher {
 // round goes on for the others), ErrClosed once Close has been
 // called, and ErrNoRoundFunc when the Batcher has no RoundFunc.
 func (b *Batcher) Do(ctx context.Context) (uint64, error) {
+	return b.DoUntil(ctx, time.Time{})
+}
+
+// DoUntil is Do for a caller that gives up at deadline (none when zero),
+// as if ctx had that deadline: it returns context.DeadlineExceeded once
+// deadline has passed, and a round it runs itself ends by then. It spares
+// the caller a context.WithDeadline of its own.
+func (b *Batcher) DoUntil(ctx context.Context, deadline time.Time) (uint64, error) {
 	if b.round == nil {
 		return 0, ErrNoRoundFunc
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return 0, context.DeadlineExceeded
 	}
 	b.mu.Lock()
 	if b.closed {
@@ -92,7 +144,7 @@ func (b *Batcher) Do(ctx context.Context) (uint64, error) {
 	var r *batch
 	switch {
 	case b.current == nil:
-		return b.lead(ctx)
+		return b.lead(ctx, deadline)
 	case b.next == nil:
 		r = &batch{done: make(chan struct{})}
 		b.next = r
@@ -102,6 +154,11 @@ func (b *Batcher) Do(ctx context.Context) (uint64, error) {
 	r.waiters++
 	b.waiting++
 	b.mu.Unlock()
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 
 	select {
 	case <-r.done:
@@ -137,10 +194,11 @@ func (b *Batcher) Close() {
 	if !b.closed {
 		b.closed = true
 		b.cancel()
+		b.timer.Stop()
 		for _, r := range []*batch{b.current, b.next} {
 			if r != nil {
-				if r.cancel != nil {
-					r.cancel()
+				if r.ctx.cancel != nil {
+					r.ctx.cancel(nil)
 				}
 				b.finishLocked(r, 0, ErrClosed)
 			}
@@ -151,25 +209,56 @@ func (b *Batcher) Close() {
 	b.wg.Wait()
 }
 
+// startRoundLocked makes r the current round and sets up its context under
+// parent, ending by deadline at the latest; b.mu must be held.
+func (b *Batcher) startRoundLocked(r *batch, parent context.Context, deadline time.Time) {
+	if until := time.Now().Add(b.timeout); deadline.IsZero() || until.Before(deadline) {
+		deadline = until
+	}
+	b.current = r
+	r.ctx.Context, r.ctx.cancel = context.WithCancelCause(parent)
+	r.ctx.deadline = deadline
+	if d := time.Until(deadline); d > 0 {
+		b.timer.Reset(d)
+	} else {
+		r.ctx.cancel(errRoundTimeout)
+	}
+}
+
+// endRound releases the context of r, a round that has just returned.
+func (b *Batcher) endRound(r *batch) {
+	b.timer.Stop()
+	r.ctx.cancel(nil)
+}
+
+// expire runs on the Batcher's timer: it ends the current round if its
+// deadline has passed. A timer that fires for a round already over finds
+// a later deadline on the round current then (or none) and does nothing.
+func (b *Batcher) expire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r := b.current; r != nil && r.ctx.cancel != nil && !time.Now().Before(r.ctx.deadline) {
+		r.ctx.cancel(errRoundTimeout)
+	}
+}
+
 // lead runs a round on the calling goroutine, for a caller that found the
 // Batcher idle; b.mu is held on entry and released. Nobody else can join
 // this round (later callers join the next one), so it runs under the
 // caller's ctx: a caller that gives up ends its own round, and a lone
 // reader pays no goroutine hand-off. Close cancels the round through
-// r.cancel. When callers joined the next round meanwhile, a goroutine runs
+// r.ctx. When callers joined the next round meanwhile, a goroutine runs
 // it (and any after it), so the leader returns as soon as its round ends.
-func (b *Batcher) lead(ctx context.Context) (uint64, error) {
-	r := &batch{done: make(chan struct{}), waiters: 1}
-	rctx, cancel := context.WithTimeout(ctx, b.timeout)
-	r.cancel = cancel
-	b.current = r
+func (b *Batcher) lead(ctx context.Context, deadline time.Time) (uint64, error) {
+	r := &batch{waiters: 1}
+	b.startRoundLocked(r, ctx, deadline)
 	b.waiting++
 	b.wg.Add(1)
 	b.mu.Unlock()
 
 	b.rounds.Add(1)
-	index, err := b.round(rctx)
-	cancel()
+	index, err := b.round(&r.ctx)
+	b.endRound(r)
 
 	b.mu.Lock()
 	b.waiting--
@@ -177,8 +266,13 @@ func (b *Batcher) lead(ctx context.Context) (uint64, error) {
 	b.startNextLocked()
 	b.mu.Unlock()
 	b.wg.Done()
-	if r.err != nil && ctx.Err() != nil {
-		return 0, ctx.Err()
+	if r.err != nil {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return 0, context.DeadlineExceeded
+		}
 	}
 	return r.index, r.err
 }
@@ -193,6 +287,7 @@ func (b *Batcher) startNextLocked() {
 	}
 	b.current = r
 	if r != nil {
+		b.startRoundLocked(r, b.ctx, time.Time{})
 		b.wg.Add(1)
 		go b.run(r)
 	}
@@ -204,9 +299,8 @@ func (b *Batcher) run(r *batch) {
 	defer b.wg.Done()
 	for r != nil {
 		b.rounds.Add(1)
-		ctx, cancel := context.WithTimeout(b.ctx, b.timeout)
-		index, err := b.round(ctx)
-		cancel()
+		index, err := b.round(&r.ctx)
+		b.endRound(r)
 
 		b.mu.Lock()
 		b.finishLocked(r, index, err)
@@ -216,6 +310,9 @@ func (b *Batcher) run(r *batch) {
 			r = nil // every caller of the next round gave up: skip it
 		}
 		b.current = r
+		if r != nil {
+			b.startRoundLocked(r, b.ctx, time.Time{})
+		}
 		b.mu.Unlock()
 	}
 }
@@ -231,5 +328,7 @@ func (b *Batcher) finishLocked(r *batch, index uint64, err error) {
 	} else {
 		r.err = err
 	}
-	close(r.done)
+	if r.done != nil {
+		close(r.done)
+	}
 }

@@ -300,3 +300,94 @@ func TestBatcherLoneCallerCancelEndsItsRound(t *testing.T) {
 		t.Fatalf("later caller got %+v, want index 2", r)
 	}
 }
+
+// TestBatcherRoundContextDeadline: a round's ctx reports its deadline and,
+// once it passes, ends with context.DeadlineExceeded, both for a round led
+// by its caller and for one a goroutine runs for joined callers.
+func TestBatcherRoundContextDeadline(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	type seen struct {
+		deadline time.Time
+		err      error
+	}
+	seenCh := make(chan seen, 2)
+	release := make(chan struct{})
+	started := make(chan struct{}, 2)
+	b := New(func(ctx context.Context) (uint64, error) {
+		started <- struct{}{}
+		d, ok := ctx.Deadline()
+		if !ok {
+			t.Error("round ctx has no deadline")
+		}
+		select {
+		case <-ctx.Done():
+		case <-release:
+		}
+		<-ctx.Done()
+		seenCh <- seen{d, ctx.Err()}
+		return 0, ctx.Err()
+	}, Options{Timeout: timeout})
+	defer b.Close()
+
+	before := time.Now()
+	first := goDo(context.Background(), b)
+	<-started
+	joined := goDo(context.Background(), b)
+	testutil.WaitFor(t, waitLimit, "the joined caller waiting", func() bool { return b.Waiting() == 2 })
+	for name, ch := range map[string]<-chan doResult{"leading": first, "joined": joined} {
+		if r := recv(t, ch); !errors.Is(r.err, context.DeadlineExceeded) {
+			t.Errorf("%s caller got %+v, want context.DeadlineExceeded", name, r)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		s := <-seenCh
+		if !errors.Is(s.err, context.DeadlineExceeded) {
+			t.Errorf("round %d ctx.Err() = %v, want context.DeadlineExceeded", i+1, s.err)
+		}
+		if s.deadline.Before(before.Add(timeout)) || s.deadline.After(time.Now()) {
+			t.Errorf("round %d deadline %v not within [start+timeout, now]", i+1, s.deadline)
+		}
+	}
+}
+
+// TestBatcherDoUntil: DoUntil bounds a round its caller leads by the
+// caller's deadline, and a caller that joined a round by its own deadline
+// while the round goes on for the others.
+func TestBatcherDoUntil(t *testing.T) {
+	s := newScriptedRound()
+	b := New(s.round, Options{Timeout: time.Hour})
+	defer b.Close()
+
+	deadline := time.Now().Add(30 * time.Millisecond)
+	if _, err := b.DoUntil(context.Background(), deadline); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("DoUntil leading a round that never ends = %v, want context.DeadlineExceeded", err)
+	}
+	if time.Now().Before(deadline) {
+		t.Fatal("DoUntil returned before its deadline")
+	}
+	if err := <-s.ctxEnded; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("round 1 ctx ended with %v, want context.DeadlineExceeded", err)
+	}
+	<-s.started
+
+	stay := goDo(context.Background(), b)
+	s.waitStarted(t, 2)
+	joinedCh := make(chan doResult, 1)
+	go func() {
+		i, err := b.DoUntil(context.Background(), time.Now().Add(30*time.Millisecond))
+		joinedCh <- doResult{i, err}
+	}()
+	if r := recv(t, joinedCh); !errors.Is(r.err, context.DeadlineExceeded) {
+		t.Fatalf("joined DoUntil got %+v, want context.DeadlineExceeded", r)
+	}
+	s.release <- nil
+	if r := recv(t, stay); r.err != nil || r.index != 2 {
+		t.Fatalf("remaining caller got %+v, want index 2", r)
+	}
+	if _, err := b.DoUntil(context.Background(), time.Now().Add(-time.Second)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("DoUntil past its deadline = %v, want context.DeadlineExceeded", err)
+	}
+	if b.Rounds() != 2 {
+		t.Fatalf("Rounds = %d, want 2: a caller past its deadline starts none", b.Rounds())
+	}
+}

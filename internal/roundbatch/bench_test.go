@@ -31,3 +31,26 @@ func BenchmarkBatcherDoParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(bt.Rounds())/float64(b.N), "rounds/op")
 }
+
+// BenchmarkBatcherDoLead reports the allocations of a round its caller
+// leads on an idle Batcher (the lone reader's path), the round reading its
+// ctx's Done channel as an RPC would.
+func BenchmarkBatcherDoLead(b *testing.B) {
+	bt := New(func(ctx context.Context) (uint64, error) {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		default:
+			return 1, nil
+		}
+	}, Options{})
+	defer bt.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := bt.Do(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
