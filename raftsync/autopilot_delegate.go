@@ -54,7 +54,7 @@ func newPilot(n *Node) *pilot {
 		logger:  n.cfg.Logger.Named("autopilot").With("id", n.cfg.ID),
 		members: make(map[raft.ServerID]*memberRecord),
 	}
-	p.lib = autopilot.New(n.raft, p,
+	p.lib = autopilot.New(pilotRaft{Raft: n.raft, shutdown: n.life.futures.done}, p,
 		autopilot.WithLogger(n.cfg.Logger),
 		autopilot.WithPromoter(p),
 		autopilot.WithUpdateInterval(p.cfg.UpdateInterval),
