@@ -31,6 +31,13 @@ func WithMaxLag(n uint64) ReadOption {
 // With returns b changed by opts, in order: the bounds one Stale read is
 // judged by. It never blocks.
 func (b StaleBounds) With(opts ...ReadOption) StaleBounds {
+	if len(opts) == 0 {
+		return b // the common read: no copy of b escapes to the heap
+	}
+	return b.with(opts)
+}
+
+func (b StaleBounds) with(opts []ReadOption) StaleBounds {
 	for _, o := range opts {
 		if o.stale != nil {
 			o.stale(&b)

@@ -36,3 +36,12 @@ func TestStaleBoundsWith(t *testing.T) {
 		t.Fatalf("negative per-read staleness: Validate = %v, want ErrInvalidOptions", err)
 	}
 }
+
+// Every Stale read passes its bounds through With; with no options it must
+// not allocate (a copy that escaped cost each read an allocation).
+func TestWithoutOptionsDoesNotAllocate(t *testing.T) {
+	b := StaleBounds{MaxLag: 7}
+	if n := testing.AllocsPerRun(100, func() { b = b.With() }); n != 0 {
+		t.Fatalf("With() allocates %v times per call", n)
+	}
+}

@@ -204,8 +204,7 @@ func (n *Node) staleIndex(ctx context.Context, bounds consistency.StaleBounds) (
 	}
 	obs := n.staleObservation()
 	err := staleread.Check(bounds, obs)
-	var tse *consistency.TooStaleError
-	if obs.IsLeader && errors.As(err, &tse) && tse.StalenessExceeded() {
+	if obs.IsLeader && err != nil && staleLeaderMayConfirm(err) {
 		rctx, cancel := context.WithTimeout(ctx, bounds.MaxStaleness)
 		_, rerr := n.lead.leaderRounds.Do(rctx)
 		cancel()
@@ -224,6 +223,13 @@ func (n *Node) staleIndex(ctx context.Context, bounds consistency.StaleBounds) (
 	return n.readInfo(consistency.Stale, obs.Applied), nil
 }
 
+// staleLeaderMayConfirm reports whether a leader's refused Stale read was
+// refused for staleness, which a quorum round can cure.
+func staleLeaderMayConfirm(err error) bool {
+	var tse *consistency.TooStaleError
+	return errors.As(err, &tse) && tse.StalenessExceeded()
+}
+
 // staleObservation is what a Stale read is judged on.
 func (n *Node) staleObservation() staleread.Observation {
 	ep := n.lead.epoch.Load()
@@ -233,10 +239,11 @@ func (n *Node) staleObservation() staleread.Observation {
 		LastContact: n.raft.LastContact(),
 		Applied:     n.fsm.applied.Index(),
 		CommitIndex: n.raft.CommitIndex(),
-		Now:         time.Now(),
 	}
-	if ep.isLeader {
-		obs.Now = n.clock.Now()
+	if !ep.isLeader {
+		obs.Now = time.Now() // raft's LastContact is wall-clock time
+	} else {
+		obs.Now = n.clock.Now() // quorum contact is on the node's clock
 		if qc := n.lead.quorumContact.Load(); qc != nil && qc.term == ep.term {
 			obs.LastQuorumContact = qc.sentAt
 		}

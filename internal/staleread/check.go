@@ -79,7 +79,8 @@ func Check(b consistency.StaleBounds, o Observation) error {
 		}
 	}
 	if e.StalenessExceeded() || e.LagExceeded() {
-		return &e
+		tooStale := e // allocated only when the read is refused
+		return &tooStale
 	}
 	return nil
 }

@@ -202,3 +202,15 @@ func TestCheckStale(t *testing.T) {
 		})
 	}
 }
+
+// A read Check lets through costs no allocation: the refusal is built only
+// when the read is refused.
+func TestCheckServedDoesNotAllocate(t *testing.T) {
+	b := consistency.StaleBounds{MaxStaleness: time.Second, MaxLag: 10}
+	now := time.Now()
+	o := Observation{LeaderKnown: true, LastContact: now, Now: now, Applied: 5, CommitIndex: 6}
+	var err error
+	if n := testing.AllocsPerRun(100, func() { err = Check(b, o) }); n != 0 || err != nil {
+		t.Fatalf("a served Check allocates %v times (err %v)", n, err)
+	}
+}
