@@ -40,6 +40,12 @@ func findModuleRoot(dir string) (string, error) {
 // buildEtcdPeer builds the etcd peer's nested module into outDir and
 // returns the binary's path.
 func buildEtcdPeer(ctx context.Context, outDir string) (string, error) {
+	return goBuild(ctx, filepath.Join(outDir, "etcdpeer"), etcdPeerDir, ".")
+}
+
+// goBuild runs go build of pkg inside dir (relative to the module root)
+// and writes the binary to bin. The error carries go build's output.
+func goBuild(ctx context.Context, bin, dir, pkg string) (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -48,13 +54,12 @@ func buildEtcdPeer(ctx context.Context, outDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(outDir, "etcdpeer")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join(root, etcdPeerDir)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	cmd.Dir = filepath.Join(root, dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("bench: building the etcd peer in %s: %w\n%s", cmd.Dir, err, stderr.String())
+		return "", fmt.Errorf("bench: building %s in %s: %w\n%s", pkg, cmd.Dir, err, stderr.String())
 	}
 	return bin, nil
 }

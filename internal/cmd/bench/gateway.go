@@ -60,23 +60,7 @@ func (r *runner) gateway(ctx context.Context) error {
 
 // buildGateway builds the example gateway into outDir.
 func buildGateway(ctx context.Context, outDir string) (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	root, err := findModuleRoot(wd)
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(outDir, "gateway")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+gatewayDir)
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building the gateway: %w\n%s", err, stderr.String())
-	}
-	return bin, nil
+	return goBuild(ctx, filepath.Join(outDir, "gateway"), ".", "./"+gatewayDir)
 }
 
 // gwNode is one gateway process.
