@@ -15,6 +15,7 @@ import (
 	"github.com/raftkit/raftkit/internal/appliedrecord"
 	"github.com/raftkit/raftkit/internal/clock"
 	"github.com/raftkit/raftkit/internal/roundbatch"
+	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/readiness"
 )
 
@@ -323,13 +324,9 @@ func TestSnapshotTriggerTakesAtThreshold(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no snapshot at the threshold")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for tr.running.Load() || tr.base.Load() != 15 {
-		if time.Now().After(deadline) {
-			t.Fatalf("trigger did not settle: running %v, base %d", tr.running.Load(), tr.base.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "the trigger to settle at base 15", func() bool {
+		return !tr.running.Load() && tr.base.Load() == 15
+	})
 	applied.Store(20)
 	tr.applied(20)
 	if tr.running.Load() {
@@ -437,11 +434,7 @@ func TestPersisterWritesOnTheInterval(t *testing.T) {
 
 	p.notifyApplied(4) // below EveryEntries: no nudge
 	// The Interval timer is set by the persister's goroutine: wait for it.
-	for deadline := time.Now().Add(10 * time.Second); clk.Pending() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the persister set no Interval timer")
-		}
-	}
+	testutil.WaitFor(t, 10*time.Second, "the persister's Interval timer", func() bool { return clk.Pending() != 0 })
 	clk.Advance(999 * time.Millisecond)
 	if p.store(false) || p.index() != 0 {
 		t.Fatal("persisted before Interval passed")

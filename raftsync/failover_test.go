@@ -11,6 +11,7 @@ import (
 
 	"github.com/raftkit/raftkit/consistency"
 	"github.com/raftkit/raftkit/internal/testcluster"
+	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/raftsync"
 )
 
@@ -95,7 +96,7 @@ func TestApplyRidesThroughLeaderClose(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, 10*time.Second, "every loop succeeding before the close", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "every loop succeeding before the close", func() bool {
 		for li := range loops {
 			if beforeOK[li].Load() < 5 {
 				return false
@@ -107,7 +108,7 @@ func TestApplyRidesThroughLeaderClose(t *testing.T) {
 	c.Stop(leader)
 	closed.Store(true)
 	// Every loop goes on succeeding against the next leader.
-	waitFor(t, 30*time.Second, "every loop succeeding after the close", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "every loop succeeding after the close", func() bool {
 		for li := range loops {
 			if afterOK[li].Load() < 5 {
 				return false
@@ -126,18 +127,6 @@ func TestApplyRidesThroughLeaderClose(t *testing.T) {
 	}
 	if _, err := leaderNode.Apply(ctxTimeout(t, time.Second), []byte("x")); !errors.Is(err, raftsync.ErrClosed) {
 		t.Errorf("the closed node's own Apply = %v, want ErrClosed", err)
-	}
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
