@@ -14,7 +14,9 @@
 //     leader with one quorum round shared by all reads waiting at that
 //     moment, waits until its state machine has applied the read index,
 //     then runs the read. A follower asks the leader for a read index and
-//     waits for it locally.
+//     waits for it locally; where the two are a quorum of the voters (three
+//     voters), the follower's request stands in for the leader's round, so
+//     the read costs one round trip (docs/consistency.md).
 //   - [Lease]: linearizable while clock rates differ by less than
 //     [LeaseOptions.DriftRatio]. The leader serves at its commit index with
 //     no round trip while its lease holds and renews the lease with a

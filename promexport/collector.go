@@ -119,10 +119,11 @@ var coreSpecs = []spec{
 			emit(float64(m.LeaseMisses[l]), l.String(), "miss")
 		}},
 	{name: "raftkit_read_rounds_total", kind: counter, labels: []string{"result"},
-		help: "Quorum rounds the leader ran to confirm its leadership for reads (one serves a batch), by result.",
+		help: "Quorum rounds the leader ran to confirm its leadership for reads (one serves a batch), by result; vouched: a follower's Strong read answered without one.",
 		value: func(m *raftsync.Metrics, emit func(float64, ...string)) {
 			emit(float64(m.RoundsConfirmed), "confirmed")
 			emit(float64(m.RoundsFailed), "failed")
+			emit(float64(m.RoundsVouched), "vouched")
 		}},
 	{name: "raftkit_read_forwarded_total", kind: counter, labels: []string{"level", "result"},
 		help: "Read index requests this follower sent to the leader (one serves a batch), by level and result.",

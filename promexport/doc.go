@@ -32,7 +32,7 @@
 //   - raftkit_reads_total (counter; level): ReadIndex calls (Read included) by consistency level.
 //   - raftkit_read_errors_total (counter; level): ReadIndex calls that returned an error, by consistency level.
 //   - raftkit_read_lease_total (counter; level, result): Reads on the leader served from a valid lease (hit) or needing a quorum round (miss), by level.
-//   - raftkit_read_rounds_total (counter; result): Quorum rounds the leader ran to confirm its leadership for reads (one serves a batch), by result.
+//   - raftkit_read_rounds_total (counter; result): Quorum rounds the leader ran to confirm its leadership for reads (one serves a batch), by result; vouched: a follower's Strong read answered without one.
 //   - raftkit_read_forwarded_total (counter; level, result): Read index requests this follower sent to the leader (one serves a batch), by level and result.
 //   - raftkit_writes_forwarded_total (counter; outcome): Apply calls this node forwarded to the leader, by outcome (applied, fsm_error, not_sent, refused, indeterminate).
 //   - raftkit_snapshot_persist_duration_seconds (summary): Seconds taken by snapshots written to the local snapshot store (count and sum of those that succeeded).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -23,6 +24,9 @@ type epoch struct {
 	isLeader   bool
 
 	replaced chan struct{} // closed when a newer epoch takes over
+	// stamp is the latest stamp received from this epoch's leader in a
+	// read-index answer, for this follower's vouchers (readvoucher.go).
+	stamp atomic.Uint64
 
 	mu        sync.Mutex
 	synced    chan struct{} // closed once syncIndex is known
@@ -174,7 +178,7 @@ func (n *Node) establishLeadership(ctx context.Context, ep *epoch) {
 func (n *Node) establishFollowerSync(ctx context.Context, ep *epoch) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		callCtx, cancel := context.WithTimeout(ctx, 2*n.lead.heartbeatTimeout)
-		idx, err := n.readIndexFrom(callCtx, ep.leaderAddr, consistency.Strong)
+		idx, err := n.readIndexFrom(callCtx, ep, consistency.Strong)
 		cancel()
 		if err == nil {
 			ep.setSync(idx)

@@ -30,6 +30,9 @@ type leadership struct {
 	// leadership: a leader's staleness for bounded Stale reads.
 	quorumContact atomic.Pointer[quorumContact]
 	transfer      transferGate // the leadership transfer this node runs as leader
+	// stamps name the configurations this node read as leader, for the
+	// vouchers of followers' Strong reads (readvoucher.go).
+	stamps *readStamps
 
 	leaderRounds   *roundbatch.Batcher
 	followerStrong *roundbatch.Batcher

@@ -49,8 +49,10 @@ type Metrics struct {
 	// needed a quorum round. Only Lease reads use the lease.
 	LeaseHits, LeaseMisses [consistency.Stale + 1]uint64
 	// RoundsConfirmed and RoundsFailed count the leader's quorum rounds
-	// (one round serves a batch of Strong and Lease reads).
-	RoundsConfirmed, RoundsFailed uint64
+	// (one round serves a batch of Strong and Lease reads). RoundsVouched
+	// counts the followers' Strong read-index requests the leader answered
+	// without a round, the follower's own voucher standing in for it.
+	RoundsConfirmed, RoundsFailed, RoundsVouched uint64
 	// ForwardedReads and ForwardedReadErrors count, per level, the read
 	// index requests a follower sent to the leader (one serves a batch).
 	ForwardedReads, ForwardedReadErrors [consistency.Stale + 1]uint64
@@ -176,6 +178,7 @@ func (n *Node) Metrics() Metrics {
 	}
 	m.RoundsConfirmed = s.roundsConfirmed.Load()
 	m.RoundsFailed = s.roundsFailed.Load()
+	m.RoundsVouched = s.roundsVouched.Load()
 	for i := range m.ForwardedWrites {
 		m.ForwardedWrites[i] = s.forwardedWrites[i].Load()
 	}
@@ -206,6 +209,7 @@ type nodeStats struct {
 	forwardedReads                   [consistency.Stale + 1]atomic.Uint64
 	forwardedReadErrors              [consistency.Stale + 1]atomic.Uint64
 	roundsConfirmed, roundsFailed    atomic.Uint64
+	roundsVouched                    atomic.Uint64
 	forwardedWrites                  [numWriteOutcomes]atomic.Uint64
 	snapshotPersist, snapshotRestore timing
 	backup, backupRestore            timing

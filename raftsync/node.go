@@ -102,6 +102,7 @@ func Open(ctx context.Context, cfg Config, app raft.FSM) (_ *Node, err error) {
 		n.monitor.tracker.OnChange(cfg.OnReadinessChange)
 	}
 	n.lead.lease = quorum.NewLease(n.clock)
+	n.lead.stamps = newReadStamps()
 	n.lead.epoch.Store(newEpoch("", "", 0, false))
 	n.monitor.tracker.Update(readystate.Observation{})
 

@@ -141,7 +141,7 @@ func (n *Node) readIndex(ctx context.Context, level consistency.Level, opts []co
 		var err error
 		switch {
 		case ep.isLeader:
-			idx, _, err = n.leaderReadIndex(ctx, level, time.Time{})
+			idx, _, err = n.leaderReadIndex(ctx, level, time.Time{}, wire.ReadVoucher{})
 		case ep.leaderAddr != "":
 			if level == consistency.Strong {
 				idx, err = n.lead.followerStrong.Do(ctx)
@@ -289,8 +289,10 @@ func (n *Node) readInfo(level consistency.Level, idx uint64) consistency.ReadInf
 // on the leader. No index is given before this term's marker is applied.
 // A non-zero deadline bounds the call as a deadline of ctx would (ending
 // it with context.DeadlineExceeded); the round batcher applies it without
-// deriving a context.
-func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level, deadline time.Time) (uint64, uint64, error) {
+// deriving a context. v is the voucher of the follower asking, if any: a
+// Strong read it stands for is answered without a round
+// (readvoucher.go).
+func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level, deadline time.Time, v wire.ReadVoucher) (uint64, uint64, error) {
 	ep := n.lead.epoch.Load()
 	if !ep.isLeader {
 		return 0, 0, fmt.Errorf("%w: %w", errRetryElsewhere, n.notLeader())
@@ -322,6 +324,12 @@ func (n *Node) leaderReadIndex(ctx context.Context, level consistency.Level, dea
 	}
 	if level == consistency.Lease {
 		n.stats.lease(level, false)
+	}
+	if level == consistency.Strong && v.Stamp != 0 {
+		if idx, ok := n.vouchedReadIndex(ep, v); ok {
+			n.stats.roundsVouched.Add(1)
+			return idx, ep.term, nil
+		}
 	}
 	idx, err := n.lead.leaderRounds.DoUntil(ctx, deadline)
 	if err != nil {
@@ -568,16 +576,20 @@ func (n *Node) remoteReadIndex(ctx context.Context, level consistency.Level) (ui
 	if ep.leaderAddr == "" || ep.isLeader {
 		return 0, errRetryElsewhere
 	}
-	return n.readIndexFrom(ctx, ep.leaderAddr, level)
+	return n.readIndexFrom(ctx, ep, level)
 }
 
-// readIndexFrom is n.call for a ReadIndexRequest, spelled out with the
-// concrete message types so that neither message escapes to the heap
-// through the wire.Message interface: a follower's read pays only the
-// frame bodies.
-func (n *Node) readIndexFrom(ctx context.Context, addr string, level consistency.Level) (_ uint64, err error) {
+// readIndexFrom asks the leader of ep for a read index. A Strong request
+// carries this follower's voucher, and the stamp in the answer is kept
+// for the next one (readvoucher.go).
+func (n *Node) readIndexFrom(ctx context.Context, ep *epoch, level consistency.Level) (_ uint64, err error) {
 	defer func() { n.stats.forwardedRead(level, err) }()
-	resp, err := n.callReadIndex(ctx, addr, wire.ReadIndexRequest{Level: uint8(level), Timeout: requestTimeout(ctx, 0)})
+	addr := ep.leaderAddr
+	req := wire.ReadIndexRequest{Level: uint8(level), Timeout: requestTimeout(ctx, 0)}
+	if level == consistency.Strong {
+		req.Voucher = n.voucher(ep)
+	}
+	resp, err := n.callReadIndex(ctx, addr, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
@@ -586,6 +598,9 @@ func (n *Node) readIndexFrom(ctx context.Context, addr string, level consistency
 	}
 	if err := statusError(resp.Status); err != nil {
 		return 0, err
+	}
+	if resp.Stamp != 0 {
+		ep.stamp.Store(resp.Stamp)
 	}
 	return resp.Index, nil
 }

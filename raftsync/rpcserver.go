@@ -128,11 +128,15 @@ func (n *Node) handleReadIndex(ctx context.Context, req *wire.ReadIndexRequest) 
 	if req.Timeout > 0 {
 		deadline = time.Now().Add(req.Timeout)
 	}
-	idx, term, err := n.leaderReadIndex(ctx, level, deadline)
+	idx, term, err := n.leaderReadIndex(ctx, level, deadline, req.Voucher)
 	if err != nil {
 		return wire.ReadIndexResponse{Status: n.errorStatus(err)}
 	}
-	return wire.ReadIndexResponse{Index: idx, Term: term}
+	resp := wire.ReadIndexResponse{Index: idx, Term: term}
+	if level == consistency.Strong {
+		resp.Stamp = n.currentStamp(term)
+	}
+	return resp
 }
 
 // handleConfirm answers a leader's confirmation round: this node's term,

@@ -10,6 +10,18 @@ type ReadIndexRequest struct {
 	Level uint8
 	// Timeout bounds the request on the leader; zero means its default.
 	Timeout time.Duration
+	// Voucher is the asking follower's own evidence for a Strong read
+	// (see package raftsync, readvoucher.go); the zero value claims none.
+	Voucher ReadVoucher
+}
+
+// ReadVoucher is what a follower states about itself when it asks for a
+// read index: the raft term it was in, read after the reads it asks for
+// had started, and the leader's stamp it had received before that.
+type ReadVoucher struct {
+	VoterID string
+	Term    uint64
+	Stamp   uint64
 }
 
 // MessageType returns TypeReadIndexRequest.
@@ -17,9 +29,12 @@ func (ReadIndexRequest) MessageType() Type { return TypeReadIndexRequest }
 
 // MarshalBinary encodes the request; it never fails.
 func (m ReadIndexRequest) MarshalBinary() ([]byte, error) {
-	e := encoder{name: "ReadIndexRequest", buf: make([]byte, 0, 1+maxVarint)}
+	e := encoder{name: "ReadIndexRequest", buf: make([]byte, 0, 1+4*maxVarint+len(m.Voucher.VoterID))}
 	e.byte(m.Level)
 	e.duration(m.Timeout)
+	e.string(m.Voucher.VoterID)
+	e.uvarint(m.Voucher.Term)
+	e.uvarint(m.Voucher.Stamp)
 	return e.result()
 }
 
@@ -29,6 +44,9 @@ func (m *ReadIndexRequest) UnmarshalBinary(data []byte) error {
 	var v ReadIndexRequest
 	v.Level = d.byte()
 	v.Timeout = d.duration()
+	v.Voucher.VoterID = d.string()
+	v.Voucher.Term = d.uvarint()
+	v.Voucher.Stamp = d.uvarint()
 	if err := d.finish(); err != nil {
 		return err
 	}
@@ -37,10 +55,12 @@ func (m *ReadIndexRequest) UnmarshalBinary(data []byte) error {
 }
 
 // ReadIndexResponse carries the read index the leader granted and the term
-// it was granted in.
+// it was granted in, and the leader's current stamp for the follower's
+// next voucher (zero: none).
 type ReadIndexResponse struct {
 	Status
 	Index, Term uint64
+	Stamp       uint64
 }
 
 // MessageType returns TypeReadIndexResponse.
@@ -48,10 +68,11 @@ func (ReadIndexResponse) MessageType() Type { return TypeReadIndexResponse }
 
 // MarshalBinary encodes the response; it fails only for an unknown Code.
 func (m ReadIndexResponse) MarshalBinary() ([]byte, error) {
-	e := encoder{name: "ReadIndexResponse", buf: make([]byte, 0, m.Status.size()+2*maxVarint)}
+	e := encoder{name: "ReadIndexResponse", buf: make([]byte, 0, m.Status.size()+3*maxVarint)}
 	m.Status.encode(&e)
 	e.uvarint(m.Index)
 	e.uvarint(m.Term)
+	e.uvarint(m.Stamp)
 	return e.result()
 }
 
@@ -62,6 +83,7 @@ func (m *ReadIndexResponse) UnmarshalBinary(data []byte) error {
 	v.Status = decodeStatus(&d)
 	v.Index = d.uvarint()
 	v.Term = d.uvarint()
+	v.Stamp = d.uvarint()
 	if err := d.finish(); err != nil {
 		return err
 	}
