@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,11 +96,15 @@ type fsm struct {
 	// applied is the applied index: the highest index whose effects the
 	// application holds.
 	applied indexwait.Waiter
-	// pos is the applied index with the term of its entry, as one value,
-	// so that a reader never pairs one entry's index with another's term.
-	// It is stored before applied moves, so pos.index ≥ the applied index
-	// a reader saw earlier, except across a snapshot restore.
-	pos atomic.Pointer[appliedPosition]
+	// pos is the applied index with the term of its entry, read as one
+	// value, so that a reader never pairs one entry's index with another's
+	// term. It is stored before applied moves, so its index ≥ the applied
+	// index a reader saw earlier, except across a snapshot restore.
+	pos positionCell
+	// responses is ApplyBatch's answer buffer, reused from batch to batch
+	// (ApplyBatch calls never overlap: raft's FSM goroutine, or recovery
+	// before raft starts).
+	responses []interface{}
 	// delivered is the highest index raft has handed to the wrapper,
 	// skipped entries included.
 	delivered atomic.Uint64
@@ -152,7 +158,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	if len(logs) == 0 {
 		return nil
 	}
-	responses := make([]interface{}, len(logs))
+	// raft copies each response into its future before the next batch
+	// and keeps nothing of the slice, so one buffer serves every batch.
+	responses := slices.Grow(f.responses[:0], len(logs))[:len(logs)]
+	clear(responses)
+	f.responses = responses
 	skip := f.skipThrough.Load()
 
 	// Fast path: every entry is an application command the app has not
@@ -250,13 +260,43 @@ func (f *fsm) applyToApp(logs []*raft.Log, responses []interface{}, where []int)
 // means the term is not known (an index recovered from a durable FSM).
 type appliedPosition struct{ index, term uint64 }
 
+// positionCell holds an appliedPosition for one writer and any number of
+// readers without allocating per store (the applied position moves once
+// per applied batch): a sequence count, odd while a store is under way,
+// lets a reader retry a read that overlapped a store.
+type positionCell struct {
+	seq         atomic.Uint64
+	index, term atomic.Uint64
+}
+
+// store sets the position; calls must not overlap (the FSM goroutine, or
+// recovery before raft starts).
+func (c *positionCell) store(p appliedPosition) {
+	c.seq.Add(1)
+	c.index.Store(p.index)
+	c.term.Store(p.term)
+	c.seq.Add(1)
+}
+
+// load returns the position of the latest store that ended before it.
+func (c *positionCell) load() appliedPosition {
+	for {
+		before := c.seq.Load()
+		if before&1 == 0 {
+			p := appliedPosition{index: c.index.Load(), term: c.term.Load()}
+			if c.seq.Load() == before {
+				return p
+			}
+		}
+		runtime.Gosched()
+	}
+}
+
 // position returns the applied index and the term of its entry, read
 // together: the pair is one the FSM held at some moment.
 func (f *fsm) position() (index, term uint64) {
-	if p := f.pos.Load(); p != nil {
-		return p.index, p.term
-	}
-	return 0, 0
+	p := f.pos.load()
+	return p.index, p.term
 }
 
 // advanceApplied raises A to index, whose entry has term (0: unknown).
@@ -266,13 +306,13 @@ func (f *fsm) advanceApplied(index, term uint64) {
 	if index <= f.applied.Index() {
 		return
 	}
-	f.pos.Store(&appliedPosition{index: index, term: term})
+	f.pos.store(appliedPosition{index: index, term: term})
 	f.applied.Advance(index)
 }
 
 // resetApplied sets A to index, lower or not, for a snapshot restore.
 func (f *fsm) resetApplied(index, term uint64) {
-	f.pos.Store(&appliedPosition{index: index, term: term})
+	f.pos.store(appliedPosition{index: index, term: term})
 	f.applied.Reset(index)
 }
 

@@ -180,6 +180,14 @@ func (v *voteFence) hold(rpc raft.RPC) bool {
 	default:
 		return false
 	}
+	v.holdUntilLifted(rpc)
+	return true
+}
+
+// holdUntilLifted dispatches rpc once the fence is lifted. It is apart
+// from hold so that only a held request moves to the heap, not every
+// request hold looks at.
+func (v *voteFence) holdUntilLifted(rpc raft.RPC) {
 	v.wg.Add(1)
 	go func() {
 		defer v.wg.Done()
@@ -190,7 +198,6 @@ func (v *voteFence) hold(rpc raft.RPC) bool {
 			rpc.Respond(nil, raft.ErrTransportShutdown)
 		}
 	}()
-	return true
 }
 
 // reject answers rpc without raft: a refused vote, or err for anything
