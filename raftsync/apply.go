@@ -162,6 +162,13 @@ func (n *Node) localAnswer(index uint64, raw any) (ApplyResult, error) {
 		return res, nil
 	case error:
 		return res, n.applyErrors().newApplyError(index, v)
+	case string:
+		if n.cfg.ResponseCodec == nil {
+			// DefaultResponseCodec carries a string unchanged: its round
+			// trip would return an equal string, at two allocations.
+			res.Response = raw
+			return res, nil
+		}
 	}
 	data, err := n.encodeResponse(raw)
 	if err == nil {
