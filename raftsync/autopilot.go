@@ -331,8 +331,17 @@ func (n *Node) roleIn(conf raft.Configuration) Membership {
 func (n *Node) introduceAsNonVoter() bool { return !n.cfg.Autopilot.Disabled }
 
 // lastLogTerm returns the term of the last entry in raft's log (or of
-// the last snapshot when the log is empty).
+// the last snapshot when the log is empty). The last entry is read from
+// the log cache; raft's Stats, which formats some thirty values, is the
+// fallback when the entry is not there (compacted meanwhile, or the
+// snapshot is newer than the log).
 func (n *Node) lastLogTerm() (uint64, error) {
+	if idx := n.raft.LastIndex(); idx > 0 {
+		var l raft.Log
+		if err := n.store.logs.GetLog(idx, &l); err == nil {
+			return l.Term, nil
+		}
+	}
 	t, err := strconv.ParseUint(n.raft.Stats()["last_log_term"], 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("raftsync: reading raft's last log term: %w", err)
