@@ -5,12 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/raftkit/raftkit/consistency"
+	"github.com/raftkit/raftkit/internal/faultnet"
 	"github.com/raftkit/raftkit/internal/mux"
 	"github.com/raftkit/raftkit/internal/rpc"
 	"github.com/raftkit/raftkit/internal/testcluster"
+	"github.com/raftkit/raftkit/internal/testutil"
 	"github.com/raftkit/raftkit/internal/wire"
 	"github.com/raftkit/raftkit/raftsync"
+	"github.com/raftkit/raftkit/readiness"
 )
 
 // TestFollowerStrongReadsSkipTheLeaderRound: in a three-voter cluster a
@@ -112,4 +117,70 @@ func TestReadVoucherIsCheckedByTheLeader(t *testing.T) {
 	if _, rounds := ask(renewed); rounds != 0 {
 		t.Fatalf("voucher with the new stamp %+v: %d rounds, want 0", renewed, rounds)
 	}
+}
+
+// TestMinorityFollowerServesNoStaleStrongRead: five voters split two |
+// three. The old leader and one follower, both slow to notice (long
+// timeouts), still see each other; the three elect a new leader and commit
+// a write. A Strong read on the follower of the minority goes to its old
+// leader with a voucher, but two of five voters are no quorum: the leader
+// must run its round, which cannot succeed, and the read must not return
+// the old value. A voucher accepted without counting the quorum fails
+// here (the fault campaign, with its random schedules, did not catch that
+// mutation in 25 schedules).
+func TestMinorityFollowerServesNoStaleStrongRead(t *testing.T) {
+	net := faultnet.New()
+	c := testcluster.New(t, 5, testcluster.Options{Network: net, Configure: func(i int, cfg *raftsync.Config) {
+		cfg.RaftConfig = func(rc *raft.Config) {
+			testcluster.FastRaft(rc)
+			if i <= 1 { // the minority: slow to notice the split
+				rc.HeartbeatTimeout = 5 * time.Second
+				rc.ElectionTimeout = 5 * time.Second
+				rc.LeaderLeaseTimeout = 5 * time.Second
+			}
+		}
+	}})
+	old, follower := c.Members[0], c.Members[1]
+	testutil.WaitFor(t, 10*time.Second, "node0 leading, node1 following it", func() bool {
+		id, _ := follower.Node.Leader()
+		return old.Node.State() == raft.Leader && old.Node.Readiness().State == readiness.Ready && id == old.ID &&
+			follower.Node.Readiness().State == readiness.Ready
+	})
+	mustApply(t, old, testcluster.Set("k", "before"))
+	// A Strong read before the split gives the follower the leader's stamp.
+	if err := follower.Node.Read(ctxTimeout(t, 5*time.Second), consistency.Strong, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range c.Members[:2] {
+		for _, b := range c.Members[2:] {
+			if err := net.Cut(a.ID, b.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var newLeader *testcluster.Member
+	testutil.WaitFor(t, 10*time.Second, "a new leader among the three", func() bool {
+		for _, m := range c.Members[2:] {
+			if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
+				newLeader = m
+				return true
+			}
+		}
+		return false
+	})
+	mustApply(t, newLeader, testcluster.Set("k", "after"))
+	if id, _ := follower.Node.Leader(); old.Node.State() != raft.Leader || id != old.ID {
+		t.Skip("the minority noticed the split before the check; its long timeouts did not hold on this machine")
+	}
+	var got string
+	err := follower.Node.Read(ctxTimeout(t, 300*time.Millisecond), consistency.Strong, func() error {
+		got, _ = follower.KV().Get("k")
+		return nil
+	})
+	if err == nil {
+		t.Fatalf("the minority's follower served a Strong read (value %q) after the majority committed a write", got)
+	}
+	net.Heal()
+	c.WaitReady(old)
+	c.WaitReady(follower)
 }
