@@ -225,16 +225,17 @@ type Config struct {
 	// See AutopilotConfig and docs/membership.md.
 	Autopilot AutopilotConfig
 
-	// FirstElectionTimeout is how soon a voter that restarts with state
+	// FirstElectionTimeout is how often a voter that restarts with state
 	// and hears from no leader checks whether to campaign: it asks the
 	// other voters for their status and, when a quorum answers, none
 	// knows a leader and none has a longer log, it starts raft's election
 	// (with pre-vote) at once instead of after raft's HeartbeatTimeout,
 	// so that a whole cluster restarted together elects in a few round
-	// trips. It repeats every FirstElectionTimeout until the node hears
-	// from a leader. Zero means ElectionTimeout/10; negative disables the
-	// early election (the restart fence then always lasts
-	// HeartbeatTimeout). See docs/readiness.md.
+	// trips. It checks as soon as raft starts, then every
+	// FirstElectionTimeout until the node hears from a leader. Zero means
+	// ElectionTimeout/10; negative disables the early election (the
+	// restart fence then always lasts HeartbeatTimeout). See
+	// docs/readiness.md.
 	FirstElectionTimeout time.Duration
 
 	// RaftConfig, when set, is called with the raft.Config the node built,

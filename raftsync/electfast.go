@@ -99,25 +99,29 @@ func (n *Node) runEarlyElection(st restartState) {
 	ticker := time.NewTicker(period)
 	defer ticker.Stop()
 	lifted := n.net.fence.lifted
-	for time.Now().Before(stop) {
-		select {
-		case <-n.life.ctx.Done():
-			return
-		case <-lifted:
-			lifted = nil // the fence ended: the record's promise was kept
-			if err := st.promises.clear(st.promised); err != nil {
-				n.logger.Warn("clearing the promise record", "error", err)
+	// The first look is at once: in a whole-cluster restart the members
+	// that start last usually find the others up already.
+	for first := true; time.Now().Before(stop); first = false {
+		if !first {
+			select {
+			case <-n.life.ctx.Done():
+				return
+			case <-lifted:
+				lifted = nil // the fence ended: the record's promise was kept
+				if err := st.promises.clear(st.promised); err != nil {
+					n.logger.Warn("clearing the promise record", "error", err)
+				}
+				continue
+			case <-ticker.C:
 			}
-			continue
-		case <-ticker.C:
 		}
 		if n.net.fence.fenced() {
-			if st.promised.leaderAddr != "" && n.promiseVoid(st.promised, period) {
-				n.logger.Debug("promise recorded before the restart is void; ending the restart fence early",
-					"leader", st.promised.leaderID, "term", st.promised.term)
-				n.net.fence.lift()
+			if st.promised.leaderAddr == "" || !n.promiseVoid(st.promised, period) {
+				continue
 			}
-			continue
+			n.logger.Debug("promise recorded before the restart is void; ending the restart fence early",
+				"leader", st.promised.leaderID, "term", st.promised.term)
+			n.net.fence.lift() // and look for an election at once
 		}
 		if !n.electionWanted() {
 			if n.raft.State() == raft.Follower {

@@ -26,7 +26,10 @@ import (
 // log entry the FSM already holds when it restarts, so restart time does not
 // grow with the log. If the durable index is behind the latest snapshot, the
 // node restores the snapshot first and then applies the log tail: never a
-// gap, never an entry applied twice.
+// gap, never an entry applied twice. A gap of a few entries (at most 64, such
+// as the no-op a new leader appends, which raft never hands an FSM) that the
+// local log holds, up to the snapshot's last entry with the snapshot's term,
+// is replayed from the log instead of restoring the snapshot.
 //
 // The node recognises a durable FSM by this interface alone: one that
 // misses a method silently runs as an ordinary FSM and replays the log at

@@ -17,6 +17,15 @@ import (
 // replayBatch is how many log entries recovery hands the FSM at once.
 const replayBatch = 512
 
+// bridgeMax is the longest gap between what the application holds and the
+// newest snapshot that recovery replays from the log instead of restoring
+// the snapshot (planRecovery). A durable FSM records its index with each
+// batch it applies, so the gap is normally the few entries it never sees
+// (the no-op a new leader appends, configuration entries, barriers),
+// which should not cost a restore of the whole state; a longer gap (a
+// database rolled back) is restored as before.
+const bridgeMax = 64
+
 // recovery reports what local recovery did.
 type recovery struct {
 	snapshotIndex uint64 // index of the snapshot restored (or skipped for a durable FSM)
@@ -30,10 +39,15 @@ type recovery struct {
 // before anything is restored.
 type recoveryInput struct {
 	newestSnapshot uint64 // index of the newest local snapshot, 0 when none
+	firstLog       uint64 // the log's first index, 0 when empty
 	lastLog        uint64 // the log's last index
-	persisted      uint64 // the persisted index trusted from the record (trustRecord), or 0
-	durable        bool   // the application is a DurableFSM
-	durableIndex   uint64 // its DurableIndex
+	// logHoldsSnapshot: the log holds the newest snapshot's last entry,
+	// with the snapshot's term, so by raft's log matching property its
+	// entries up to there are the ones the snapshot covers.
+	logHoldsSnapshot bool
+	persisted        uint64 // the persisted index trusted from the record (trustRecord), or 0
+	durable          bool   // the application is a DurableFSM
+	durableIndex     uint64 // its DurableIndex
 }
 
 // recoveryPlan is what local recovery does before raft starts.
@@ -61,7 +75,11 @@ var errDurableAhead = errors.New("raftsync: the durable FSM's data does not belo
 // planRecovery decides local recovery. Entries up to the persisted index
 // are known committed: the node applied them before it went down, and raft
 // never applies what is not committed. A durable FSM that holds at least
-// the newest snapshot keeps its state; otherwise the snapshot is restored.
+// the newest snapshot keeps its state; otherwise the snapshot is restored,
+// unless the log bridges the gap: it holds every entry after what the
+// application holds up to the snapshot's (committed: the snapshot covers
+// them), the snapshot's last entry with the snapshot's term, and the gap
+// is at most bridgeMax entries. Those entries are then replayed instead.
 // A durable FSM ahead of both the log and every snapshot is refused
 // (errDurableAhead): its data belongs to another Dir.
 func planRecovery(in recoveryInput) (recoveryPlan, error) {
@@ -73,9 +91,16 @@ func planRecovery(in recoveryInput) (recoveryPlan, error) {
 		p.base = in.durableIndex
 	}
 	p.target = max(in.persisted, in.newestSnapshot)
-	p.restore = in.newestSnapshot > p.base
+	p.restore = in.newestSnapshot > p.base && !logBridges(in, p.base)
 	p.delivered = in.newestSnapshot
 	return p, nil
+}
+
+// logBridges reports whether the log can bring an application holding
+// base up to the newest snapshot by a short replay (see planRecovery).
+func logBridges(in recoveryInput, base uint64) bool {
+	return in.logHoldsSnapshot && in.firstLog != 0 && in.firstLog <= base+1 &&
+		in.lastLog >= in.newestSnapshot && in.newestSnapshot-base <= bridgeMax
 }
 
 // trustRecord decides whether recovery may trust the applied-index record
@@ -136,12 +161,20 @@ func recoverLocal(d recoveryDeps) (recovery, error) {
 		return r, fmt.Errorf("raftsync: listing snapshots: %w", err)
 	}
 	var in recoveryInput
-	if m := newestSnapshot(snaps); m != nil {
-		in.newestSnapshot = m.Index
+	newest := newestSnapshot(snaps)
+	if newest != nil {
+		in.newestSnapshot = newest.Index
 	}
 	in.lastLog, err = d.logs.LastIndex()
 	if err != nil {
 		return r, fmt.Errorf("raftsync: reading last log index: %w", err)
+	}
+	in.firstLog, err = d.logs.FirstIndex()
+	if err != nil {
+		return r, fmt.Errorf("raftsync: reading first log index: %w", err)
+	}
+	if newest != nil && newest.Term != 0 {
+		in.logHoldsSnapshot = logTermAt(d.logs, newest.Index) == newest.Term
 	}
 	in.persisted = loadTrustedRecord(d, in.newestSnapshot, in.lastLog)
 	r.persisted = in.persisted
