@@ -160,9 +160,6 @@ func (r *run) start() {
 				cfg.Clock = nodeClock{clocks[i]}
 			}
 			cfg.Logger = r.logs.logger(cfg.ID)
-			if s.Slow(i) {
-				cfg.RaftConfig = slowRaft
-			}
 			cfg.ReadFence = s.ReadFence
 			cfg.Persist = readiness.PersistPolicy{EveryEntries: s.PersistEvery, Interval: s.PersistInterval}
 			if s.SnapshotThreshold > 0 {
@@ -361,13 +358,4 @@ func stuckGoroutines() string {
 		out = out[:20000] + "\n... (truncated)"
 	}
 	return out
-}
-
-// slowRaft is the test clusters' raft configuration with every timeout
-// SlowFactor times longer: a member slow to notice a split.
-func slowRaft(rc *raft.Config) {
-	testcluster.FastRaft(rc)
-	rc.HeartbeatTimeout *= SlowFactor
-	rc.ElectionTimeout *= SlowFactor
-	rc.LeaderLeaseTimeout *= SlowFactor
 }

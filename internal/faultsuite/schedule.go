@@ -1,10 +1,8 @@
 package faultsuite
 
 import (
-	"cmp"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -212,19 +210,7 @@ type Schedule struct {
 	// drift bound: linearizability violations are then expected, and
 	// reported apart from the violations (Result.Expected).
 	BeyondDrift bool `json:"beyond_drift,omitempty"`
-	// SlowMembers are voters whose raft timeouts are SlowFactor times
-	// the others': a leader or follower slow to notice that the cluster
-	// moved on, as one configured with longer timeouts is. With them, a
-	// partition that cuts exactly them off leaves a minority that still
-	// believes in its leader while the majority elects and commits.
-	SlowMembers []int `json:"slow_members,omitempty"`
 }
-
-// SlowFactor multiplies the raft timeouts of the SlowMembers.
-const SlowFactor = 8
-
-// Slow reports whether member i is one of the SlowMembers.
-func (s Schedule) Slow(i int) bool { return slices.Contains(s.SlowMembers, i) }
 
 // DriftBound is the clock-rate drift the lease tolerates with the default
 // consistency.LeaseOptions (DefaultDriftRatio): a leader whose clock runs
@@ -269,9 +255,6 @@ func (s Schedule) String() string {
 	}
 	if s.BeyondDrift {
 		b.WriteString(" BEYOND-DRIFT-BOUND (violations expected)")
-	}
-	if s.SlowMembers != nil {
-		fmt.Fprintf(&b, " slow=%v", s.SlowMembers)
 	}
 	b.WriteString("\n")
 	for _, e := range s.Events {
@@ -330,61 +313,8 @@ func Generate(seed int64) Schedule {
 		}
 	}
 	s.addNemeses(seed)
-	s.addSlowMinority(seed)
 	sort.SliceStable(s.Events, func(i, j int) bool { return s.Events[i].At < s.Events[j].At })
 	return s
-}
-
-// addSlowMinority draws, from a third random stream (every earlier draw
-// stays as it was), whether a minority of the voters is slow to notice
-// (SlowMembers), and if so adds a partition that cuts exactly that
-// minority off for long enough that the majority elects a leader and
-// commits while the minority's old leader, or a follower of it, still
-// serves. Member 0, the bootstrap member, usually leads first: it is in
-// the slow minority half the time.
-func (s *Schedule) addSlowMinority(seed int64) {
-	r := rand.New(rand.NewPCG(uint64(seed), 0x2026_12_03))
-	if s.Voters < 3 || r.IntN(100) >= 25 {
-		return
-	}
-	size := 1 + r.IntN(s.Voters/2)
-	var slow []int
-	if r.IntN(2) == 0 {
-		slow = append(slow, 0)
-	}
-	for _, i := range r.Perm(s.Voters) {
-		if len(slow) == size {
-			break
-		}
-		if !slices.Contains(slow, i) {
-			slow = append(slow, i)
-		}
-	}
-	sort.Ints(slow)
-	want := time.Duration(1500+r.IntN(1500)) * time.Millisecond
-	pick := r.Float64()
-	// The partition goes in the longest stretch free of other topology
-	// events (they never overlap), or not at all when none is a second
-	// long: the minority must stay cut off long enough for the majority
-	// to elect and commit.
-	var free [][2]time.Duration
-	from := time.Duration(0)
-	for _, e := range s.Events {
-		if e.Kind.category() == "topology" {
-			free = append(free, [2]time.Duration{from, e.At})
-			from = max(from, e.At+e.For)
-		}
-	}
-	free = append(free, [2]time.Duration{from, s.Window})
-	best := slices.MaxFunc(free, func(a, b [2]time.Duration) int { return cmp.Compare(a[1]-a[0], b[1]-b[0]) })
-	room := best[1] - best[0]
-	if room < time.Second {
-		return
-	}
-	span := min(want, room)
-	at := best[0] + time.Duration(pick*float64(room-span))
-	s.SlowMembers = slow
-	s.Events = append(s.Events, Event{Kind: Partition, At: at, For: span, Nodes: slices.Clone(slow)})
 }
 
 // addNemeses draws the kinds added on 2026-12-02 (transfers with held
@@ -557,11 +487,6 @@ func (s Schedule) Validate() error {
 		return fmt.Errorf("faultsuite: schedule %d: %d spares", s.Seed, s.Spares)
 	case s.ClockRates != nil && len(s.ClockRates) != s.Total():
 		return fmt.Errorf("faultsuite: schedule %d: %d clock rates for %d members", s.Seed, len(s.ClockRates), s.Total())
-	}
-	for i, m := range s.SlowMembers {
-		if m < 0 || m >= s.Voters || slices.Contains(s.SlowMembers[:i], m) {
-			return fmt.Errorf("faultsuite: schedule %d: slow members %v: each must be a distinct voter", s.Seed, s.SlowMembers)
-		}
 	}
 	for i, rate := range s.ClockRates {
 		if !(rate > 0) {
