@@ -183,16 +183,7 @@ func TestDeposedLeaderServesNoStaleStrongOrLeaseRead(t *testing.T) {
 	}
 	net.Isolate(old.ID, c.Members[1].ID, c.Members[2].ID)
 
-	var newLeader *testcluster.Member
-	testutil.WaitFor(t, 10*time.Second, "a new leader among the others", func() bool {
-		for _, m := range c.Members[1:] {
-			if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
-				newLeader = m
-				return true
-			}
-		}
-		return false
-	})
+	newLeader := readyLeaderAmong(t, c.Members[1:])
 	mustApply(t, newLeader, testcluster.Set("k", "after"))
 	if old.Node.State() != raft.Leader {
 		t.Skip("old leader stepped down before the check; its long timeouts did not hold on this machine")
@@ -371,4 +362,21 @@ func TestStrongReadNeedsOnlyAQuorum(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Strong read with one stalled voter of three: %v", err)
 	}
+}
+
+// readyLeaderAmong waits for one of members to lead and be Ready, and
+// returns it.
+func readyLeaderAmong(t *testing.T, members []*testcluster.Member) *testcluster.Member {
+	t.Helper()
+	var leader *testcluster.Member
+	testutil.WaitFor(t, 10*time.Second, "a Ready leader among the members cut off from the old one", func() bool {
+		for _, m := range members {
+			if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
+				leader = m
+				return true
+			}
+		}
+		return false
+	})
+	return leader
 }

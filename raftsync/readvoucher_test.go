@@ -158,16 +158,7 @@ func TestMinorityFollowerServesNoStaleStrongRead(t *testing.T) {
 			}
 		}
 	}
-	var newLeader *testcluster.Member
-	testutil.WaitFor(t, 10*time.Second, "a new leader among the three", func() bool {
-		for _, m := range c.Members[2:] {
-			if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
-				newLeader = m
-				return true
-			}
-		}
-		return false
-	})
+	newLeader := readyLeaderAmong(t, c.Members[2:])
 	mustApply(t, newLeader, testcluster.Set("k", "after"))
 	if id, _ := follower.Node.Leader(); old.Node.State() != raft.Leader || id != old.ID {
 		t.Skip("the minority noticed the split before the check; its long timeouts did not hold on this machine")
