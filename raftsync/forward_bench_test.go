@@ -1,0 +1,183 @@
+package raftsync_test
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/raftkit/raftkit/internal/testcluster"
+)
+
+// BenchmarkForward measures Apply on the leader and on a follower, with 1
+// to 256 concurrent writers, on one three-node loopback cluster, next to
+// a minimal forward: one TCP connection per writer to a goroutine on the
+// leader that calls raft.Apply, the least a forward can cost.
+//
+//	go test -run '^$' -bench Forward -benchtime 3s ./raftsync
+func BenchmarkForward(b *testing.B) {
+	c := testcluster.New(b, 3, testcluster.Options{})
+	leader := c.Leader()
+	follower := c.Followers()[0]
+	mustApplyB(b, leader)
+	bare := startBareForward(b, leader)
+	for _, writers := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("leader/w%d", writers), func(b *testing.B) {
+			runTimedWriters(b, writers, func(i int64) error {
+				_, err := leader.Node.Apply(b.Context(), benchCommand(i))
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("follower/w%d", writers), func(b *testing.B) {
+			runTimedWriters(b, writers, func(i int64) error {
+				_, err := follower.Node.Apply(b.Context(), benchCommand(i))
+				return err
+			})
+		})
+		if writers <= 64 {
+			b.Run(fmt.Sprintf("bareforward/w%d", writers), func(b *testing.B) {
+				conns := make(chan *bareConn, writers)
+				for range writers {
+					bc, err := bare.dial()
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer bc.conn.Close()
+					conns <- bc
+				}
+				runTimedWriters(b, writers, func(i int64) error {
+					bc := <-conns
+					defer func() { conns <- bc }()
+					return bc.apply(benchCommand(i))
+				})
+			})
+		}
+	}
+}
+
+func benchCommand(i int64) []byte {
+	return testcluster.Set(fmt.Sprintf("k%d", i%1000), "0123456789012345678901234567890123456789")
+}
+
+// runTimedWriters runs write b.N times over n goroutines and reports writes/s
+// and the median latency.
+func runTimedWriters(b *testing.B, n int, write func(i int64) error) {
+	b.ReportAllocs()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	lat := make([][]time.Duration, n)
+	b.ResetTimer()
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				start := time.Now()
+				if err := write(i); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[w] = append(lat[w], time.Since(start))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+}
+
+// bareForward serves length-prefixed commands on loopback with
+// raft.Apply on the leader, one request at a time per connection.
+type bareForward struct{ addr string }
+
+type bareConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+	buf  []byte
+}
+
+func startBareForward(b *testing.B, leader *testcluster.Member) *bareForward {
+	return startBareForwardWith(b, func(cmd []byte) error { return leader.Node.Raft().Apply(cmd, 0).Error() })
+}
+
+func startBareForwardWith(b *testing.B, apply func([]byte) error) *bareForward {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	b.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				var hdr [4]byte
+				for {
+					if _, err := io.ReadFull(r, hdr[:]); err != nil {
+						return
+					}
+					cmd := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+					if _, err := io.ReadFull(r, cmd); err != nil {
+						return
+					}
+					var out [9]byte
+					if apply(cmd) == nil {
+						out[0] = 1
+					}
+					if _, err := conn.Write(out[:]); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return &bareForward{addr: ln.Addr().String()}
+}
+
+func (f *bareForward) dial() (*bareConn, error) {
+	conn, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &bareConn{conn: conn, r: bufio.NewReader(conn)}, nil
+}
+
+func (c *bareConn) apply(cmd []byte) error {
+	c.buf = binary.BigEndian.AppendUint32(c.buf[:0], uint32(len(cmd)))
+	c.buf = append(c.buf, cmd...)
+	if _, err := c.conn.Write(c.buf); err != nil {
+		return err
+	}
+	var out [9]byte
+	if _, err := io.ReadFull(c.r, out[:]); err != nil {
+		return err
+	}
+	if out[0] != 1 {
+		return fmt.Errorf("bare forward: leader refused")
+	}
+	return nil
+}
