@@ -212,15 +212,6 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// Bounds of write coalescing (see serverConn.write): frames with a body
-// larger than coalesceMax are written on their own, a batch is sent once
-// it reaches coalesceMax, and a connection keeps a batch buffer of up to
-// keepWriteBuffer between batches.
-const (
-	coalesceMax     = 64 << 10
-	keepWriteBuffer = 256 << 10
-)
-
 // closeGrace bounds how long Close lets the handlers of the requests
 // already read answer before it closes the connections and cancels them.
 const closeGrace = 500 * time.Millisecond

@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/raftkit/raftkit/internal/wire"
@@ -26,11 +25,6 @@ type serverConn struct {
 	bytes  *budget       // MaxInFlightBytesPerConn
 	wmu    sync.Mutex    // serialises response writes
 	w      wire.Writer   // guarded by wmu
-	// wbuf holds answers written after the last flush (guarded by wmu);
-	// writers counts the goroutines waiting for wmu, one of which
-	// flushes them (see write).
-	wbuf    []byte
-	writers atomic.Int32
 
 	handlers sync.WaitGroup
 
@@ -215,7 +209,7 @@ const (
 // Closing a socket with unread input makes the kernel send a reset, which
 // can destroy the notice before the client reads it.
 func (c *serverConn) closeWithNotice(notice wire.Frame) {
-	if !c.writeNow(notice) {
+	if !c.write(notice) {
 		return
 	}
 	cw, ok := c.conn.(interface{ CloseWrite() error })
@@ -257,59 +251,13 @@ func (c *serverConn) call(ctx context.Context, req wire.Frame) (resp wire.Frame)
 	return c.s.handler(ctx, req)
 }
 
-// write sends one frame and reports whether it was written, or queued for
-// a writer waiting behind it to send; a failed write kills the connection.
-//
-// Answers that finish together go out together: a writer that sees others
-// waiting for the lock leaves its frame in wbuf for the last of them,
-// which sends them all in one Write. Every writer that counted itself in
-// writers takes the lock and checks again, so the last one always finds
-// none waiting and flushes: no frame stays behind.
-func (c *serverConn) write(f wire.Frame) bool { return c.send(f, false) }
-
-// writeNow is write, but sends f and every frame queued before it at once
-// (a notice must be on the wire before the connection is half-closed).
-func (c *serverConn) writeNow(f wire.Frame) bool { return c.send(f, true) }
-
-func (c *serverConn) send(f wire.Frame, now bool) bool {
-	c.writers.Add(1)
+// write sends one frame and reports whether it was written; a failed write
+// kills the connection.
+func (c *serverConn) write(f wire.Frame) bool {
 	c.wmu.Lock()
-	c.writers.Add(-1)
 	defer c.wmu.Unlock()
-	if len(f.Body) > coalesceMax {
-		return c.flushLocked() && c.writeLocked(func() error { return c.w.WriteFrame(f) })
-	}
-	buf, err := wire.AppendFrame(c.wbuf, f)
-	if err != nil {
-		return c.writeLocked(func() error { return err })
-	}
-	c.wbuf = buf
-	if !now && c.writers.Load() > 0 && len(c.wbuf) < coalesceMax {
-		return true
-	}
-	return c.flushLocked()
-}
-
-// flushLocked sends the frames in wbuf; the caller holds wmu.
-func (c *serverConn) flushLocked() bool {
-	if len(c.wbuf) == 0 {
-		return true
-	}
-	buf := c.wbuf
-	c.wbuf = c.wbuf[:0]
-	if cap(c.wbuf) > keepWriteBuffer {
-		c.wbuf = nil
-	}
-	return c.writeLocked(func() error {
-		_, err := c.conn.Write(buf)
-		return err
-	})
-}
-
-// writeLocked runs write under the write deadline; the caller holds wmu.
-func (c *serverConn) writeLocked(write func() error) bool {
 	if err := c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout)); err == nil {
-		err = write()
+		err = c.w.WriteFrame(f)
 		if err == nil {
 			return true
 		}

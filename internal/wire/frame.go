@@ -194,7 +194,9 @@ func (w *Writer) WriteFrame(f Frame) error {
 	if err := checkBodySize(len(f.Body)); err != nil {
 		return err
 	}
-	buf := appendHeader(w.buf[:0], f)
+	buf := binary.BigEndian.AppendUint32(w.buf[:0], uint32(headerAfterLength+len(f.Body)))
+	buf = append(buf, byte(f.Type))
+	buf = binary.BigEndian.AppendUint64(buf, f.ID)
 	var err error
 	if len(f.Body) <= smallWrite {
 		buf = append(buf, f.Body...)
@@ -208,21 +210,4 @@ func (w *Writer) WriteFrame(f Frame) error {
 		w.buf = nil
 	}
 	return err
-}
-
-// AppendFrame appends f, header and body, to buf and returns the extended
-// buffer: a writer that sends several frames in one Write assembles them
-// with it. A body longer than MaxBodySize gives an error wrapping
-// ErrFrameTooLarge and returns buf unchanged.
-func AppendFrame(buf []byte, f Frame) ([]byte, error) {
-	if err := checkBodySize(len(f.Body)); err != nil {
-		return buf, err
-	}
-	return append(appendHeader(buf, f), f.Body...), nil
-}
-
-func appendHeader(buf []byte, f Frame) []byte {
-	buf = binary.BigEndian.AppendUint32(buf, uint32(headerAfterLength+len(f.Body)))
-	buf = append(buf, byte(f.Type))
-	return binary.BigEndian.AppendUint64(buf, f.ID)
 }
