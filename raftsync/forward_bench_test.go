@@ -9,10 +9,12 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/raftkit/raftkit/internal/testcluster"
+	"github.com/raftkit/raftkit/raftsync"
 )
 
 // BenchmarkForward measures Apply on the leader and on a follower, with 1
@@ -180,4 +182,74 @@ func (c *bareConn) apply(cmd []byte) error {
 		return fmt.Errorf("bare forward: leader refused")
 	}
 	return nil
+}
+
+// BenchmarkForwardRatio alternates short rounds of leader and follower
+// Applies on one cluster and reports the median of the per-round ratio
+// of follower to leader throughput, which background load on a shared
+// machine disturbs far less than two separate figures.
+//
+//	go test -run '^$' -bench ForwardRatio -benchtime 1x ./raftsync
+func BenchmarkForwardRatio(b *testing.B) {
+	// raft's default timeouts, as internal/cmd/bench: a loaded machine
+	// must not cost the leadership mid-run.
+	c := testcluster.New(b, 3, testcluster.Options{Configure: func(_ int, cfg *raftsync.Config) { cfg.RaftConfig = nil }})
+	leader := c.Leader()
+	follower := c.Followers()[0]
+	mustApplyB(b, leader)
+	for _, writers := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("w%d", writers), func(b *testing.B) {
+			const rounds, round = 8, 400 * time.Millisecond
+			var ratios, lead, fol, leadCPU, folCPU []float64
+			for range rounds {
+				l, lc := roundThroughput(b, writers, round, leader)
+				f, fc := roundThroughput(b, writers, round, follower)
+				lead, fol = append(lead, l), append(fol, f)
+				leadCPU, folCPU = append(leadCPU, lc), append(folCPU, fc)
+				ratios = append(ratios, f/l)
+			}
+			for _, s := range [][]float64{ratios, lead, fol, leadCPU, folCPU} {
+				slices.Sort(s)
+			}
+			b.ReportMetric(lead[rounds/2], "leader-writes/s")
+			b.ReportMetric(fol[rounds/2], "follower-writes/s")
+			b.ReportMetric(ratios[rounds/2], "follower/leader")
+			b.ReportMetric(leadCPU[rounds/2], "leader-cpu-µs/write")
+			b.ReportMetric(folCPU[rounds/2], "follower-cpu-µs/write")
+		})
+	}
+}
+
+// roundThroughput runs writers goroutines applying on m for d and returns
+// the writes per second and the process's CPU time per write.
+func roundThroughput(b *testing.B, writers int, d time.Duration, m *testcluster.Member) (float64, float64) {
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	cpu0 := processCPU()
+	start := time.Now()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(start) < d {
+				if _, err := m.Node.Apply(b.Context(), benchCommand(done.Load())); err != nil {
+					b.Error(err)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	n := float64(done.Load())
+	return n / time.Since(start).Seconds(), float64((processCPU() - cpu0).Microseconds()) / n
+}
+
+// processCPU is the CPU time, user and system, the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
