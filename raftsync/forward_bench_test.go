@@ -253,3 +253,191 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkForwardBatched measures a minimal batched forward next to
+// Apply on the leader: the follower's concurrent writes are queued and
+// sent together, a batch per round trip on each of two connections, and
+// the leader applies a batch's commands concurrently with raft.Apply and
+// answers them in one message. It tells whether carrying several
+// forwarded commands per frame would bring follower writes closer to the
+// leader's.
+//
+//	go test -run '^$' -bench ForwardBatched -benchtime 3s ./raftsync
+func BenchmarkForwardBatched(b *testing.B) {
+	c := testcluster.New(b, 3, testcluster.Options{Configure: func(_ int, cfg *raftsync.Config) { cfg.RaftConfig = nil }})
+	leader := c.Leader()
+	mustApplyB(b, leader)
+	bt := newBareBatcher(b, startBatchForward(b, leader), 2)
+	for _, writers := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("leader/w%d", writers), func(b *testing.B) {
+			runTimedWriters(b, writers, func(i int64) error {
+				_, err := leader.Node.Apply(b.Context(), benchCommand(i))
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("batched/w%d", writers), func(b *testing.B) {
+			runTimedWriters(b, writers, func(i int64) error { return bt.apply(benchCommand(i)) })
+		})
+	}
+}
+
+// startBatchForward serves batches on loopback: a count, then each
+// command length-prefixed; the answer is one byte per command, 1 when
+// raft applied it.
+func startBatchForward(b *testing.B, leader *testcluster.Member) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	b.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for {
+					cmds, err := readBatch(r)
+					if err != nil {
+						return
+					}
+					out := make([]byte, len(cmds))
+					var applies sync.WaitGroup
+					for i, cmd := range cmds {
+						applies.Add(1)
+						go func() {
+							defer applies.Done()
+							if leader.Node.Raft().Apply(cmd, 0).Error() == nil {
+								out[i] = 1
+							}
+						}()
+					}
+					applies.Wait()
+					if _, err := conn.Write(out); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func readBatch(r *bufio.Reader) ([][]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	cmds := make([][]byte, binary.BigEndian.Uint32(hdr[:]))
+	for i := range cmds {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return nil, err
+		}
+		cmds[i] = make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := io.ReadFull(r, cmds[i]); err != nil {
+			return nil, err
+		}
+	}
+	return cmds, nil
+}
+
+// bareBatcher queues commands and has each of its senders take every
+// queued command, send them as one batch and wait for the answer.
+type bareBatcher struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	queue []batchedCommand
+	stop  bool
+}
+
+type batchedCommand struct {
+	cmd  []byte
+	done chan error
+}
+
+func newBareBatcher(b *testing.B, addr string, senders int) *bareBatcher {
+	bt := &bareBatcher{}
+	bt.cond = sync.NewCond(&bt.mu)
+	var wg sync.WaitGroup
+	b.Cleanup(func() {
+		bt.mu.Lock()
+		bt.stop = true
+		bt.cond.Broadcast()
+		bt.mu.Unlock()
+		wg.Wait()
+	})
+	for range senders {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conn.Close()
+			bt.send(conn)
+		}()
+	}
+	return bt
+}
+
+func (bt *bareBatcher) send(conn net.Conn) {
+	r := bufio.NewReader(conn)
+	var buf []byte
+	for {
+		bt.mu.Lock()
+		for len(bt.queue) == 0 && !bt.stop {
+			bt.cond.Wait()
+		}
+		take := bt.queue
+		bt.queue = nil
+		stop := bt.stop
+		bt.mu.Unlock()
+		if stop {
+			for _, q := range take {
+				q.done <- fmt.Errorf("batcher stopped")
+			}
+			return
+		}
+		buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(take)))
+		for _, q := range take {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(len(q.cmd)))
+			buf = append(buf, q.cmd...)
+		}
+		out := make([]byte, len(take))
+		_, err := conn.Write(buf)
+		if err == nil {
+			_, err = io.ReadFull(r, out)
+		}
+		for i, q := range take {
+			switch {
+			case err != nil:
+				q.done <- err
+			case out[i] != 1:
+				q.done <- fmt.Errorf("batched forward: leader refused")
+			default:
+				q.done <- nil
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (bt *bareBatcher) apply(cmd []byte) error {
+	q := batchedCommand{cmd: cmd, done: make(chan error, 1)}
+	bt.mu.Lock()
+	bt.queue = append(bt.queue, q)
+	bt.cond.Signal()
+	bt.mu.Unlock()
+	return <-q.done
+}
