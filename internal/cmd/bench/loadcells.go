@@ -87,8 +87,13 @@ func (c loadCell) name() string {
 func (r *runner) cells() []loadCell {
 	var out []loadCell
 	if r.o.has("writes") {
-		for _, on := range onNames {
-			for _, w := range r.o.writers {
+		// The leader's and the follower's cell of one concurrency run back
+		// to back: the follower/leader ratio then compares cells that saw
+		// the same state of the machine. (Run after the leader's 256-writer
+		// cell, the follower's one-writer cell shared the machine with
+		// every cluster's snapshot and compaction of that burst.)
+		for _, w := range r.o.writers {
+			for _, on := range onNames {
 				out = append(out, loadCell{write: true, on: on, conc: w})
 			}
 		}
