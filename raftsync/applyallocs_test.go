@@ -28,7 +28,10 @@ func BenchmarkApplyAllocs(b *testing.B) {
 	cmd := testcluster.Set("key", "0123456789012345678901234567890123456789")
 	for _, writers := range []int{1, 64} {
 		b.Run(fmt.Sprintf("raftkit/writers=%d", writers), func(b *testing.B) {
-			c := testcluster.New(b, 3, testcluster.Options{})
+			// Autopilot off, as in the bench command: its periodic polls
+			// allocate by the second, not per Apply, and bare raft has
+			// none.
+			c := testcluster.New(b, 3, testcluster.Options{Autopilot: &raftsync.AutopilotConfig{Disabled: true}})
 			leader := c.Leader()
 			runWriters(b, writers, func() error {
 				_, err := leader.Node.Apply(b.Context(), cmd)
