@@ -118,6 +118,32 @@ func startBareForward(b *testing.B, leader *testcluster.Member) *bareForward {
 }
 
 func startBareForwardWith(b *testing.B, apply func([]byte) error) *bareForward {
+	addr := serveLoopback(b, func(conn net.Conn, r *bufio.Reader) {
+		var hdr [4]byte
+		for {
+			if _, err := io.ReadFull(r, hdr[:]); err != nil {
+				return
+			}
+			cmd := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+			if _, err := io.ReadFull(r, cmd); err != nil {
+				return
+			}
+			var out [9]byte
+			if apply(cmd) == nil {
+				out[0] = 1
+			}
+			if _, err := conn.Write(out[:]); err != nil {
+				return
+			}
+		}
+	})
+	return &bareForward{addr: addr}
+}
+
+// serveLoopback accepts connections on a loopback port until the
+// benchmark ends and runs serve on each, in a goroutine of its own; it
+// returns the port's address.
+func serveLoopback(b *testing.B, serve func(conn net.Conn, r *bufio.Reader)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -136,28 +162,11 @@ func startBareForwardWith(b *testing.B, apply func([]byte) error) *bareForward {
 			go func() {
 				defer wg.Done()
 				defer conn.Close()
-				r := bufio.NewReader(conn)
-				var hdr [4]byte
-				for {
-					if _, err := io.ReadFull(r, hdr[:]); err != nil {
-						return
-					}
-					cmd := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-					if _, err := io.ReadFull(r, cmd); err != nil {
-						return
-					}
-					var out [9]byte
-					if apply(cmd) == nil {
-						out[0] = 1
-					}
-					if _, err := conn.Write(out[:]); err != nil {
-						return
-					}
-				}
+				serve(conn, bufio.NewReader(conn))
 			}()
 		}
 	}()
-	return &bareForward{addr: ln.Addr().String()}
+	return ln.Addr().String()
 }
 
 func (f *bareForward) dial() (*bareConn, error) {
@@ -285,50 +294,29 @@ func BenchmarkForwardBatched(b *testing.B) {
 // command length-prefixed; the answer is one byte per command, 1 when
 // raft applied it.
 func startBatchForward(b *testing.B, leader *testcluster.Member) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	b.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	return serveLoopback(b, func(conn net.Conn, r *bufio.Reader) {
 		for {
-			conn, err := ln.Accept()
+			cmds, err := readBatch(r)
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conn.Close()
-				r := bufio.NewReader(conn)
-				for {
-					cmds, err := readBatch(r)
-					if err != nil {
-						return
+			out := make([]byte, len(cmds))
+			var applies sync.WaitGroup
+			for i, cmd := range cmds {
+				applies.Add(1)
+				go func() {
+					defer applies.Done()
+					if leader.Node.Raft().Apply(cmd, 0).Error() == nil {
+						out[i] = 1
 					}
-					out := make([]byte, len(cmds))
-					var applies sync.WaitGroup
-					for i, cmd := range cmds {
-						applies.Add(1)
-						go func() {
-							defer applies.Done()
-							if leader.Node.Raft().Apply(cmd, 0).Error() == nil {
-								out[i] = 1
-							}
-						}()
-					}
-					applies.Wait()
-					if _, err := conn.Write(out); err != nil {
-						return
-					}
-				}
-			}()
+				}()
+			}
+			applies.Wait()
+			if _, err := conn.Write(out); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 func readBatch(r *bufio.Reader) ([][]byte, error) {
