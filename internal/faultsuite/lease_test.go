@@ -62,21 +62,7 @@ func TestPausedLeaderServesNoStaleRead(t *testing.T) {
 			})
 			oldFSM := old.FSM.(*FSM)
 			hist := NewHistory()
-			write := func(m *testcluster.Member, value string) Op {
-				t.Helper()
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				op := Op{Node: m.Index, Kind: OpWrite, Key: "k", Value: value, Call: hist.Now()}
-				res, err := m.Node.Apply(ctx, WriteCommand("k", value))
-				op.Return = hist.Now()
-				if err != nil {
-					t.Fatalf("write %q on %s: %v", value, m.ID, err)
-				}
-				op.Result, op.Index = OK, res.Index
-				op.ID = hist.Add(op)
-				return op
-			}
-			write(old, "before")
+			recordWrite(t, hist, old, "before")
 			// Take the lease right before the pause.
 			if _, err := old.Node.ReadIndex(context.Background(), consistency.Lease); err != nil {
 				t.Fatal(err)
@@ -120,7 +106,7 @@ func TestPausedLeaderServesNoStaleRead(t *testing.T) {
 				}
 				return false
 			})
-			after := write(next, "after")
+			after := recordWrite(t, hist, next, "after")
 			believed := old.Node.State() == raft.Leader
 			net.Resume(old.ID)
 			t.Logf("old leader resumed; it still believed it led: %v", believed)
@@ -142,23 +128,49 @@ func TestPausedLeaderServesNoStaleRead(t *testing.T) {
 			close(stop)
 			wg.Wait()
 
-			ops := hist.Ops()
-			served, stale := 0, 0
-			for _, op := range ops {
-				if op.Kind == OpWrite || op.Call <= after.Return {
-					continue
-				}
-				served++
-				if op.Value != "after" {
-					stale++
-					t.Errorf("stale read on the old leader: %s, invoked after the new write %s was acknowledged", op, after)
-				}
-			}
-			lin := checkLinearizable(ops, time.Minute, "", 0)
-			if lin.result != porcupine.Ok {
-				t.Errorf("history of %d operations is %s, want linearizable", lin.ops, lin.result)
-			}
-			t.Logf("%d reads on the old leader, %d invoked after the new write (%d stale)", len(ops)-2, served, stale)
+			checkReadsAfter(t, hist, after, "the old leader")
 		})
 	}
+}
+
+// recordWrite writes value to key "k" through m and records the write in
+// hist; the test fails if the write does.
+func recordWrite(t *testing.T, hist *History, m *testcluster.Member, value string) Op {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	op := Op{Node: m.Index, Kind: OpWrite, Key: "k", Value: value, Call: hist.Now()}
+	res, err := m.Node.Apply(ctx, WriteCommand("k", value))
+	op.Return = hist.Now()
+	if err != nil {
+		t.Fatalf("write %q on %s: %v", value, m.ID, err)
+	}
+	op.Result, op.Index = OK, res.Index
+	op.ID = hist.Add(op)
+	return op
+}
+
+// checkReadsAfter fails the test for every read of hist invoked after the
+// write after was acknowledged that does not return after's value, and
+// when the whole history is not linearizable. where names the node the
+// reads were made on.
+func checkReadsAfter(t *testing.T, hist *History, after Op, where string) {
+	t.Helper()
+	ops := hist.Ops()
+	served, stale := 0, 0
+	for _, op := range ops {
+		if op.Kind == OpWrite || op.Call <= after.Return {
+			continue
+		}
+		served++
+		if op.Value != after.Value {
+			stale++
+			t.Errorf("stale read on %s: %s, invoked after the write %s was acknowledged", where, op, after)
+		}
+	}
+	lin := checkLinearizable(ops, time.Minute, "", 0)
+	if lin.result != porcupine.Ok {
+		t.Errorf("history of %d operations is %s, want linearizable", lin.ops, lin.result)
+	}
+	t.Logf("%d operations; %d reads on %s invoked after the write (%d stale)", len(ops), served, where, stale)
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anishathalye/porcupine"
 	"github.com/hashicorp/raft"
 
 	"github.com/raftkit/raftkit/consistency"
@@ -61,21 +60,7 @@ func TestMinorityFollowerServesNoStaleRead(t *testing.T) {
 	}
 	fsm := follower.FSM.(*FSM)
 	hist := NewHistory()
-	write := func(m *testcluster.Member, value string) Op {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		op := Op{Node: m.Index, Kind: OpWrite, Key: "k", Value: value, Call: hist.Now()}
-		res, err := m.Node.Apply(ctx, WriteCommand("k", value))
-		op.Return = hist.Now()
-		if err != nil {
-			t.Fatalf("write %q on %s: %v", value, m.ID, err)
-		}
-		op.Result, op.Index = OK, res.Index
-		op.ID = hist.Add(op)
-		return op
-	}
-	write(old, "before")
+	recordWrite(t, hist, old, "before")
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -128,7 +113,7 @@ func TestMinorityFollowerServesNoStaleRead(t *testing.T) {
 		}
 		return false
 	})
-	after := write(next, "after")
+	after := recordWrite(t, hist, next, "after")
 	id, _ := follower.Node.Leader()
 	believed := old.Node.State() == raft.Leader && id == old.ID
 	t.Logf("after the majority's write, the minority still believed in its leader: %v (its rounds: %d confirmed, %d failed)", believed, old.Node.Metrics().RoundsConfirmed, old.Node.Metrics().RoundsFailed)
@@ -155,20 +140,5 @@ func TestMinorityFollowerServesNoStaleRead(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	ops := hist.Ops()
-	served := 0
-	for _, op := range ops {
-		if op.Kind == OpWrite || op.Call <= after.Return {
-			continue
-		}
-		served++
-		if op.Value != "after" {
-			t.Errorf("stale read on the minority's follower: %s, invoked after the majority's write %s was acknowledged", op, after)
-		}
-	}
-	lin := checkLinearizable(ops, time.Minute, "", 0)
-	if lin.result != porcupine.Ok {
-		t.Errorf("history of %d operations is %s, want linearizable", lin.ops, lin.result)
-	}
-	t.Logf("%d reads on the follower, %d invoked after the majority's write", len(ops)-2, served)
+	checkReadsAfter(t, hist, after, "the minority's follower")
 }
