@@ -116,15 +116,7 @@ func TestPausedLeaderServesNoStaleRead(t *testing.T) {
 			})
 			// Go on reading on the old leader, now a follower, until some reads
 			// invoked after the write have been served there.
-			testutil.WaitFor(t, 30*time.Second, "reads served on the old leader after the write", func() bool {
-				n := 0
-				for _, op := range hist.Ops() {
-					if op.Kind != OpWrite && op.Call > after.Return {
-						n++
-					}
-				}
-				return n >= 10
-			})
+			waitReadsAfter(t, hist, after, 10)
 			close(stop)
 			wg.Wait()
 
@@ -148,6 +140,25 @@ func recordWrite(t *testing.T, hist *History, m *testcluster.Member, value strin
 	op.Result, op.Index = OK, res.Index
 	op.ID = hist.Add(op)
 	return op
+}
+
+// readsAfter counts the reads of hist invoked after the write after was
+// acknowledged.
+func readsAfter(hist *History, after Op) int {
+	n := 0
+	for _, op := range hist.Ops() {
+		if op.Kind != OpWrite && op.Call > after.Return {
+			n++
+		}
+	}
+	return n
+}
+
+// waitReadsAfter waits until n reads invoked after the write after was
+// acknowledged have been served.
+func waitReadsAfter(t *testing.T, hist *History, after Op, n int) {
+	t.Helper()
+	testutil.WaitFor(t, 30*time.Second, "reads served after the write", func() bool { return readsAfter(hist, after) >= n })
 }
 
 // checkReadsAfter fails the test for every read of hist invoked after the

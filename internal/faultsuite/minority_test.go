@@ -128,15 +128,7 @@ func TestMinorityFollowerServesNoStaleRead(t *testing.T) {
 		id, _ := follower.Node.Leader()
 		return id == next.ID
 	})
-	testutil.WaitFor(t, 30*time.Second, "reads served on the follower after the write", func() bool {
-		n := 0
-		for _, op := range hist.Ops() {
-			if op.Kind != OpWrite && op.Call > after.Return {
-				n++
-			}
-		}
-		return n >= 10
-	})
+	waitReadsAfter(t, hist, after, 10)
 	close(stop)
 	wg.Wait()
 
