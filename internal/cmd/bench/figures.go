@@ -88,6 +88,41 @@ func (fs *figures) ratio(scenario, lib, peer string) (float64, bool) {
 	return bm / am, true
 }
 
+// pairedRatio is a comparison made repetition by repetition: one ratio
+// per repetition, with their median and range.
+type pairedRatio struct {
+	median, min, max float64
+	n                int
+}
+
+// paired compares a with b one repetition at a time: the ratio of the two
+// values of each repetition (a/b for a rate, b/a for a time, so that above
+// 1 means a is better), then the median and range of those ratios. The
+// cells of one repetition run back to back, so each pair saw the same
+// state of the machine, and the range is the noise of the comparison
+// itself rather than of either side. ok is false unless both figures hold
+// one non-zero value per repetition, the same number each (a failed cell
+// leaves a figure short, and its values no longer line up by repetition).
+func paired(a, b *figure) (pairedRatio, bool) {
+	if a == nil || b == nil || len(a.vals) == 0 || len(a.vals) != len(b.vals) {
+		return pairedRatio{}, false
+	}
+	ratios := make([]float64, len(a.vals))
+	for i := range a.vals {
+		x, y := a.vals[i], b.vals[i]
+		if x == 0 || y == 0 {
+			return pairedRatio{}, false
+		}
+		if higherIsBetter(a.unit) {
+			ratios[i] = x / y
+		} else {
+			ratios[i] = y / x
+		}
+	}
+	f := figure{vals: ratios}
+	return pairedRatio{median: f.median(), min: f.min(), max: f.max(), n: len(ratios)}, true
+}
+
 // fmtValue prints v with a precision that suits its size.
 func fmtValue(v float64) string {
 	switch {

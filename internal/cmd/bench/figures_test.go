@@ -76,3 +76,39 @@ func TestMachineReadableLines(t *testing.T) {
 		}
 	}
 }
+
+// A paired ratio pairs values by repetition: its median differs from the
+// ratio of the medians when the sides moved together, as they do on a
+// shared machine.
+func TestPairedRatio(t *testing.T) {
+	fs := newFigures()
+	for _, v := range [][2]float64{{1000, 1100}, {500, 400}, {800, 900}} {
+		fs.add("w.tput", "raftkit", "ops/s", v[0])
+		fs.add("w.tput", "bareraft", "ops/s", v[1])
+		fs.add("w.p50", "raftkit", "ms", v[0]/100)
+		fs.add("w.p50", "bareraft", "ms", v[1]/100)
+	}
+	p, ok := paired(fs.get("w.tput", "raftkit"), fs.get("w.tput", "bareraft"))
+	if !ok || p.n != 3 || p.median != 1000.0/1100 || p.min != 800.0/900 || p.max != 500.0/400 {
+		t.Fatalf("rate: %+v, %v; want median 0.909 over [0.889, 1.25], 3 reps", p, ok)
+	}
+	if m, _ := fs.ratio("w.tput", "raftkit", "bareraft"); m == p.median {
+		t.Fatalf("the fixture does not tell pairing from medians (both %v)", m)
+	}
+	p, ok = paired(fs.get("w.p50", "raftkit"), fs.get("w.p50", "bareraft"))
+	if !ok || p.min != 400.0/500 || p.max != 900.0/800 {
+		t.Fatalf("time: %+v, %v; want peer/library per repetition", p, ok)
+	}
+	fs.add("w.tput", "bareraft", "ops/s", 700) // a fourth value on one side only
+	if _, ok := paired(fs.get("w.tput", "raftkit"), fs.get("w.tput", "bareraft")); ok {
+		t.Fatal("paired figures of different lengths")
+	}
+	fs.add("z.tput", "raftkit", "ops/s", 0)
+	fs.add("z.tput", "bareraft", "ops/s", 3)
+	if _, ok := paired(fs.get("z.tput", "raftkit"), fs.get("z.tput", "bareraft")); ok {
+		t.Fatal("paired a zero value")
+	}
+	if _, ok := paired(nil, fs.get("z.tput", "bareraft")); ok {
+		t.Fatal("paired a missing figure")
+	}
+}

@@ -722,19 +722,19 @@ func (r *runner) gatewayTargets() []target {
 	var out []target
 	if steady != nil && churn != nil && steady.median() > 0 {
 		v := churn.median() / steady.median()
-		out = append(out, target{"gateway: p99 churn / p99 steady", v, "<= 1.1", v <= 1.1})
+		out = append(out, target{"gateway: p99 churn / p99 steady", v, "<= 1.1", v <= 1.1, ""})
 	}
 	atMost := func(name, scenario string, goal float64) {
 		if f := fs.get(scenario, "raftkit"); f != nil {
 			v := f.max() // a count: the worst repetition
-			out = append(out, target{name, v, fmt.Sprintf("<= %g (worst rep)", goal), v <= goal})
+			out = append(out, target{name, v, fmt.Sprintf("<= %g (worst rep)", goal), v <= goal, ""})
 		}
 	}
 	atMost("gateway: failed proxied requests across the failover", "gateway.failover.failed", 0)
 	atMost("gateway: full table builds per node (the one at ready)", "gateway.table.builds-per-node", 1)
 	atMost("gateway: full table rebuilds under load", "gateway.table.rebuilds-under-load", 0)
 	if f := fs.get("gateway.table.swaps-churn-per-node", "raftkit"); f != nil {
-		out = append(out, target{"gateway: per-route swaps per node in churn", f.min(), "> 0 (worst rep)", f.min() > 0})
+		out = append(out, target{"gateway: per-route swaps per node in churn", f.min(), "> 0 (worst rep)", f.min() > 0, ""})
 	}
 	return out
 }
