@@ -33,11 +33,11 @@ type Config struct {
 	Dir string
 
 	// LogStore, when set, opens the store of the raft log instead of
-	// raft.db (hashicorp/raft-boltdb, two fsyncs per append), for
-	// example walstore.Factory, hashicorp/raft-wal. The choice is
-	// recorded in Dir when the Dir is first opened and is fixed for the
-	// life of the Dir: opening it again with another store fails with a
-	// *ConfigError naming LogStore and changes nothing. See
+	// raft.db (a bbolt file in hashicorp/raft-boltdb's format, two
+	// fsyncs per append), for example walstore.Factory, hashicorp/raft-wal.
+	// The choice is recorded in Dir when the Dir is first opened and is
+	// fixed for the life of the Dir: opening it again with another store
+	// fails with a *ConfigError naming LogStore and changes nothing. See
 	// LogStoreFactory.
 	LogStore LogStoreFactory
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/raftkit/raftkit/internal/boltstore"
 )
 
 // stableKeyPromise holds the promiseRecord: the last leader this node
@@ -83,7 +83,7 @@ type promiseLog struct {
 func (p *promiseLog) load() (rec promiseRecord, present bool, err error) {
 	v, err := p.stable.Get(stableKeyPromise)
 	if err != nil {
-		if errors.Is(err, raftboltdb.ErrKeyNotFound) {
+		if errors.Is(err, boltstore.ErrKeyNotFound) {
 			return promiseRecord{}, false, nil
 		}
 		return promiseRecord{}, false, fmt.Errorf("raftsync: reading the promise record: %w", err)

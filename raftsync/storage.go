@@ -11,10 +11,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/raftkit/raftkit/internal/appliedrecord"
+	"github.com/raftkit/raftkit/internal/boltstore"
 )
 
 // Files under Config.Dir.
@@ -51,7 +51,7 @@ const boltLogStore = "bolt"
 // reverse order.
 type storage struct {
 	lock      *os.File
-	bolt      *raftboltdb.BoltStore
+	bolt      *boltstore.Store
 	logCloser io.Closer     // the factory's log store, when it has Close
 	logs      raft.LogStore // bolt (behind a tailLog) or the factory's store, behind a LogCache
 	stable    *stableGuard  // raft's stable store, sealed before bolt closes
@@ -79,7 +79,7 @@ func openStorage(dir string, factory LogStoreFactory, wrap func(Stores) Stores, 
 	if err != nil {
 		return nil, err
 	}
-	s.bolt, err = raftboltdb.New(raftboltdb.Options{
+	s.bolt, err = boltstore.Open(boltstore.Options{
 		Path:        filepath.Join(dir, raftDBFileName),
 		BoltOptions: &bolt.Options{Timeout: time.Second},
 	})
@@ -216,7 +216,7 @@ func lockDir(dir string) (*os.File, error) {
 func (s *storage) clusterID() (string, error) {
 	v, err := s.stable.Get(stableKeyClusterID)
 	if err != nil {
-		if errors.Is(err, raftboltdb.ErrKeyNotFound) {
+		if errors.Is(err, boltstore.ErrKeyNotFound) {
 			return "", nil
 		}
 		return "", fmt.Errorf("raftsync: reading cluster id: %w", err)
@@ -235,7 +235,7 @@ func (s *storage) setClusterID(id string) error {
 func (s *storage) nodeID() (string, error) {
 	v, err := s.stable.Get(stableKeyNodeID)
 	if err != nil {
-		if errors.Is(err, raftboltdb.ErrKeyNotFound) {
+		if errors.Is(err, boltstore.ErrKeyNotFound) {
 			return "", nil
 		}
 		return "", fmt.Errorf("raftsync: reading node id: %w", err)
@@ -265,7 +265,7 @@ func (s *storage) recordNodeID(id string) error {
 // nothing tells which store holds that Dir's log.
 func (s *storage) settleLogStore(dir, want string) error {
 	v, err := s.bolt.Get(stableKeyLogStore)
-	if err != nil && !errors.Is(err, raftboltdb.ErrKeyNotFound) {
+	if err != nil && !errors.Is(err, boltstore.ErrKeyNotFound) {
 		return fmt.Errorf("raftsync: reading the log store kind: %w", err)
 	}
 	if have := string(v); have != "" {

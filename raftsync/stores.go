@@ -45,8 +45,8 @@ type AppliedIndexStore interface {
 
 // LogStoreFactory opens the store of a node's raft log, for
 // Config.LogStore. When Config.LogStore is nil the log goes into raft.db,
-// a hashicorp/raft-boltdb store shared with the stable store, under the
-// name "bolt". Package walstore provides a factory for hashicorp/raft-wal.
+// a bbolt file in hashicorp/raft-boltdb's format shared with the stable
+// store, under the name "bolt". Package walstore provides a factory for hashicorp/raft-wal.
 type LogStoreFactory interface {
 	// Name identifies the kind of store, and the directory under
 	// Config.Dir where it keeps its files. Open records it in raft.db the
