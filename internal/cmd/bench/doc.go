@@ -48,7 +48,9 @@
 //     SIGKILL of the leader ("failover"). Per phase: requests/s, p50/p99,
 //     failed requests, the gateway processes' CPU, and the p99 of a small
 //     control load sent straight to an upstream; and the proxies' full
-//     table builds and per-route swaps, from their /status.
+//     table builds and per-route swaps, from their /status. Before the
+//     load starts, a window of churn alone gives the CPU one route change
+//     costs the gateway processes, and the bench's churn driver.
 //   - sweep: leader writes under the write-path knobs (MaxAppendEntries,
 //     BatchApplyCh, applied-index persistence on raftkit; LogCache size and
 //     bolt's NoFreelistSync on bare raft; the raft-wal log store, "wal", on

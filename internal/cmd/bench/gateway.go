@@ -126,6 +126,9 @@ func (r *runner) gatewayOnce(ctx context.Context, bin string) error {
 			loaded = append(loaded, n)
 		}
 	}
+	if err := r.gwChurnCost(ctx, c); err != nil {
+		return err
+	}
 	before := map[*gwNode]gwStatus{}
 	for _, n := range loaded {
 		if before[n], err = c.status(ctx, n); err != nil {
@@ -265,6 +268,60 @@ func (r *runner) gatewayOnce(ctx context.Context, bin string) error {
 	r.figs.add("gateway.table.swaps-churn-per-node", "raftkit", "count", float64(swapsChurn)/float64(len(loaded)))
 	r.logf("gateway: %d route changes (%d failed), new leader %s in %v; per node: %d builds at most, %d rebuilds under load in all, %d swaps in churn, %d after",
 		changes, churnFailed, newLeader.id, elected.Round(time.Millisecond), builds, rebuilds, swapsChurn/uint64(len(loaded)), swapsFailover)
+	return nil
+}
+
+// gwChurnCost measures what one route change costs in CPU, before the load
+// starts: a window of twice -duration with nothing to do, then one of
+// churn alone (the same driver as the churn phase); twice, because
+// /proc counts CPU in 10 ms ticks. It records the gateway
+// processes' CPU per change, less their idle CPU over as long, and the
+// bench process's own (the churn driver: marshalling, the admin client).
+// CPU time, unlike the latency under load, hardly depends on what else
+// the machine runs, and it is what the churn takes from the proxies in
+// the churn phase. Without /proc it records nothing.
+func (r *runner) gwChurnCost(ctx context.Context, c *gwCluster) error {
+	self := func() time.Duration {
+		v, _ := processCPU(os.Getpid())
+		return v
+	}
+	if _, ok := processCPU(os.Getpid()); !ok {
+		return nil
+	}
+	sleep := func(d time.Duration) error {
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	d := 2 * r.o.duration
+	t0, c0 := time.Now(), c.cpu()
+	if err := sleep(d); err != nil {
+		return err
+	}
+	t1, c1, s1 := time.Now(), c.cpu(), self()
+	ch := c.startChurn(ctx)
+	err := sleep(d)
+	n, failed, first := ch.stop()
+	if err != nil {
+		return err
+	}
+	t2, c2, s2 := time.Now(), c.cpu(), self()
+	if failed > 0 {
+		r.logf("gateway churn cost: %d route changes failed, first: %s", failed, first)
+	}
+	if n == 0 {
+		return fmt.Errorf("gateway churn cost: no route change succeeded in %v", d)
+	}
+	idle := time.Duration(float64(c1-c0) * float64(t2.Sub(t1)) / float64(t1.Sub(t0)))
+	gw := (c2 - c1 - idle) / time.Duration(n)
+	driver := (s2 - s1) / time.Duration(n)
+	r.figs.add("gateway.churn.cpu-per-change", "raftkit", "ms", ms(gw))
+	r.figs.add("gateway.churn.driver-cpu-per-change", "raftkit", "ms", ms(driver))
+	r.logf("gateway churn cost: %d changes in %v without load: %v of gateway CPU per change (3 processes), %v in the bench's churn driver",
+		n, t2.Sub(t1).Round(time.Millisecond), gw.Round(time.Microsecond), driver.Round(time.Microsecond))
 	return nil
 }
 

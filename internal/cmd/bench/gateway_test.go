@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"testing"
 	"time"
 )
@@ -137,6 +138,18 @@ func TestGatewayQuick(t *testing.T) {
 	}
 	if f := r.figs.get("gateway.table.swaps-churn-per-node", "raftkit"); f != nil && f.min() == 0 {
 		t.Error("no per-route swap counted during the churn phase")
+	}
+	// The churn's cost in CPU, where /proc is there to measure it: a
+	// change costs the gateways some CPU (a raft commit on every node).
+	if _, ok := processCPU(os.Getpid()); ok {
+		for _, sc := range []string{"gateway.churn.cpu-per-change", "gateway.churn.driver-cpu-per-change"} {
+			if f := r.figs.get(sc, "raftkit"); f == nil {
+				t.Errorf("no figure %s", sc)
+			}
+		}
+		if f := r.figs.get("gateway.churn.cpu-per-change", "raftkit"); f != nil && f.median() <= 0 {
+			t.Errorf("a route change cost the gateways %v ms of CPU: the cost window measured nothing", f.median())
+		}
 	}
 }
 
