@@ -24,7 +24,10 @@ type ClientOptions struct {
 	ConnsPerAddr int
 	// Dialer opens the connections (mux.KindRPC), with TLS when set.
 	Dialer mux.Dialer
-	// WriteTimeout bounds the write of one request. Default 10s.
+	// WriteTimeout bounds the write of one request, and how long an answer
+	// owed on a dedicated connection (MulticallOptions.Direct) is waited
+	// for once Next no longer reads it itself; the connection is then
+	// closed. Default 10s.
 	WriteTimeout time.Duration
 	// Logger receives connection-level events; nil discards them.
 	Logger hclog.Logger
