@@ -533,7 +533,9 @@ func (n *Node) leaseOptions() consistency.LeaseOptions {
 // hedge delay at most, after which it is asked last. The requests are
 // written and the answers read on this goroutine (rpc.Client.Multicall),
 // with no goroutine per peer; the calls still out are abandoned when it
-// returns.
+// returns. The first request, alone, goes over a connection dedicated to
+// such calls, whose answer this goroutine reads from the socket itself
+// (rpc.MulticallOptions.Direct: a confirmation is safe to ask twice).
 func (n *Node) collectAcks(ctx context.Context, sc *roundScratch, term uint64, need int) []quorum.Ack {
 	if len(sc.peers) == 0 || need <= 0 {
 		return nil
@@ -546,7 +548,7 @@ func (n *Node) collectAcks(ctx context.Context, sc *roundScratch, term uint64, n
 	for _, p := range sc.peers {
 		sc.addrs = append(sc.addrs, string(p.Address))
 	}
-	calls := n.net.rpcCli.Multicall(ctx, sc.addrs, req, rpc.MulticallOptions{First: need})
+	calls := n.net.rpcCli.Multicall(ctx, sc.addrs, req, rpc.MulticallOptions{First: need, Direct: true})
 	defer calls.Close()
 	for {
 		r, ok := calls.Next()

@@ -24,7 +24,10 @@ type ClientOptions struct {
 	ConnsPerAddr int
 	// Dialer opens the connections (mux.KindRPC), with TLS when set.
 	Dialer mux.Dialer
-	// WriteTimeout bounds the write of one request. Default 10s.
+	// WriteTimeout bounds the write of one request, and how long an answer
+	// owed on a dedicated connection (MulticallOptions.Direct) is waited
+	// for once Next no longer reads it itself; the connection is then
+	// closed. Default 10s.
 	WriteTimeout time.Duration
 	// Logger receives connection-level events; nil discards them.
 	Logger hclog.Logger
@@ -54,6 +57,13 @@ type peer struct {
 	dialing int
 	changed chan struct{} // closed and replaced when a dial ends or a conn goes
 	rtt     time.Duration // smoothed round trip of Multicall calls; 0 when unknown
+
+	// The dedicated connection (direct.go), kept only while conns is
+	// not empty.
+	direct        *directConn
+	directBusy    bool      // direct is owned by a Multicall or its drain
+	directDialing bool      // a dial of direct is under way
+	directRetry   time.Time // no dial of direct before then
 }
 
 func (p *peer) notify() {
@@ -211,13 +221,14 @@ func (c *Client) evict(cc *clientConn) {
 			break
 		}
 	}
+	c.closeIdleDirectLocked(p)
 	c.forgetPeerLocked(cc.addr, p)
 }
 
 // forgetPeerLocked drops an address that has no connections left, so the
 // map does not grow with every address ever called.
 func (c *Client) forgetPeerLocked(addr string, p *peer) {
-	if len(p.conns) == 0 && p.dialing == 0 && c.peers[addr] == p {
+	if len(p.conns) == 0 && p.dialing == 0 && p.direct == nil && !p.directDialing && c.peers[addr] == p {
 		delete(c.peers, addr)
 	}
 }
@@ -232,12 +243,19 @@ func (c *Client) Close() error {
 		c.closed = true
 		c.cancel()
 		var all []*clientConn
+		var direct []*directConn
 		for _, p := range c.peers {
 			all = append(all, p.conns...)
+			if p.direct != nil {
+				direct = append(direct, p.direct)
+			}
 		}
 		c.mu.Unlock()
 		for _, cc := range all {
 			cc.fail(ErrClosed)
+		}
+		for _, dc := range direct {
+			dc.conn.Close() // ends the reads of its owner, if any
 		}
 		c.wg.Wait()
 	})

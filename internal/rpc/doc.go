@@ -40,8 +40,12 @@
 // cannot block, and falls back to a Call in a goroutine of its own for a
 // server that is not dialed yet, busy, or slow to answer. With
 // [MulticallOptions].First it asks the servers that answered fastest
-// lately first, and the others only when those fail or are slow. Once its
-// ctx ends it yields nothing more; Close abandons the calls still out.
+// lately first, and the others only when those fail or are slow. With
+// [MulticallOptions].Direct a lone call goes over a connection dedicated
+// to one request at a time (one per address, dialed in the background
+// and reused), whose answer Next reads itself instead of receiving it
+// from a connection's reader goroutine. Once its ctx ends it yields
+// nothing more; Close abandons the calls still out.
 //
 // # Limits
 //

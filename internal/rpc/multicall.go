@@ -31,6 +31,17 @@ type MulticallOptions struct {
 	// round trip among the addresses sent to first, within
 	// [MinHedgeAfter, MaxHedgeAfter].
 	HedgeAfter time.Duration
+	// Direct lets a call that is the only one out (the first of First 1,
+	// say) go over the address's dedicated connection, one per address
+	// that carries one request at a time: Next then reads its answer
+	// itself, without the hand-off from a connection's reader goroutine,
+	// for DirectWait at most, after which a goroutine waits for it as for
+	// the other calls. When the dedicated connection is busy or not dialed
+	// yet (it is dialed in the background once a shared connection to the
+	// address exists) the call goes the usual way. Only for requests that
+	// are safe to handle twice: a call whose dedicated connection fails
+	// before its answer is sent again over a shared connection.
+	Direct bool
 }
 
 // Reply is the outcome of one call of a Multicall.
@@ -58,7 +69,14 @@ type Multicall struct {
 	out   int      // calls sent whose reply Next has not returned
 	owed  int      // results due on s.ch and not received yet
 
-	hedge  bool               // s.timer runs until the rest are sent
+	hedge   bool      // s.timer runs until the rest are sent
+	hedgeAt time.Time // when s.timer fires
+	direct  bool      // MulticallOptions.Direct
+
+	// syncCall is 1 + the index of the call whose answer Next reads from
+	// its dedicated connection itself; 0 when there is none.
+	syncCall int
+
 	cancel context.CancelFunc // of the goroutines' calls, once one runs
 	wg     sync.WaitGroup
 }
@@ -77,6 +95,7 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // mcall is one call of a Multicall.
 type mcall struct {
 	cc       *clientConn // written by Multicall itself; nil for a goroutine's call
+	dc       *directConn // the dedicated connection it went over, if it did
 	id       uint64
 	sentAt   time.Time
 	returned bool // Next has returned its reply
@@ -110,11 +129,12 @@ func (c *Client) Multicall(ctx context.Context, addrs []string, req wire.Frame, 
 	for i := range s.order {
 		s.order[i] = i
 	}
-	m := &Multicall{c: c, ctx: ctx, addrs: addrs, req: req, s: s}
+	m := &Multicall{c: c, ctx: ctx, addrs: addrs, req: req, s: s, direct: o.Direct}
 	first := n
 	if o.First > 0 && o.First < n {
 		first = o.First
 		after := c.orderByRTT(addrs, s, first, o.HedgeAfter)
+		m.hedgeAt = time.Now().Add(after)
 		if s.timer == nil {
 			s.timer = time.NewTimer(after)
 		} else {
@@ -173,6 +193,7 @@ func (m *Multicall) send(upTo int) {
 	if m.s == nil || upTo <= m.sent {
 		return
 	}
+	m.syncToDrain(true) // Next will wait on the channel for every call
 	batch := m.s.order[m.sent:upTo]
 	m.sent = upTo
 	m.out += len(batch)
@@ -182,6 +203,15 @@ func (m *Multicall) send(upTo int) {
 	for _, i := range batch {
 		c := &m.s.calls[i]
 		c.sentAt = now
+		if direct && m.direct && m.out == 1 {
+			if dc := m.c.acquireDirect(m.addrs[i]); dc != nil {
+				if id, err := dc.send(m.req); err == nil {
+					c.dc, c.id = dc, id
+					m.syncCall = 1 + i
+					continue
+				}
+			}
+		}
 		if cc := m.c.quietConn(m.addrs[i]); direct && cc != nil {
 			if id, ok := cc.trySend(m.req, waiter{ch: m.s.ch, tag: i}); ok {
 				c.cc, c.id = cc, id
@@ -234,6 +264,12 @@ func (m *Multicall) goCall(i int) {
 // address's reply has been returned, once ctx is done, or after Close.
 func (m *Multicall) Next() (r Reply, ok bool) {
 	for m.s != nil && m.out+len(m.addrs)-m.sent > 0 {
+		if m.syncCall > 0 {
+			if r, ok := m.readSync(); ok {
+				return r, true
+			}
+			continue
+		}
 		if m.out == 0 {
 			m.SendRest() // the caller wants more than the first calls gave
 			continue
@@ -279,6 +315,7 @@ func (m *Multicall) Close() {
 	if s == nil {
 		return
 	}
+	m.syncToDrain(false)
 	m.s = nil
 	if m.hedge {
 		s.timer.Stop()
@@ -289,7 +326,7 @@ func (m *Multicall) Close() {
 		if c.returned {
 			continue
 		}
-		if c.cc != nil && c.cc.forget(c.id) {
+		if c.cc != nil && c.cc.forget(c.id) || c.dc != nil && c.dc.forget(c.id) {
 			m.owed--
 		}
 		m.c.recordRTT(m.addrs[i], now.Sub(c.sentAt), true)
@@ -310,4 +347,72 @@ drain:
 		}
 	}
 	scratchPool.Put(s)
+}
+
+// readSync waits for the answer of the call on a dedicated connection,
+// the only call out, reading it on this goroutine until the hedge delay
+// ends, DirectWait has passed, or ctx's deadline, whichever is first. It
+// returns the reply, or false when the call was handed to a goroutine
+// (no answer in time) or sent again over a shared connection (the
+// dedicated one failed): Next then waits on the channel.
+func (m *Multicall) readSync() (Reply, bool) {
+	if m.ctx.Err() != nil {
+		m.syncToDrain(true) // Next's select sees ctx end
+		return Reply{}, false
+	}
+	i := m.syncCall - 1
+	c := &m.s.calls[i]
+	deadline := time.Now().Add(DirectWait)
+	if m.hedge && m.sent < len(m.addrs) && m.hedgeAt.Before(deadline) {
+		deadline = m.hedgeAt
+	}
+	if d, ok := m.ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	f, waiting, err := c.dc.await(c.id, deadline)
+	if waiting {
+		m.syncToDrain(true)
+		return Reply{}, false
+	}
+	m.syncCall = 0
+	c.dc = nil
+	if err != nil && m.ctx.Err() == nil && m.c.ctx.Err() == nil {
+		// The dedicated connection failed (it may have gone stale while
+		// idle): ask again the usual way, as MulticallOptions.Direct
+		// allows.
+		if cc := m.c.quietConn(m.addrs[i]); cc != nil {
+			if id, ok := cc.trySend(m.req, waiter{ch: m.s.ch, tag: i}); ok {
+				c.cc, c.id = cc, id
+				return Reply{}, false
+			}
+		}
+		m.goCall(i)
+		return Reply{}, false
+	}
+	m.owed--
+	m.out--
+	c.returned = true
+	if err == nil {
+		m.c.recordRTT(m.addrs[i], time.Since(c.sentAt), false)
+	} else {
+		m.SendRest()
+	}
+	return Reply{Index: i, Frame: f, Err: err}, true
+}
+
+// syncToDrain hands the wait for the answer on a dedicated connection,
+// if Next was to read it itself, to a goroutine, which delivers it to the
+// channel when deliver is set (else nobody waits for it).
+func (m *Multicall) syncToDrain(deliver bool) {
+	if m.syncCall == 0 {
+		return
+	}
+	i := m.syncCall - 1
+	m.syncCall = 0
+	c := &m.s.calls[i]
+	c.dc.drainTo(c.id, waiter{ch: m.s.ch, tag: i}, deliver)
+	if !deliver {
+		m.owed-- // no result will come
+		c.dc = nil
+	}
 }
