@@ -72,7 +72,10 @@
 //	RATIO <scenario>:<library>/<peer> <value>
 //
 // A RATIO is library/peer for rates and peer/library for times, so that
-// above 1 always means the library is better. The command exits non-zero
-// when any cell failed (an operation returned an error, or a cluster did
-// not start); missed targets are reported, not failures.
+// above 1 always means the library is better. A target that compares two
+// cells of one repetition (raftkit and bare raft, follower and leader) is
+// the median of the per-repetition ratios, shown with their range: those
+// cells run back to back. The command exits non-zero when any cell failed
+// (an operation returned an error, or a cluster did not start); missed
+// targets are reported, not failures.
 package main
