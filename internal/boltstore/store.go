@@ -27,7 +27,11 @@ var ErrKeyNotFound = raftboltdb.ErrKeyNotFound
 // time.Time through MarshalBinary (TimeNotBuiltin); go-msgpack v2 reads
 // either form. A handle is safe for concurrent use once configured, and
 // is never changed after this declaration.
-var handle = &codec.MsgpackHandle{BasicHandle: codec.BasicHandle{TimeNotBuiltin: true}}
+var handle = func() *codec.MsgpackHandle {
+	h := &codec.MsgpackHandle{}
+	h.TimeNotBuiltin = true
+	return h
+}()
 
 // Options configures Open.
 type Options struct {
