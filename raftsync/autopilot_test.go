@@ -149,10 +149,16 @@ func TestJoiningVoterIsPromotedOnceStable(t *testing.T) {
 }
 
 // TestJoinerThatDiesIsRemovedNeverPromoted: a joiner that closes right
-// after Open returns never answers as healthy, so it is never promoted,
-// and once it has failed for DeadServerThreshold the leader removes it.
+// after Open returns is never stable for ServerStabilizationTime, so it is
+// never promoted, and once it has failed for DeadServerThreshold the
+// leader removes it. One stats answer keeps a member healthy for
+// LastContactThreshold (500 ms in FastAutopilot), so the stabilization
+// time here is well past that and past the gap between Open and Close on
+// a loaded machine: with 300 ms, a joiner that answered once before it
+// closed could be promoted, rightly (a load-dependent failure of an
+// earlier version of this test).
 func TestJoinerThatDiesIsRemovedNeverPromoted(t *testing.T) {
-	ap := testAutopilot(300*time.Millisecond, time.Second)
+	ap := testAutopilot(3*time.Second, time.Second)
 	c := testcluster.New(t, 3, testcluster.Options{Autopilot: ap})
 	j := openJoiner(t, c, "doomed", *ap)
 	if err := j.Close(); err != nil {
