@@ -96,16 +96,7 @@ func TestPausedLeaderServesNoStaleRead(t *testing.T) {
 			}
 
 			net.Pause(old.ID)
-			var next *testcluster.Member
-			testutil.WaitFor(t, 30*time.Second, "a new leader among the others", func() bool {
-				for _, m := range c.Members[1:] {
-					if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
-						next = m
-						return true
-					}
-				}
-				return false
-			})
+			next := waitReadyLeader(t, c.Members[1:], "a new leader among the others")
 			after := recordWrite(t, hist, next, "after")
 			believed := old.Node.State() == raft.Leader
 			net.Resume(old.ID)
@@ -123,6 +114,23 @@ func TestPausedLeaderServesNoStaleRead(t *testing.T) {
 			checkReadsAfter(t, hist, after, "the old leader")
 		})
 	}
+}
+
+// waitReadyLeader waits until one of members is a Ready leader, and
+// returns it.
+func waitReadyLeader(t *testing.T, members []*testcluster.Member, what string) *testcluster.Member {
+	t.Helper()
+	var leader *testcluster.Member
+	testutil.WaitFor(t, 30*time.Second, what, func() bool {
+		for _, m := range members {
+			if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
+				leader = m
+				return true
+			}
+		}
+		return false
+	})
+	return leader
 }
 
 // recordWrite writes value to key "k" through m and records the write in

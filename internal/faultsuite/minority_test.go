@@ -103,16 +103,7 @@ func TestMinorityFollowerServesNoStaleRead(t *testing.T) {
 			}
 		}
 	}
-	var next *testcluster.Member
-	testutil.WaitFor(t, 30*time.Second, "a new leader among the three", func() bool {
-		for _, m := range c.Members[2:] {
-			if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
-				next = m
-				return true
-			}
-		}
-		return false
-	})
+	next := waitReadyLeader(t, c.Members[2:], "a new leader among the three")
 	after := recordWrite(t, hist, next, "after")
 	id, _ := follower.Node.Leader()
 	believed := old.Node.State() == raft.Leader && id == old.ID

@@ -73,16 +73,7 @@ func TestLeaseUnderClockRateSkew(t *testing.T) {
 				t.Fatal(err)
 			}
 			net.Pause(old.ID)
-			var next *testcluster.Member
-			testutil.WaitFor(t, 30*time.Second, "a new leader among the others", func() bool {
-				for _, m := range c.Members[1:] {
-					if m.Node.State() == raft.Leader && m.Node.Readiness().State == readiness.Ready {
-						next = m
-						return true
-					}
-				}
-				return false
-			})
+			next := waitReadyLeader(t, c.Members[1:], "a new leader among the others")
 			after := writeOp(t, hist, next, "k", "after")
 			net.Resume(old.ID)
 			testutil.WaitFor(t, 30*time.Second, "the old leader following the new one", func() bool {
