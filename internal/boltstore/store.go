@@ -93,12 +93,6 @@ func Open(o Options) (*Store, error) {
 // Close closes the file. Calls after Close fail.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Stats returns bbolt's statistics of the file.
-func (s *Store) Stats() bbolt.Stats { return s.db.Stats() }
-
-// Sync flushes the file to disk; needed only with Options.NoSync.
-func (s *Store) Sync() error { return s.db.Sync() }
-
 // FirstIndex returns the lowest index stored, 0 when the log is empty.
 func (s *Store) FirstIndex() (uint64, error) {
 	return s.edgeIndex(func(c *bbolt.Cursor) []byte { k, _ := c.First(); return k })
